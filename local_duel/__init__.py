@@ -1,0 +1,1 @@
+"""Local Duel: two local AI agents hold a spoken duel, fully offline."""

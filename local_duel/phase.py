@@ -1,0 +1,39 @@
+"""A phase of the duel: how many turns it lasts and which phase follows.
+
+Both live on the flow node's `take_turn` post-action, so a duel is re-scripted in YAML:
+
+    post_actions:
+      - type: function
+        handler: take_turn
+        turns: 4
+        next: roast      # omit on the last phase: the duel ends after its turns
+"""
+
+from dataclasses import dataclass
+
+HANDLER = "take_turn"
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    turns: int
+    next: str | None
+
+
+def phase_of(name: str, post_actions: list) -> Phase:
+    """Read a node's phase from its `take_turn` action; raise ValueError naming what is wrong."""
+    actions = [a for a in post_actions if a.type == "function" and a.handler == HANDLER]
+    if len(actions) != 1:
+        raise ValueError(
+            f"node '{name}' needs exactly one post-action `type: function, handler: {HANDLER}` "
+            f"with `turns` (found {len(actions)})"
+        )
+    extras = actions[0].extras()
+    turns = extras.get("turns")
+    if not isinstance(turns, int) or isinstance(turns, bool) or turns < 1:
+        raise ValueError(f"node '{name}': `turns` must be a whole number of at least 1, not {turns!r}")
+    following = extras.get("next")
+    if following is not None and not isinstance(following, str):
+        raise ValueError(f"node '{name}': `next` must name a node, not {following!r}")
+    return Phase(name, turns, following)

@@ -1,0 +1,113 @@
+"""`local-duel render`: a whole duel, offline, to a WAV and a transcript JSON."""
+
+import asyncio
+import json
+import resource
+import time
+import wave
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipecat.frames.frames import Frame, OutputAudioRawFrame
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+from local_duel.cast import Cast
+from local_duel.duel import Duel
+from local_duel.flow import DuelFlow
+from local_duel.line import Line
+from local_duel.llm import Engine
+from local_duel.settings import Settings
+from local_duel.voice import Voices
+
+
+class Tape(FrameProcessor):
+    """The end of a render pipeline: keeps every audio frame, in order, unpaced."""
+
+    def __init__(self):
+        super().__init__()
+        self.audio = bytearray()
+        self.sample_rate = 0
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        await super().process_frame(frame, direction)
+        if isinstance(frame, OutputAudioRawFrame):
+            self.audio += frame.audio
+            self.sample_rate = frame.sample_rate
+        await self.push_frame(frame, direction)
+
+    def write(self, path: Path) -> float:
+        """Write a mono 16-bit WAV; returns its duration in seconds."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with wave.open(str(path), "wb") as wav:
+            wav.setnchannels(1)
+            wav.setsampwidth(2)
+            wav.setframerate(self.sample_rate or 24000)
+            wav.writeframes(bytes(self.audio))
+        return len(self.audio) / 2 / (self.sample_rate or 24000)
+
+
+@dataclass
+class Render:
+    """What a render produced, as written to the transcript JSON."""
+
+    flow: str
+    topic: str
+    cast: dict
+    seed: int
+    lines: list[Line] = field(default_factory=list)
+    wall_seconds: float = 0.0
+    audio_seconds: float = 0.0
+    peak_rss_mb: dict = field(default_factory=dict)
+    error: str | None = None
+
+    def as_dict(self) -> dict:
+        return {**self.__dict__, "lines": [line.as_dict() for line in self.lines]}
+
+
+def _peak_rss_mb(who: int) -> float:
+    return round(resource.getrusage(who).ru_maxrss / 1024, 1)  # Linux reports KiB
+
+
+async def render(
+    flow: DuelFlow,
+    cast: Cast,
+    topic: str,
+    settings: Settings,
+    wav_path: Path,
+    transcript_path: Path,
+    turns_per_phase: int | None = None,
+    on_line=None,
+) -> Render:
+    """Run one duel to the end (or to an error or Ctrl-C) and write what was said."""
+    voices = Voices(settings.models_dir / "voices")
+    for agent in cast.agents:
+        voices.check(agent.voice)
+    result = Render(flow.name, topic, cast.model_dump(), settings.seed)
+    started = time.monotonic()
+    tape = Tape()
+    async with Engine(settings) as engine:
+        duel = Duel(
+            flow, cast, topic,
+            llm_url=engine.url, voices=voices, settings=settings,
+            output=[tape], turns_per_phase=turns_per_phase, on_line=on_line,
+        )
+
+        @duel.worker.event_handler("on_pipeline_started")
+        async def on_started(worker, frame):
+            await duel.start()
+
+        try:
+            await duel.run()
+        except asyncio.CancelledError:
+            result.error = "interrupted"
+        result.error = duel.error or result.error
+    result.lines = duel.script.lines
+    result.wall_seconds = round(time.monotonic() - started, 3)
+    result.audio_seconds = round(tape.write(wav_path), 3)
+    result.peak_rss_mb = {
+        "app": _peak_rss_mb(resource.RUSAGE_SELF),
+        "engine": _peak_rss_mb(resource.RUSAGE_CHILDREN) if engine.embedded else None,
+    }
+    transcript_path.parent.mkdir(parents=True, exist_ok=True)
+    transcript_path.write_text(json.dumps(result.as_dict(), indent=2) + "\n", encoding="utf-8")
+    return result

@@ -1,0 +1,65 @@
+"""The duel's shared screenplay, and the two ways an agent can read it.
+
+A base model reads the screenplay itself: stage directions and "Name: line" text, ending
+on the speaker's cue. Both agents' prompts then share everything but the cue, so
+llama.cpp reuses its KV cache and each turn costs only its own generation. An
+instruction-tuned model reads a chat from its side instead: its own lines as
+`assistant`, everything else as `user`.
+"""
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from local_duel.line import Line
+
+View = Literal["screenplay", "chat"]
+
+
+@dataclass
+class Direction:
+    """A stage direction: how a phase opens."""
+
+    phase: str
+    text: str
+
+
+@dataclass
+class Script:
+    """Everything said and directed so far, in order."""
+
+    entries: list[Line | Direction] = field(default_factory=list)
+
+    @property
+    def lines(self) -> list[Line]:
+        return [e for e in self.entries if isinstance(e, Line)]
+
+    def direct(self, phase: str, text: str) -> None:
+        """Open `phase` with `text`, once."""
+        if text and not any(isinstance(e, Direction) and e.phase == phase for e in self.entries):
+            self.entries.append(Direction(phase, text))
+
+    def say(self, line: Line) -> None:
+        self.entries.append(line)
+
+    def messages(self, view: View, speaker: str) -> list[dict]:
+        """The chat messages `speaker` reads next; the system instruction comes from the flow."""
+        return self.screenplay(speaker) if view == "screenplay" else self.chat(speaker)
+
+    def screenplay(self, speaker: str) -> list[dict]:
+        """Each entry a message of its own, then the cue; the template joins them by lines."""
+        text = [f"({e.text})" if isinstance(e, Direction) else f"{e.speaker}: {e.text}" for e in self.entries]
+        return [{"role": "user", "content": t} for t in [*text, f"{speaker}:"]]
+
+    def chat(self, speaker: str) -> list[dict]:
+        """The speaker's own lines as `assistant`; the partner's lines and directions as `user`."""
+        messages = []
+        for e in self.entries:
+            if isinstance(e, Direction):
+                messages.append({"role": "user", "content": f"({e.text})"})
+            elif e.speaker == speaker:
+                messages.append({"role": "assistant", "content": e.text})
+            else:
+                messages.append({"role": "user", "content": f"{e.speaker}: {e.text}"})
+        if not messages or messages[-1]["role"] == "assistant":
+            messages.append({"role": "user", "content": f"(Your turn, {speaker}.)"})
+        return messages

@@ -1,0 +1,31 @@
+"""One settings object for the whole app, read from `LOCAL_DUEL_*` environment variables."""
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Where the models and flows live, which LLM to talk to, and how to sample it.
+
+    `llm_url` set means an external Ollama-compatible server (Ollama itself, for
+    example `http://localhost:11434/v1`); unset means the embedded llama.cpp engine
+    serving the bundled model on a free loopback port.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="LOCAL_DUEL_")
+
+    models_dir: Path = ROOT / "models"
+    flows_dir: Path = ROOT / "flows"
+    llm_url: str | None = None
+    llm_model: str = "local-duel"
+    engine_threads: int = 2
+    engine_context: int = 2048
+    max_tokens: int = 48
+    temperature: float = 0.9
+    seed: int = 7
+    sample_rate: int = 24000
+    host: str = "127.0.0.1"
+    port: int = 8000

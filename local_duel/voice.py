@@ -1,0 +1,146 @@
+"""Piper voices from `models/voices/`, a pitch-shifted variant of each, and the processor
+that speaks lines with them.
+
+Only one voice is bundled, so a second agent needs a second voice made from it: synthesise
+`pitch` times slower (Piper's length_scale), then play that back `pitch` times faster by
+resampling. Duration stays, pitch moves by the factor. A voice id is the file stem
+(`en_US-joe-medium`) or the stem with a pitch factor (`en_US-joe-medium@1.35`); any
+`NAME.onnx` plus `NAME.onnx.json` dropped into `models/voices/` is a voice called NAME.
+"""
+
+import asyncio
+import re
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soxr
+from piper import PiperVoice, SynthesisConfig
+from pipecat.frames.frames import (
+    Frame,
+    TTSAudioRawFrame,
+    TTSStartedFrame,
+    TTSStoppedFrame,
+    TTSTextFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor, FrameProcessorSetup
+
+from local_duel.line import Line, LineFrame
+from local_duel.models import FETCH_COMMAND
+
+PITCH_RANGE = (0.6, 1.8)
+SUGGESTED_PITCH = 1.35
+_VOICE_ID = re.compile(r"^(?P<base>[\w.-]+?)(?:@(?P<pitch>\d+(?:\.\d+)?))?$")
+
+
+class UnknownVoiceError(ValueError):
+    """A voice id that names no voice in `models/voices/`, or a pitch out of range."""
+
+
+@dataclass(frozen=True)
+class Voice:
+    """A loaded Piper voice, played at `pitch` times its natural pitch."""
+
+    id: str
+    piper: PiperVoice
+    pitch: float = 1.0
+
+    def synthesize(self, text: str, sample_rate: int) -> Iterator[np.ndarray]:
+        """Yield int16 mono audio at `sample_rate`, one chunk per sentence."""
+        native = self.piper.config.sample_rate
+        config = SynthesisConfig(length_scale=self.piper.config.length_scale * self.pitch)
+        for chunk in self.piper.synthesize(text, syn_config=config):
+            audio = chunk.audio_int16_array
+            if self.pitch != 1.0 or native != sample_rate:
+                audio = soxr.resample(audio, native * self.pitch, sample_rate)
+            yield audio
+
+
+class Voices:
+    """The voices in a folder, each ONNX model loaded once and shared by every duel."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self._loaded: dict[str, PiperVoice] = {}
+        self._lock = threading.Lock()
+
+    def bases(self) -> list[str]:
+        return sorted(
+            p.name.removesuffix(".onnx")
+            for p in self.folder.glob("*.onnx")
+            if p.with_name(p.name + ".json").exists()
+        )
+
+    def ids(self) -> list[str]:
+        """Every base voice, and its suggested higher variant."""
+        return [v for base in self.bases() for v in (base, f"{base}@{SUGGESTED_PITCH}")]
+
+    def check(self, voice_id: str) -> str:
+        """Return `voice_id` if it names a voice here, else raise naming what exists."""
+        match = _VOICE_ID.match(voice_id)
+        bases = self.bases()
+        if not bases:
+            raise UnknownVoiceError(
+                f"no Piper voices in {self.folder}; run `{FETCH_COMMAND}` to materialise them"
+            )
+        if not match or match["base"] not in bases:
+            raise UnknownVoiceError(
+                f"unknown voice '{voice_id}'; available: {', '.join(self.ids())} "
+                f"(any base voice takes a pitch factor, e.g. {bases[0]}@1.2)"
+            )
+        pitch = float(match["pitch"] or 1.0)
+        if not PITCH_RANGE[0] <= pitch <= PITCH_RANGE[1]:
+            raise UnknownVoiceError(
+                f"voice '{voice_id}': pitch {pitch} is outside {PITCH_RANGE[0]}–{PITCH_RANGE[1]}"
+            )
+        return voice_id
+
+    def get(self, voice_id: str) -> Voice:
+        match = _VOICE_ID.match(self.check(voice_id))
+        base = match["base"]
+        with self._lock:
+            if base not in self._loaded:
+                self._loaded[base] = PiperVoice.load(self.folder / f"{base}.onnx")
+        return Voice(voice_id, self._loaded[base], float(match["pitch"] or 1.0))
+
+
+class Voicebox(FrameProcessor):
+    """Speaks each `LineFrame` in its speaker's voice, in order, as TTS frames.
+
+    Piper runs in a worker thread one sentence at a time, so the first sentence's audio
+    leaves while the second is still being synthesised. Frames after a line wait until
+    the line's audio has been pushed, which keeps events in step with the audio.
+    """
+
+    def __init__(self, voices: dict[str, Voice]):
+        super().__init__()
+        self._voices = voices
+        self._sample_rate = 24000
+
+    async def setup(self, setup: FrameProcessorSetup):
+        await super().setup(setup)
+        self._sample_rate = setup.audio_out_sample_rate
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        await super().process_frame(frame, direction)
+        if isinstance(frame, LineFrame):
+            await self._speak(frame.line)
+        await self.push_frame(frame, direction)
+
+    async def _speak(self, line: Line):
+        loop = asyncio.get_running_loop()
+        context_id = str(uuid.uuid4())
+        chunks = self._voices[line.speaker].synthesize(line.text, self._sample_rate)
+        await self.push_frame(TTSStartedFrame(context_id=context_id, append_to_context=False))
+        await self.push_frame(TTSTextFrame(line.text, "sentence", context_id=context_id))
+        while (audio := await asyncio.to_thread(next, chunks, None)) is not None:
+            if line.time_to_first_audio is None:
+                line.time_to_first_audio = loop.time() - line.started_at
+            line.audio_seconds += len(audio) / self._sample_rate
+            await self.push_frame(
+                TTSAudioRawFrame(audio.tobytes(), self._sample_rate, 1, context_id=context_id)
+            )
+        await self.push_frame(TTSStoppedFrame(context_id=context_id))
