@@ -98,6 +98,24 @@ def render(
 
 
 @app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default 8000).")] = None,
+):
+    """Serve the page and the duel WebSocket on the embedded engine (or LOCAL_DUEL_LLM_URL)."""
+    import uvicorn
+
+    from local_duel.server import create_app
+
+    settings = Settings(**{k: v for k, v in {"host": host, "port": port}.items() if v is not None})
+    typer.echo(f"Local Duel: starting the engine, then open http://{settings.host}:{settings.port}/")
+    try:
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    except (EngineError, models.MissingModelError) as e:
+        raise _fail(str(e), 1)
+
+
+@app.command()
 def voices():
     """List the voices in models/voices/ (a voice takes a pitch factor: NAME@1.2)."""
     for voice in Voices(models.voices_dir(Settings().models_dir)).ids():

@@ -20,6 +20,7 @@ from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.services.ollama.llm import OLLamaLLMService
 from pipecat.workers.runner import WorkerRunner
 
+from local_duel.announcer import Announcer, event, urgent_event
 from local_duel.cast import Cast
 from local_duel.flow import DuelFlow
 from local_duel.line import Line
@@ -42,6 +43,7 @@ class Duel:
         voices: Voices,
         settings: Settings,
         output: list[FrameProcessor],
+        inputs: list[FrameProcessor] = (),
         turns_per_phase: int | None = None,
         view: View = "screenplay",
         on_line: Callable[[Line], Awaitable[None]] | None = None,
@@ -71,10 +73,12 @@ class Duel:
         aggregator = LLMContextAggregatorPair(LLMContext())
         prompter = Prompter(self.script, view, settings.seed)
         self.pipeline = Pipeline([
+            *inputs,
             aggregator.user(),
             prompter,
             self.llm,
             LineEditor(self.script, cast),
+            Announcer(cast),
             Voicebox({agent.name: voices.get(agent.voice) for agent in cast.agents}),
             *output,
         ])
@@ -108,10 +112,20 @@ class Duel:
         async def on_pipeline_error(worker, frame: ErrorFrame):
             logger.error(f"duel stopped: {frame.error}")
             self.error = str(frame.error)
+            await worker.queue_frame(urgent_event("error", message=f"The duel stopped: {frame.error}"))
             await worker.cancel()
 
     async def start(self) -> None:
-        """Enter the first phase: the first agent's first line is generated at once."""
+        """Announce the duel and enter the first phase: the first line is generated at once."""
+        await self.worker.queue_frame(
+            event(
+                "duel-started",
+                flow=self.flow.name,
+                phases=[p.name for p in self.flow.phases],
+                cast=self.cast.model_dump(),
+                topic=self.flow_manager.state["topic"],
+            )
+        )
         await self.flow_manager.initialize(self.turns.flow.initial_node)
 
     async def run(self) -> None:

@@ -125,6 +125,23 @@ class Engine:
                     raise EngineError(f"{where} at {self.url} did not answer within {patience} s")
                 await asyncio.sleep(0.2)
 
+    async def healthy(self) -> bool:
+        """Whether the LLM server answers right now."""
+        try:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as client:
+                async with client.get(f"{self.url}/models") as response:
+                    return response.status == 200
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            return False
+
+    async def warm(self) -> None:
+        """One token through the chat endpoint, so the first duel doesn't pay for the first eval."""
+        body = {"model": self.settings.llm_model, "max_tokens": 1, "messages": [{"role": "user", "content": "Hi:"}]}
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as client:
+            async with client.post(f"{self.url}/chat/completions", json=body) as response:
+                if response.status != 200:
+                    raise EngineError(f"the LLM at {self.url} answered {response.status}: {await response.text()}")
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()

@@ -28,6 +28,7 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.services.settings import LLMSettings
 
+from local_duel.announcer import event
 from local_duel.cast import Cast
 from local_duel.line import Line, LineFrame, clean
 from local_duel.script import Script, View
@@ -157,7 +158,8 @@ class Turns:
         )
         if state["phase_turn"] > turns:
             if action.get("next") is None:
-                await flow_manager.worker.queue_frame(EndFrame())
+                lines = len(self._script.lines)
+                await flow_manager.worker.queue_frames([event("duel-ended", lines=lines), EndFrame()])
                 return
             state.update(phase=action["next"], phase_turn=1)
         self._enter(flow_manager, state["phase"])

@@ -1,0 +1,42 @@
+"""The duel's events for the audience, as RTVI server messages in step with the audio.
+
+They travel as ordinary (non-urgent) transport messages, so the output transport sends
+each one only when the audio queued before it has played: a line's text arrives as its
+audio starts, and a phase change just before the phase's first line.
+"""
+
+from pipecat.frames.frames import Frame, OutputTransportMessageFrame, OutputTransportMessageUrgentFrame
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.processors.frameworks.rtvi.models import ServerMessage
+
+from local_duel.cast import Cast
+from local_duel.line import LineFrame
+
+
+def event(name: str, **data) -> OutputTransportMessageFrame:
+    return OutputTransportMessageFrame(message=ServerMessage(data={"event": name, **data}).model_dump())
+
+
+def urgent_event(name: str, **data) -> OutputTransportMessageUrgentFrame:
+    return OutputTransportMessageUrgentFrame(message=ServerMessage(data={"event": name, **data}).model_dump())
+
+
+class Announcer(FrameProcessor):
+    """Puts `phase-changed`, `line-started` and `line-text` in front of each line."""
+
+    def __init__(self, cast: Cast):
+        super().__init__()
+        self._sides = {cast.first.name: "first", cast.second.name: "second"}
+        self._phase: str | None = None
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        await super().process_frame(frame, direction)
+        if isinstance(frame, LineFrame):
+            line = frame.line
+            if self._phase is not None and line.phase != self._phase:
+                await self.push_frame(event("phase-changed", phase=line.phase, previous=self._phase, turn=line.turn))
+            self._phase = line.phase
+            who = {"speaker": line.speaker, "side": self._sides[line.speaker], "phase": line.phase, "turn": line.turn}
+            await self.push_frame(event("line-started", **who))
+            await self.push_frame(event("line-text", **who, text=line.text))
+        await self.push_frame(frame, direction)

@@ -1,0 +1,138 @@
+"""REST routes: flows, voices, defaults, health, and starting a duel."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, UploadFile
+
+from local_duel.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast
+from local_duel.flow import FlowFileError
+from local_duel.server.catalog import FlowCatalog, mermaid
+from local_duel.server.schemas import (
+    Defaults,
+    DuelRequest,
+    FlowDetail,
+    FlowSummary,
+    Health,
+    PhaseInfo,
+    StartResponse,
+)
+from local_duel.server.tickets import Tickets
+from local_duel.voice import UnknownVoiceError, Voices
+
+router = APIRouter(prefix="/api")
+
+
+def catalog(request: Request) -> FlowCatalog:
+    return request.app.state.catalog
+
+
+def voices(request: Request) -> Voices:
+    return request.app.state.voices
+
+
+def tickets(request: Request) -> Tickets:
+    return request.app.state.tickets
+
+
+Catalog = Annotated[FlowCatalog, Depends(catalog)]
+
+
+def _summary(catalog: FlowCatalog, name: str, uploaded: bool) -> FlowSummary:
+    flow = catalog.get(name)
+    return FlowSummary(name=name, phases=[PhaseInfo(**p.__dict__) for p in flow.phases], uploaded=uploaded)
+
+
+@router.get("/flows")
+def list_flows(catalog: Catalog) -> list[FlowSummary]:
+    """Every flow a duel can use; a broken file in flows/ is left out, not fatal."""
+    summaries = []
+    for name, uploaded in catalog.names().items():
+        try:
+            summaries.append(_summary(catalog, name, uploaded))
+        except FlowFileError:
+            continue
+    return summaries
+
+
+@router.get("/flows/{name}")
+def get_flow(name: str, catalog: Catalog) -> FlowDetail:
+    try:
+        flow = catalog.get(name)
+    except KeyError:
+        raise HTTPException(404, f"no flow named '{name}'")
+    except FlowFileError as e:
+        raise HTTPException(422, str(e))
+    summary = _summary(catalog, name, catalog.names()[name])
+    return FlowDetail(**summary.model_dump(), mermaid=mermaid(flow), config=flow.config.model_dump(exclude_defaults=True))
+
+
+@router.post("/flows", status_code=201)
+async def upload_flow(file: UploadFile, catalog: Catalog) -> FlowSummary:
+    """Upload a FlowConfig as YAML or JSON; it is checked like the files in flows/."""
+    filename = file.filename or ""
+    name, _, suffix = filename.rpartition(".")
+    if suffix not in ("yaml", "yml", "json"):
+        raise HTTPException(415, f"'{filename}': upload a .yaml, .yml or .json flow file")
+    raw = await file.read(64 * 1024 + 1)
+    try:
+        flow = catalog.upload(name, raw.decode("utf-8"), json_format=suffix == "json")
+    except UnicodeDecodeError:
+        raise HTTPException(422, f"{filename}: not UTF-8 text")
+    except FlowFileError as e:
+        raise HTTPException(422, str(e))
+    return FlowSummary(name=flow.name, phases=[PhaseInfo(**p.__dict__) for p in flow.phases], uploaded=True)
+
+
+@router.get("/voices")
+def list_voices(voices: Annotated[Voices, Depends(voices)]) -> list[str]:
+    return voices.ids()
+
+
+@router.get("/defaults")
+def defaults() -> Defaults:
+    return Defaults(cast=Cast.from_file(DEFAULT_CAST), topic=DEFAULT_TOPIC, flow="flirt_roast")
+
+
+@router.get("/health")
+async def health(request: Request) -> Health:
+    """Whether the engine answers and the models are loaded; 503 if not."""
+    state = request.app.state
+    ok = await state.engine.healthy()
+    report = Health(
+        engine="embedded" if state.engine.embedded else "external",
+        engine_url=state.engine.url,
+        models_loaded=ok and bool(state.voices.bases()),
+        voices=state.voices.ids(),
+        duels_running=len(state.duels),
+    )
+    if not report.models_loaded:
+        raise HTTPException(503, report.model_dump())
+    return report
+
+
+@router.post("/start")
+def start(
+    body: DuelRequest,
+    request: Request,
+    catalog: Catalog,
+    voices: Annotated[Voices, Depends(voices)],
+    tickets: Annotated[Tickets, Depends(tickets)],
+) -> StartResponse:
+    """Check the duel's settings and hand out a one-time WebSocket URL that runs it."""
+    problems = []
+    try:
+        catalog.get(body.flow)
+    except KeyError:
+        problems.append({"loc": ["body", "flow"], "msg": f"no flow named '{body.flow}'", "type": "value_error"})
+    except FlowFileError as e:
+        problems.append({"loc": ["body", "flow"], "msg": str(e), "type": "value_error"})
+    for side, agent in (("first", body.cast.first), ("second", body.cast.second)):
+        try:
+            voices.check(agent.voice)
+        except UnknownVoiceError as e:
+            problems.append({"loc": ["body", "cast", side, "voice"], "msg": str(e), "type": "value_error"})
+    if problems:
+        raise HTTPException(422, problems)
+    token, ticket = tickets.issue(body)
+    scheme = "wss" if request.url.scheme == "https" else "ws"
+    return StartResponse(wsUrl=f"{scheme}://{request.url.netloc}/ws?token={token}", duel_id=ticket.duel_id)

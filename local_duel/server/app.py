@@ -1,0 +1,46 @@
+"""The FastAPI app: one engine and one set of voices, shared by every duel."""
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from local_duel.llm import Engine
+from local_duel.models import voices_dir
+from local_duel.server import api, stream
+from local_duel.server.catalog import FlowCatalog
+from local_duel.server.tickets import Tickets
+from local_duel.settings import ROOT, Settings
+from local_duel.voice import Voices
+
+PAGE = ROOT / "web" / "dist"
+
+
+def create_app(settings: Settings | None = None, page: Path = PAGE) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        # The engine starts (and is warmed) before the first request is served.
+        async with Engine(settings) as engine:
+            await engine.warm()
+            app.state.engine = engine
+            yield
+
+    app = FastAPI(title="Local Duel", summary="Two local AI agents duel out loud.", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.voices = Voices(voices_dir(settings.models_dir))
+    app.state.catalog = FlowCatalog(settings.flows_dir)
+    app.state.tickets = Tickets()
+    app.state.duels = {}
+    app.include_router(api.router)
+    app.include_router(stream.router)
+    if (page / "index.html").exists():
+        app.mount("/", StaticFiles(directory=page, html=True), name="page")
+    else:
+        @app.get("/", include_in_schema=False)
+        def no_page() -> HTMLResponse:
+            return HTMLResponse("<h1>Local Duel</h1><p>The page is not built: run <code>scripts/setup</code>.</p>", 503)
+    return app

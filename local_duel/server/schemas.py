@@ -1,0 +1,52 @@
+"""Request and response bodies of the HTTP API."""
+
+from pydantic import BaseModel, Field
+
+from local_duel.cast import Cast
+
+
+class DuelRequest(BaseModel):
+    """What `POST /api/start` takes: the duel's settings."""
+
+    flow: str = Field("flirt_roast", min_length=1, max_length=64, pattern=r"^[\w-]+$")
+    cast: Cast
+    topic: str = Field(min_length=1, max_length=200)
+    turns: int | None = Field(None, ge=1, le=20, description="Lines per phase, overriding the flow's counts.")
+
+
+class StartResponse(BaseModel):
+    wsUrl: str
+    duel_id: str
+
+
+class PhaseInfo(BaseModel):
+    name: str
+    turns: int
+    next: str | None
+
+
+class FlowSummary(BaseModel):
+    name: str
+    phases: list[PhaseInfo]
+    uploaded: bool
+
+
+class FlowDetail(FlowSummary):
+    mermaid: str
+    config: dict
+
+
+class Defaults(BaseModel):
+    """The cast and topic a new duel starts from."""
+
+    cast: Cast
+    topic: str
+    flow: str
+
+
+class Health(BaseModel):
+    engine: str
+    engine_url: str
+    models_loaded: bool
+    voices: list[str]
+    duels_running: int

@@ -1,0 +1,63 @@
+"""`/ws`: one duel per WebSocket, spoken as RTVI over Pipecat's protobuf serializer."""
+
+from fastapi import APIRouter, WebSocket
+from loguru import logger
+from pipecat.serializers.protobuf import ProtobufFrameSerializer
+from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
+
+from local_duel.duel import Duel
+
+router = APIRouter()
+
+
+@router.websocket("/ws")
+async def duel_socket(websocket: WebSocket, token: str = ""):
+    """Run the duel the token was issued for; refuse the socket without a valid token.
+
+    The duel starts when the client says it is ready, and is cancelled if the client
+    goes away, so nothing keeps running for nobody.
+    """
+    state = websocket.app.state
+    ticket = state.tickets.redeem(token)
+    if ticket is None:
+        await websocket.close(code=1008, reason="invalid or expired token; POST /api/start for a new one")
+        return
+    await websocket.accept()
+    settings = state.settings
+    request = ticket.request
+    transport = FastAPIWebsocketTransport(
+        websocket,
+        FastAPIWebsocketParams(
+            audio_out_enabled=True,
+            audio_out_sample_rate=settings.sample_rate,
+            add_wav_header=False,
+            serializer=ProtobufFrameSerializer(),
+        ),
+    )
+    duel = Duel(
+        state.catalog.get(request.flow),
+        request.cast,
+        request.topic,
+        llm_url=state.engine.url,
+        voices=state.voices,
+        settings=settings,
+        inputs=[transport.input()],
+        output=[transport.output()],
+        turns_per_phase=request.turns,
+    )
+
+    @duel.worker.rtvi.event_handler("on_client_ready")
+    async def on_client_ready(rtvi):
+        await duel.start()
+
+    @transport.event_handler("on_client_disconnected")
+    async def on_client_disconnected(transport, socket):
+        await duel.worker.cancel()
+
+    state.duels[ticket.duel_id] = duel
+    logger.info(f"duel {ticket.duel_id} starts: {request.flow}, {request.cast.names}, {request.topic!r}")
+    try:
+        await duel.run()
+    finally:
+        del state.duels[ticket.duel_id]
+        logger.info(f"duel {ticket.duel_id} ended after {len(duel.script.lines)} lines")

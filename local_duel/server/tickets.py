@@ -1,0 +1,36 @@
+"""One-time WebSocket tickets: `POST /api/start` issues one, `/ws` redeems it once."""
+
+import secrets
+import time
+from dataclasses import dataclass
+
+from local_duel.server.schemas import DuelRequest
+
+TICKET_SECONDS = 60.0
+
+
+@dataclass
+class Ticket:
+    duel_id: str
+    request: DuelRequest
+    expires: float
+
+
+class Tickets:
+    """Tokens that start a duel once, and expire unused after `TICKET_SECONDS`."""
+
+    def __init__(self, lifetime: float = TICKET_SECONDS):
+        self._lifetime = lifetime
+        self._open: dict[str, Ticket] = {}
+
+    def issue(self, request: DuelRequest) -> tuple[str, Ticket]:
+        now = time.monotonic()
+        self._open = {t: k for t, k in self._open.items() if k.expires > now}
+        token = secrets.token_urlsafe(24)
+        ticket = Ticket(secrets.token_hex(6), request, now + self._lifetime)
+        self._open[token] = ticket
+        return token, ticket
+
+    def redeem(self, token: str) -> Ticket | None:
+        ticket = self._open.pop(token, None)
+        return ticket if ticket and ticket.expires > time.monotonic() else None
