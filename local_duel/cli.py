@@ -2,6 +2,7 @@
 
 import asyncio
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +11,9 @@ from loguru import logger
 
 logger.remove()  # before Pipecat is imported, so its banner and debug log stay quiet
 logger.add(sys.stderr, level="WARNING")
+# Pipecat Flows 1.14 trips its own deprecation notice on every `function` action; keep
+# such notices in the debug log rather than in the duel's printed transcript.
+warnings.showwarning = lambda message, category, *_: logger.debug(f"{category.__name__}: {message}")
 
 from pydantic import ValidationError  # noqa: E402
 
@@ -93,6 +97,8 @@ def render(
         f"peak RSS app {result.peak_rss_mb['app']} MB, engine {result.peak_rss_mb['engine']} MB\n"
         f"wrote {wav} and {transcript}"
     )
+    if result.error == "interrupted":
+        raise _fail("interrupted; what was said so far is kept", 130)
     if result.error:
         raise _fail(f"the duel stopped early: {result.error}", 1)
 

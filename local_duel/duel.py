@@ -110,9 +110,10 @@ class Duel:
 
         @self.worker.event_handler("on_pipeline_error")
         async def on_pipeline_error(worker, frame: ErrorFrame):
-            logger.error(f"duel stopped: {frame.error}")
-            self.error = str(frame.error)
-            await worker.queue_frame(urgent_event("error", message=f"The duel stopped: {frame.error}"))
+            culprit = f"the LLM at {llm_url}" if frame.processor is self.llm else str(frame.processor)
+            self.error = f"{culprit} failed: {frame.error}"
+            logger.error(f"duel stopped: {self.error}")
+            await worker.queue_frame(urgent_event("error", message=f"The duel stopped: {self.error}"))
             await worker.cancel()
 
     async def start(self) -> None:

@@ -3,6 +3,7 @@
 import asyncio
 import json
 import resource
+import signal
 import time
 import wave
 from dataclasses import dataclass, field
@@ -96,10 +97,17 @@ async def render(
         async def on_started(worker, frame):
             await duel.start()
 
+        def interrupt():  # Ctrl-C: stop the duel, keep what was said
+            result.error = "interrupted"
+            loop.remove_signal_handler(signal.SIGINT)
+            loop.create_task(duel.worker.cancel())
+
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGINT, interrupt)
         try:
             await duel.run()
-        except asyncio.CancelledError:
-            result.error = "interrupted"
+        finally:
+            loop.remove_signal_handler(signal.SIGINT)
         result.error = duel.error or result.error
     result.lines = duel.script.lines
     result.wall_seconds = round(time.monotonic() - started, 3)

@@ -1,0 +1,62 @@
+"""Fails any connection that isn't to loopback, in this process and in child processes.
+
+Installed in the test process by `conftest.py`, and in every Python child process (the
+embedded llama.cpp engine, the CLI, the server) through `sitecustomize.py` on PYTHONPATH.
+A refused attempt raises `PermissionError` and is appended to `$LOCAL_DUEL_OFFLINE_LOG`,
+so a test fails even if the code under test swallows the error.
+"""
+
+import ipaddress
+import os
+import socket
+
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", ""}
+_installed = False
+
+
+def _is_loopback(host) -> bool:
+    if isinstance(host, bytes):
+        host = host.decode()
+    if host is None or str(host).lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(str(host).split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _refuse(what: str):
+    log = os.environ.get("LOCAL_DUEL_OFFLINE_LOG")
+    if log:
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(f"{os.getpid()} {what}\n")
+    raise PermissionError(f"offline guard: refused {what}")
+
+
+def install() -> None:
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    connect, connect_ex, getaddrinfo = socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo
+
+    def check(sock, address):
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address[0]):
+            _refuse(f"connection to {address!r}")
+
+    def guarded_connect(self, address):
+        check(self, address)
+        return connect(self, address)
+
+    def guarded_connect_ex(self, address):
+        check(self, address)
+        return connect_ex(self, address)
+
+    def guarded_getaddrinfo(host, *args, **kwargs):
+        if not _is_loopback(host):
+            _refuse(f"name lookup of {host!r}")
+        return getaddrinfo(host, *args, **kwargs)
+
+    socket.socket.connect = guarded_connect
+    socket.socket.connect_ex = guarded_connect_ex
+    socket.getaddrinfo = guarded_getaddrinfo

@@ -1,0 +1,36 @@
+"""Line cleaning: what the base model writes, and what may be spoken of it."""
+
+import pytest
+
+from local_duel.line import clean
+
+NAMES = ["Max", "Ava"]
+
+
+@pytest.mark.parametrize(
+    "raw, spoken",
+    [
+        (" So, you come here often?", "So, you come here often?"),
+        ("Ava: Oh please, you call that a joke?", "Oh please, you call that a joke?"),
+        ("Nice shirt. Did your mom pick it? Max: She did.", "Nice shirt. Did your mom pick it?"),
+        ("One. Two. Three.", "One. Two."),
+        ("Well (laughs) I never liked pizza anyway", "Well I never liked pizza anyway."),
+        (' “Hey, what’s up?”', "Hey, what’s up?"),
+        ("I love you.<end_of_turn>\n<start_of_turn>user", "I love you."),
+        ("you are a *sigh* disaster.", "You are a disaster."),
+        ("I mean it. And another thing", "I mean it."),
+        ("Sure, darling. [beat] Whatever you say (rolls eyes", "Sure, darling."),
+    ],
+)
+def test_clean_keeps_one_or_two_sentences_in_character(raw, spoken):
+    assert clean(raw, NAMES) == spoken
+
+
+@pytest.mark.parametrize("raw", ["", "   ", "<end_of_turn>", "Max:", "Ava: Max:", "(pause)", "*sighs*", "...", "Hmm", "Max"])
+def test_clean_rejects_what_is_not_a_line(raw):
+    assert clean(raw, NAMES) is None
+
+
+def test_clean_caps_a_runaway_sentence():
+    text = clean(" ".join(["blah"] * 80), NAMES)
+    assert text is not None and len(text.split()) == 40 and text.endswith("…")

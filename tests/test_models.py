@@ -1,0 +1,36 @@
+"""Materialising the bundled weights: verified, idempotent, repaired when corrupt."""
+
+import pytest
+
+from local_duel import models
+from local_duel.llm import Engine
+from local_duel.settings import Settings
+
+
+def test_fetch_materialises_verifies_and_skips_what_is_already_there(tmp_path):
+    said = []
+    models.fetch(tmp_path, say=said.append)
+    for item in ("llm/gemma-3-270m-q4_k_m.gguf", "voices/en_US-joe-medium.onnx", "voices/en_US-joe-medium.onnx.json"):
+        assert (tmp_path / item).exists()
+        assert any(line.startswith(f"verified {item}") for line in said)
+    assert any("100%" in line for line in said)  # progress is shown
+
+    said.clear()
+    models.fetch(tmp_path, say=said.append)
+    assert said == [f"ok       {item.target}" for item in models._bundle()]
+
+
+def test_fetch_replaces_a_corrupt_file(tmp_path):
+    models.fetch(tmp_path, say=lambda _: None)
+    voice = tmp_path / "voices/en_US-joe-medium.onnx.json"
+    voice.write_text("{}")
+    said = []
+    models.fetch(tmp_path, say=said.append)
+    assert any(line.startswith("verified voices/en_US-joe-medium.onnx.json") for line in said)
+    assert models.sha256(voice) == models._bundle()[2].sha256
+
+
+async def test_missing_model_names_the_fetch_command(tmp_path):
+    with pytest.raises(models.MissingModelError, match="run `local-duel models fetch`"):
+        async with Engine(Settings(models_dir=tmp_path)):
+            pass

@@ -1,0 +1,33 @@
+"""The offline guard itself: it must refuse, or the end-to-end tests prove nothing."""
+
+import subprocess
+import sys
+
+import pytest
+import offline_guard
+
+
+def test_guard_refuses_a_non_loopback_address_in_process(offline):
+    import socket
+
+    with pytest.raises(PermissionError), socket.socket() as s:
+        s.connect(("192.0.2.1", 80))  # TEST-NET-1: refused before any packet leaves
+    with pytest.raises(PermissionError):
+        socket.getaddrinfo("example.org", 443)
+    lines = offline.read_text().splitlines()
+    assert "192.0.2.1" in lines[-2] and "example.org" in lines[-1]
+    offline.write_text("\n".join(lines[:-2]) + ("\n" if lines[:-2] else ""))  # expected refusals
+
+
+def test_guard_is_active_in_child_processes(offline):
+    code = "import socket; socket.create_connection(('192.0.2.1', 80), timeout=1)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode != 0 and "offline guard: refused" in result.stderr
+    lines = offline.read_text().splitlines()
+    assert "192.0.2.1" in lines[-1]
+    offline.write_text("\n".join(lines[:-1]) + ("\n" if lines[:-1] else ""))
+
+
+def test_guard_allows_loopback():
+    assert offline_guard._is_loopback("127.0.0.1") and offline_guard._is_loopback("::1")
+    assert offline_guard._is_loopback("localhost") and not offline_guard._is_loopback("10.0.0.1")

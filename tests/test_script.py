@@ -1,0 +1,55 @@
+"""The prompt each speaker reads, and the template that turns it into a screenplay."""
+
+import json
+
+from llama_cpp.llama_chat_format import hf_tokenizer_config_to_chat_formatter
+
+from local_duel.line import Line
+from local_duel.llm import TEMPLATE
+from local_duel.script import Script
+
+
+def _script() -> Script:
+    script = Script()
+    script.direct("flirt", "Max and Ava flirt.")
+    script.say(Line("Max", "flirt", 1, "Come here often?"))
+    script.say(Line("Ava", "flirt", 2, "Only when I'm lost."))
+    script.direct("flirt", "Said twice, kept once.")
+    return script
+
+
+def test_screenplay_is_the_same_for_both_speakers_but_the_cue():
+    script = _script()
+    max_reads, ava_reads = script.screenplay("Max"), script.screenplay("Ava")
+    assert max_reads[:-1] == ava_reads[:-1]
+    assert [m["content"] for m in max_reads] == [
+        "(Max and Ava flirt.)", "Max: Come here often?", "Ava: Only when I'm lost.", "Max:",
+    ]
+    assert ava_reads[-1]["content"] == "Ava:"
+
+
+def test_chat_view_gives_the_speaker_its_own_lines_as_assistant():
+    ava = _script().chat("Ava")
+    assert ava == [
+        {"role": "user", "content": "(Max and Ava flirt.)"},
+        {"role": "user", "content": "Max: Come here often?"},
+        {"role": "assistant", "content": "Only when I'm lost."},
+        {"role": "user", "content": "(Your turn, Ava.)"},
+    ]
+    assert _script().chat("Max")[-1] == {"role": "user", "content": "Ava: Only when I'm lost."}
+
+
+def test_template_renders_scene_then_lines_ending_on_the_open_cue():
+    """The real template through llama.cpp's own formatter, which appends an empty
+    assistant turn as its generation prompt: that must add nothing after the cue."""
+    format_prompt = hf_tokenizer_config_to_chat_formatter(
+        {"chat_template": TEMPLATE.read_text(), "bos_token": "<bos>", "eos_token": "<eos>"}
+    )
+    messages = [{"role": "system", "content": "A first date."}, *_script().screenplay("Max")]
+    prompt = format_prompt(messages=messages).prompt
+    assert prompt == (
+        "<bos>A first date.\n\n(Max and Ava flirt.)\nMax: Come here often?\nAva: Only when I'm lost.\nMax:"
+    )
+    ava = format_prompt(messages=[messages[0], *_script().screenplay("Ava")]).prompt
+    common = len(json.dumps(prompt)) - len('Max:"')
+    assert json.dumps(ava)[:common] == json.dumps(prompt)[:common]
