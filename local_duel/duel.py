@@ -7,6 +7,7 @@ transport for the web page. The LLM and Piper work as fast as they can and the o
 paces the audio, so the next line can be generated while the current one still plays.
 """
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from loguru import logger
@@ -17,6 +18,7 @@ from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
 from pipecat.processors.frame_processor import FrameProcessor
+from pipecat.processors.frameworks.rtvi.observer import RTVIObserverParams
 from pipecat.services.ollama.llm import OLLamaLLMService
 from pipecat.workers.runner import WorkerRunner
 
@@ -47,12 +49,12 @@ class Duel:
         turns_per_phase: int | None = None,
         view: View = "screenplay",
         on_line: Callable[[Line], Awaitable[None]] | None = None,
-        **worker_options,
     ):
         self.flow = flow
         self.cast = cast
         self.script = Script()
         self.error: str | None = None
+        self._beginning: asyncio.Task | None = None
         self.turns = Turns(self.script, turns_per_phase, on_line)
         self.turns.flow = flow.build(self.turns)
 
@@ -86,7 +88,8 @@ class Duel:
             self.pipeline,
             params=PipelineParams(audio_out_sample_rate=settings.sample_rate),
             idle_timeout_secs=None,
-            **worker_options,
+            # The raw LLM text includes rejected attempts; the audience gets clean lines only.
+            rtvi_observer_params=RTVIObserverParams(bot_llm_enabled=False),
         )
         self.flow_manager = FlowManager(
             llm=self.llm,
@@ -116,6 +119,11 @@ class Duel:
             await worker.queue_frame(urgent_event("error", message=f"The duel stopped: {self.error}"))
             await worker.cancel()
 
+    def begin(self) -> None:
+        """Start the duel without waiting on it: entering a phase only returns once its
+        first line has gone down the pipeline, which must not hold up an event handler."""
+        self._beginning = asyncio.get_running_loop().create_task(self.start())
+
     async def start(self) -> None:
         """Announce the duel and enter the first phase: the first line is generated at once."""
         await self.worker.queue_frame(
@@ -133,4 +141,9 @@ class Duel:
         """Run the pipeline until the duel ends, fails or is cancelled."""
         runner = WorkerRunner(handle_sigint=False)
         await runner.add_workers(self.worker)
-        await runner.run()
+        try:
+            await runner.run()
+        finally:  # a cancelled duel leaves flow transitions waiting for lines that never come
+            for task in (self._beginning, self.turns.entering):
+                if task and not task.done():
+                    task.cancel()

@@ -95,7 +95,7 @@ async def render(
 
         @duel.worker.event_handler("on_pipeline_started")
         async def on_started(worker, frame):
-            await duel.start()
+            duel.begin()
 
         def interrupt():  # Ctrl-C: stop the duel, keep what was said
             result.error = "interrupted"

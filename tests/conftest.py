@@ -6,6 +6,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from loguru import logger
+
+logger.remove()  # Pipecat's debug log would drown the test report
+logger.add(sys.stderr, level="WARNING")
 
 ROOT = Path(__file__).resolve().parent.parent
 OFFLINE = Path(__file__).resolve().parent / "offline"
@@ -40,3 +44,44 @@ def local_duel(*args: str, env: dict | None = None, timeout: float = 600) -> sub
         [str(Path(sys.executable).with_name("local-duel")), *args],
         capture_output=True, text=True, timeout=timeout, cwd=ROOT, env={**os.environ, **(env or {})},
     )
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server(offline, tmp_path_factory):
+    """The real server (`local-duel serve`) on a free loopback port, with its own flows
+    folder (a copy of flows/) so uploads made by tests don't land in the repo."""
+    import shutil
+    import time
+    import urllib.request
+
+    flows = tmp_path_factory.mktemp("flows") / "flows"
+    shutil.copytree(ROOT / "flows", flows, ignore=shutil.ignore_patterns("uploaded"))
+    port = free_port()
+    log = (tmp_path_factory.mktemp("server") / "server.log").open("w+")
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("local-duel")), "serve", "--port", str(port)],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "LOCAL_DUEL_FLOWS_DIR": str(flows)},
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while True:
+        assert process.poll() is None, f"the server exited:\n{log.seek(0) or log.read()}"
+        try:
+            with urllib.request.urlopen(f"{base}/api/health", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, "the server did not become healthy"
+        time.sleep(0.3)
+    yield base
+    process.terminate()
+    process.wait(timeout=30)

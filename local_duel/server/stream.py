@@ -48,7 +48,7 @@ async def duel_socket(websocket: WebSocket, token: str = ""):
 
     @duel.worker.rtvi.event_handler("on_client_ready")
     async def on_client_ready(rtvi):
-        await duel.start()
+        duel.begin()
 
     @transport.event_handler("on_client_disconnected")
     async def on_client_disconnected(transport, socket):

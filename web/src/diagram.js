@@ -8,7 +8,23 @@ let renders = 0;
 async function loadMermaid() {
   if (!mermaid) {
     mermaid = import("mermaid").then(({ default: m }) => {
-      m.initialize({ startOnLoad: false, theme: "dark", securityLevel: "strict", flowchart: { htmlLabels: false } });
+      m.initialize({
+        startOnLoad: false,
+        securityLevel: "strict",
+        flowchart: { htmlLabels: false },
+        // The page's own colours, so the diagram reads on a projector too.
+        theme: "base",
+        themeVariables: {
+          darkMode: true,
+          fontFamily: "system-ui, sans-serif",
+          fontSize: "18px",
+          primaryColor: "#1c2540",
+          primaryTextColor: "#f1f5f9",
+          primaryBorderColor: "#facc15",
+          lineColor: "#a5b4cc",
+          background: "#0b1020",
+        },
+      });
       return m;
     });
   }

@@ -156,6 +156,8 @@ function onDuelEvent(data) {
       duel.phases = data.phases;
       for (const side of ["first", "second"]) $(`name-${side}`).textContent = data.cast[side].name;
       showPhase(data.phases[0]);
+      setSpeaker("first");
+      setBubble("first", "…"); // the first line is being written
       setStatus("running", `Duel on: ${data.topic}`);
       break;
     case "phase-changed":
@@ -264,6 +266,8 @@ async function start(event) {
     updateButtons();
     return;
   }
+  // The server may say its audio rate; Local Duel's is 24 kHz.
+  player.sampleRate = session.sample_rate ?? SAMPLE_RATE;
   resetStage(settings);
   showSettings(false);
   setStatus("starting", "Connecting… the first line is on its way.");
@@ -289,6 +293,7 @@ function meterLoop() {
   const tick = () => {
     const level = player.level();
     shown = Math.max(level, shown * 0.85); // fall back smoothly between syllables
+    if (shown < 0.002) shown = 0;
     meter.dataset.level = shown.toFixed(3);
     if (level > Number(meter.dataset.peak || 0)) meter.dataset.peak = level.toFixed(3);
     document.documentElement.style.setProperty("--level", Math.min(1, shown * 4).toFixed(3));

@@ -1,0 +1,269 @@
+"""The web page in real headless Chromium, against the real server.
+
+No fakes: `local-duel serve` runs in a fresh process with the embedded llama.cpp engine
+and Piper; Debian's Chromium, driven by Playwright, loads the built page (web/dist),
+starts a short duel and listens to it. The test records every request the page makes
+and fails on any that goes anywhere but that server, and on any microphone request.
+"""
+
+import json
+import time
+import urllib.request
+
+import pytest
+from playwright.sync_api import Page, sync_playwright
+
+from conftest import ROOT
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's package: Playwright's own browser download fails offline
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run", "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+
+# Runs before the page's own scripts: records microphone requests and every AudioContext,
+# and how much audio the page schedules, so the test sees what the page really does.
+SPY = """
+window.__micRequests = [];
+const md = navigator.mediaDevices;
+if (md && md.getUserMedia) {
+  const getUserMedia = md.getUserMedia.bind(md);
+  md.getUserMedia = (constraints) => {
+    window.__micRequests.push(JSON.stringify(constraints));
+    return getUserMedia(constraints);
+  };
+}
+for (const legacy of ["getUserMedia", "webkitGetUserMedia"]) {
+  if (navigator[legacy]) navigator[legacy] = (c, ok, fail) => { window.__micRequests.push(JSON.stringify(c)); fail?.(new Error("refused")); };
+}
+window.__audioContexts = [];
+window.__scheduledSeconds = 0;
+const NativeAudioContext = window.AudioContext;
+window.AudioContext = class extends NativeAudioContext {
+  constructor(...args) { super(...args); window.__audioContexts.push(this); }
+};
+const start = AudioBufferSourceNode.prototype.start;
+AudioBufferSourceNode.prototype.start = function (...args) {
+  window.__scheduledSeconds += this.buffer ? this.buffer.duration : 0;
+  return start.apply(this, args);
+};
+"""
+
+# One look at the page: what a person would see and hear at this moment.
+SNAPSHOT = """() => {
+  const q = (id) => document.querySelector(`[data-testid="${id}"]`);
+  const ctx = window.__audioContexts[0];
+  return {
+    state: q("status").dataset.state,
+    phase: q("phase-banner").dataset.phase,
+    level: Number(q("meter").dataset.level),
+    first: q("bubble-first").textContent,
+    second: q("bubble-second").textContent,
+    lines: q("transcript").children.length,
+    audioTime: ctx ? ctx.currentTime : null,
+    audioState: ctx ? ctx.state : null,
+  };
+}"""
+
+
+def get_json(url: str):
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.load(response)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not (ROOT / "web" / "dist" / "index.html").exists():
+        pytest.fail("the page is not built: run `npm ci && npm run build` in web/ (scripts/setup does)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Visit:
+    """A page on a fresh browser context, with every request and mic request recorded."""
+
+    def __init__(self, browser, base: str):
+        # No permissions granted: a microphone request could only be refused (and is recorded).
+        self.context = browser.new_context(viewport={"width": 1440, "height": 900}, permissions=[])
+        self.context.add_init_script(SPY)
+        self.page: Page = self.context.new_page()
+        self.base = base
+        self.requests: list[str] = []
+        self.sockets: list[str] = []
+        self.page.on("request", lambda request: self.requests.append(request.url))
+        self.page.on("websocket", lambda ws: self.sockets.append(ws.url))
+        # Anything not for our server is aborted at once (and still recorded above).
+        self.context.route("**/*", self._route)
+
+    def _route(self, route):
+        if self._local(route.request.url):
+            route.continue_()
+        else:
+            route.abort()
+
+    def _local(self, url: str) -> bool:
+        host = self.base.removeprefix("http://")
+        return url.startswith((f"http://{host}/", f"ws://{host}/"))
+
+    def open(self) -> Page:
+        self.page.goto(self.base + "/")
+        self.page.wait_for_selector('[data-testid="status"][data-state="ready"]', timeout=60_000)
+        return self.page
+
+    def check_offline_and_listen_only(self):
+        strangers = [url for url in self.requests + self.sockets if not self._local(url)]
+        assert not strangers, f"the page reached past its server: {strangers}"
+        assert self.page.evaluate("window.__micRequests") == [], "the page asked for the microphone"
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture
+def visit(browser, server):
+    """`server` (conftest): the real `local-duel serve` on a free loopback port."""
+    visit = Visit(browser, server)
+    yield visit
+    visit.close()
+
+
+def test_bad_settings_show_the_422_in_words(visit):
+    page = visit.open()
+    page.fill('[data-testid="topic"]', "")
+    page.click('[data-testid="start"]')
+    error = page.locator('[data-testid="error"]')
+    error.wait_for(state="visible", timeout=10_000)
+    page.wait_for_selector('[data-testid="flow-diagram"][data-rendered="mermaid"] svg', timeout=30_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "settings-error.png")
+    assert "Topic" in error.inner_text()
+    assert "at least 1 character" in error.inner_text()
+    assert page.get_attribute('[data-testid="topic"]', "aria-invalid") == "true"
+    assert page.get_attribute('[data-testid="status"]', "data-state") == "ready"
+    assert visit.sockets == [], "no duel may start from bad settings"
+    visit.check_offline_and_listen_only()
+
+
+def test_a_short_duel_is_seen_and_heard(visit, server):
+    page = visit.open()
+    # The settings come from the server: flows with their Mermaid diagram, voices, the cast.
+    page.wait_for_selector('[data-testid="flow-diagram"][data-rendered="mermaid"] svg', timeout=30_000)
+    assert "goodbye" in page.locator('[data-testid="flow-diagram"]').inner_text()
+    assert page.locator('[data-testid="first-voice"] option').count() == len(get_json(f"{server}/api/voices"))
+    first, second = page.input_value('[data-testid="first-name"]'), page.input_value('[data-testid="second-name"]')
+
+    page.fill('[data-testid="turns"]', "1")  # one line per phase: 3 lines in the default flow
+    page.click('[data-testid="start"]')
+
+    samples = []
+    ARTIFACTS.mkdir(exist_ok=True)
+    screenshot = ARTIFACTS / "page.png"
+    screenshot.unlink(missing_ok=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        sample = page.evaluate(SNAPSHOT)
+        samples.append(sample)
+        if sample["state"] in ("ended", "failed", "stopped"):
+            break
+        if sample["lines"] == 3 and sample["level"] > 0.05 and not screenshot.exists():
+            page.screenshot(path=screenshot)  # the last line, mid-word: the page as people see it
+        page.wait_for_timeout(100)
+    final = samples[-1]
+    if not screenshot.exists():
+        page.screenshot(path=screenshot)
+
+    error = page.locator('[data-testid="error"]')
+    assert final["state"] == "ended", f"the duel did not end well: {final}, error: {error.inner_text()}"
+    assert error.is_hidden()
+
+    # The transcript has every line, alternating sides, each in its speaker's name.
+    rows = page.locator('[data-testid="transcript"] li')
+    lines = [
+        {"side": rows.nth(i).get_attribute("data-side"), "speaker": rows.nth(i).locator("b").inner_text(),
+         "text": rows.nth(i).locator("span").inner_text()}
+        for i in range(rows.count())
+    ]
+    assert [(line["side"], line["speaker"]) for line in lines] == [("first", first), ("second", second), ("first", first)]
+    assert all(line["text"].strip() for line in lines)
+
+    # Each line showed in its speaker's bubble while it was spoken.
+    for side in ("first", "second"):
+        shown = {sample[side] for sample in samples}
+        for line in lines:
+            if line["side"] == side:
+                assert line["text"] in shown, f"{line} never appeared in the {side} bubble"
+
+    # The phase banner moved through the flow's phases, in order.
+    phases = [p for i, p in enumerate(s["phase"] for s in samples) if i == 0 or p != samples[i - 1]["phase"]]
+    assert phases[-3:] == ["flirt", "roast", "goodbye"], phases
+    assert page.locator('[data-testid="phase-steps"] li[aria-current="step"]').inner_text() == "goodbye"
+
+    # Audio really played: the AudioContext ran and its clock advanced while the meter,
+    # fed by an analyser on the output, showed signal.
+    assert page.evaluate("window.__audioContexts.length") == 1
+    assert page.evaluate("window.__scheduledSeconds") > 1.0
+    loud = [(a, b) for a, b in zip(samples, samples[1:]) if a["level"] > 0 and b["level"] > 0]
+    assert loud, "the meter never showed a level"
+    assert any(b["audioTime"] > a["audioTime"] and a["audioState"] == "running" for a, b in loud)
+
+    assert visit.sockets and all("/ws?token=" in url for url in visit.sockets)
+    visit.check_offline_and_listen_only()
+
+
+def duels_running(server: str, expected: int, within: float = 20) -> None:
+    deadline = time.monotonic() + within
+    while (running := get_json(f"{server}/api/health")["duels_running"]) != expected:
+        assert time.monotonic() < deadline, f"{running} duels running, expected {expected}"
+        time.sleep(0.2)
+
+
+def test_stop_ends_the_duel_on_the_server(visit, server):
+    duels_running(server, 0)  # the server is shared: let earlier tests' duels finish
+    page = visit.open()
+    page.fill('[data-testid="turns"]', "3")
+    page.click('[data-testid="start"]')
+    page.wait_for_selector('[data-testid="transcript"] li', timeout=120_000)
+    duels_running(server, 1, within=0)
+    page.click('[data-testid="stop"]')
+    assert page.get_attribute('[data-testid="status"]', "data-state") == "stopped"
+    assert page.locator('[data-testid="error"]').is_hidden()
+    assert page.is_enabled('[data-testid="start"]')
+    duels_running(server, 0)  # closing the socket cancels the duel server-side
+    visit.check_offline_and_listen_only()
+
+
+UPLOAD = b"""\
+initial_node: chat
+nodes:
+  chat:
+    role_message: "{{ first.name }} meets {{ second.name }} to talk about {{ topic }}."
+    task_messages:
+      - {role: developer, content: "{{ speaker }} is polite to {{ partner }}."}
+    post_actions:
+      - {type: function, handler: take_turn, turns: 2, next: fight}
+  fight:
+    task_messages:
+      - {role: developer, content: They argue.}
+    post_actions:
+      - {type: function, handler: take_turn, turns: 2}
+"""
+
+
+def test_uploaded_flows_are_checked_and_offered(visit):
+    page = visit.open()
+    upload = page.locator('[data-testid="flow-upload"]')
+    upload.set_input_files(files=[{"name": "page_broken.yaml", "mimeType": "application/yaml", "buffer": b"nodes: [unclosed"}])
+    error = page.locator('[data-testid="error"]')
+    error.wait_for(state="visible", timeout=10_000)
+    assert "Upload refused" in error.inner_text() and "YAML" in error.inner_text()
+
+    upload.set_input_files(files=[{"name": "page_polite.yaml", "mimeType": "application/yaml", "buffer": UPLOAD}])
+    page.wait_for_selector('[data-testid="flow-diagram"][data-flow="page_polite"][data-rendered="mermaid"] svg', timeout=30_000)
+    assert page.input_value('[data-testid="flow"]') == "page_polite"
+    assert error.is_hidden()
+    assert page.locator('[data-testid="phase-steps"] li').all_inner_texts() == ["chat", "fight"]
+    visit.check_offline_and_listen_only()

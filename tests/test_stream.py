@@ -1,0 +1,159 @@
+"""The real server over a real WebSocket: a Python client on Pipecat's own protobuf
+serializer (the page's wire format) hears whole duels, and bad input is refused."""
+
+import asyncio
+
+import aiohttp
+import pytest
+import websockets
+
+from local_duel.listener import listen
+
+TWO_PHASES = """\
+initial_node: hello
+nodes:
+  hello:
+    role_message: "{{ first.name }} ({{ first.persona }}) meets {{ second.name }} ({{ second.persona }}). They talk about {{ topic }}."
+    task_messages: [{role: developer, content: "{{ first.name }} and {{ second.name }} say hello."}]
+    post_actions: [{type: function, handler: take_turn, turns: 2, next: tease}]
+  tease:
+    task_messages: [{role: developer, content: "They tease each other."}]
+    post_actions: [{type: function, handler: take_turn, turns: 2}]
+"""
+
+CAST = {
+    "first": {"name": "Max", "persona": "a smug engineer", "voice": "en_US-joe-medium"},
+    "second": {"name": "Ava", "persona": "a sharp comedian", "voice": "en_US-joe-medium@1.35"},
+}
+
+
+async def post(base: str, path: str, **kwargs) -> tuple[int, dict]:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{base}{path}", **kwargs) as response:
+            return response.status, await response.json()
+
+
+async def upload(base: str, name: str, text: str) -> tuple[int, dict]:
+    form = aiohttp.FormData()
+    form.add_field("file", text, filename=name, content_type="application/yaml")
+    return await post(base, "/api/flows", data=form)
+
+
+@pytest.fixture(scope="module")
+def duel(server):
+    """An uploaded two-phase flow, then a whole duel of it heard over the WebSocket."""
+    assert asyncio.run(upload(server, "two_phases.yaml", TWO_PHASES))[0] == 201
+    return asyncio.run(listen(server, {"flow": "two_phases", "cast": CAST, "topic": "board games"}))
+
+
+async def test_event_sequence_is_well_formed(duel):
+    names = [data["event"] for _, data in duel.events]
+    assert names[0] == "duel-started" and names[-1] == "duel-ended"
+    assert names[1:-1] == ["line-started", "line-text"] * 2 + ["phase-changed"] + ["line-started", "line-text"] * 2
+    started, texts = duel.named("line-started"), duel.named("line-text")
+    assert [(e["speaker"], e["side"], e["phase"], e["turn"]) for e in started] == [
+        ("Max", "first", "hello", 1), ("Ava", "second", "hello", 2), ("Max", "first", "tease", 3), ("Ava", "second", "tease", 4),
+    ]
+    assert [(t["speaker"], t["turn"]) for t in texts] == [(s["speaker"], s["turn"]) for s in started]
+    assert all(len(t["text"].split()) >= 2 for t in texts)
+    assert duel.named("phase-changed") == [{"event": "phase-changed", "phase": "tease", "previous": "hello", "turn": 3}]
+    assert duel.named("duel-ended") == [{"event": "duel-ended", "lines": 4}]
+
+
+async def test_audio_arrives_for_every_line(duel):
+    spans = duel.line_spans()
+    assert len(spans) == 4
+    assert all(end - start > 0.5 for start, end in spans)
+    assert {round(1 / (c.seconds or 1)) for c in duel.audio} and duel.audio[0].seconds < 0.1
+
+
+async def test_standard_rtvi_events_keep_working(duel):
+    types = [message.get("type") for _, message in duel.rtvi]
+    assert "bot-ready" in types
+    assert types.count("bot-started-speaking") >= 4 and "bot-stopped-speaking" in types
+    spoken = " ".join(m["data"]["text"] for _, m in duel.rtvi if m.get("type") in ("bot-output", "bot-tts-text"))
+    for line in duel.named("line-text"):
+        assert line["text"] in spoken
+
+
+async def test_bad_token_is_refused(server):
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with websockets.connect(server.replace("http", "ws") + "/ws?token=forged"):
+            pass
+    assert refused.value.response.status_code == 403
+
+
+async def test_a_token_works_once(server):
+    status, ticket = await post(server, "/api/start", json={"cast": CAST, "topic": "tea", "turns": 1})
+    assert status == 200
+    async with websockets.connect(ticket["wsUrl"]) as first:
+        with pytest.raises(websockets.InvalidStatus):
+            async with websockets.connect(ticket["wsUrl"]):
+                pass
+        await first.close()
+
+
+@pytest.mark.parametrize(
+    "body, field, words",
+    [
+        ({"cast": CAST, "topic": ""}, ["body", "topic"], "at least 1 character"),
+        ({"cast": {**CAST, "second": {**CAST["second"], "voice": "klingon"}}, "topic": "x"}, ["body", "cast", "second", "voice"], "unknown voice 'klingon'"),
+        ({"cast": CAST, "topic": "x", "flow": "nope"}, ["body", "flow"], "no flow named 'nope'"),
+        ({"cast": CAST, "topic": "x", "turns": 0}, ["body", "turns"], "greater than or equal to 1"),
+        ({"cast": {"first": CAST["first"], "second": CAST["first"]}, "topic": "x"}, ["body", "cast"], "both agents are called 'Max'"),
+    ],
+)
+async def test_bad_start_body_gets_422_naming_the_field(server, body, field, words):
+    status, answer = await post(server, "/api/start", json=body)
+    assert status == 422
+    problem = next(p for p in answer["detail"] if p["loc"] == field)
+    assert words in problem["msg"]
+
+
+BROKEN_UPLOADS = {
+    "bad.yaml": ("nodes: [unclosed", 422, "not valid YAML"),
+    "include.yaml": ("initial_node: a\nnodes: !include /etc/passwd\n", 422, "include"),
+    "next.yaml": (TWO_PHASES.replace("next: tease", "next: brawl"), 422, "`next: brawl` names no node"),
+    "noturns.yaml": (TWO_PHASES.replace("turns: 2}]\n", "}]\n"), 422, "`turns` must be a whole number"),
+    "big.yaml": ("# " + "x" * 70000 + "\n" + TWO_PHASES, 422, "larger than 64 KiB"),
+    "flow.txt": (TWO_PHASES, 415, "upload a .yaml, .yml or .json"),
+    "flirt_roast.yaml": (TWO_PHASES, 422, "bundled flow"),
+}
+
+
+@pytest.mark.parametrize("name", BROKEN_UPLOADS)
+async def test_broken_upload_is_rejected_with_its_reason(server, name):
+    text, status, reason = BROKEN_UPLOADS[name]
+    got, answer = await upload(server, name, text)
+    assert got == status and reason in answer["detail"]
+
+
+async def test_uploaded_flow_is_listed_with_its_diagram(server, duel):
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{server}/api/flows") as response:
+            flows = {f["name"]: f for f in await response.json()}
+        async with http.get(f"{server}/api/flows/two_phases") as response:
+            detail = await response.json()
+    assert flows["two_phases"]["uploaded"] and not flows["flirt_roast"]["uploaded"]
+    assert "p_hello --> p_tease" in detail["mermaid"] and "p_tease --> finish((end))" in detail["mermaid"]
+
+
+async def test_hanging_up_mid_line_ends_the_duel_and_the_server_carries_on(server):
+    heard = await listen(server, {"cast": CAST, "topic": "socks"}, hang_up_after_audio=0.5)
+    assert heard.first_audio is not None
+    async with aiohttp.ClientSession() as http:
+        for _ in range(50):
+            async with http.get(f"{server}/api/health") as response:
+                if (await response.json())["duels_running"] == 0:
+                    break
+            await asyncio.sleep(0.2)
+        else:
+            raise AssertionError("the abandoned duel kept running")
+
+
+async def test_two_duels_run_at_once(server):
+    duel = {"cast": CAST, "topic": "weather", "turns": 1}
+    both = await asyncio.gather(listen(server, duel), listen(server, duel))
+    for heard in both:
+        assert [d["event"] for _, d in heard.events][-1] == "duel-ended"
+        assert len(heard.line_spans()) == 3
