@@ -47,7 +47,7 @@ class Duel:
         output: list[FrameProcessor],
         inputs: list[FrameProcessor] = (),
         turns_per_phase: int | None = None,
-        view: View = "screenplay",
+        views: dict[str, View] | None = None,
         on_line: Callable[[Line], Awaitable[None]] | None = None,
     ):
         self.flow = flow
@@ -73,7 +73,9 @@ class Duel:
             ),
         )
         aggregator = LLMContextAggregatorPair(LLMContext())
-        prompter = Prompter(self.script, view, settings.seed)
+        views = views or {agent.name: "screenplay" for agent in cast.agents}
+        models = {agent.name: agent.model or settings.llm_model for agent in cast.agents}
+        prompter = Prompter(self.script, views, models, settings.seed)
         self.pipeline = Pipeline([
             *inputs,
             aggregator.user(),

@@ -18,8 +18,12 @@ import time
 from pathlib import Path
 
 import aiohttp
+from loguru import logger
 
+from local_duel import ollama
+from local_duel.cast import Cast
 from local_duel.models import llm_path
+from local_duel.script import View
 from local_duel.settings import ROOT, Settings
 
 TEMPLATE = ROOT / "models" / "screenplay.jinja"
@@ -28,6 +32,14 @@ STARTUP_SECONDS = 120
 
 class EngineError(RuntimeError):
     """The LLM server could not be started or reached."""
+
+
+class ModelChoiceError(ValueError):
+    """An agent names a model the LLM server doesn't have; `side` is first or second."""
+
+    def __init__(self, side: str, message: str):
+        super().__init__(message)
+        self.side = side
 
 
 def _free_port() -> int:
@@ -59,10 +71,48 @@ class Engine:
             self._spawn()
         try:
             await self._wait_healthy()
+            if not self.embedded:  # an Ollama: create the bundled model there if it is missing
+                await ollama.prepare(self.url, [self.settings.llm_model], self.settings.models_dir, say=logger.info)
+        except ollama.OllamaError as e:
+            raise EngineError(str(e)) from None
         except BaseException:
             self.stop()
             raise
         return self
+
+    def model(self, model: str | None) -> str:
+        return model or self.settings.llm_model
+
+    async def models(self) -> list[dict]:
+        """The models an agent can use here, each with how it is prompted."""
+        if self.embedded:
+            return [{"name": self.settings.llm_model, "prompt_style": "screenplay"}]
+        try:
+            listed = await ollama.list_models(self.url, self.settings.prompt_styles)
+        except ollama.OllamaError as e:
+            raise EngineError(str(e)) from None
+        return [{"name": m.name, "prompt_style": m.prompt_style} for m in listed]
+
+    async def views(self, cast: Cast) -> dict[str, View]:
+        """How each agent is prompted: a screenplay for base models, a chat for the rest."""
+        views = {}
+        for side, agent in (("first", cast.first), ("second", cast.second)):
+            model = self.model(agent.model)
+            if self.embedded:
+                if model != self.settings.llm_model:
+                    raise ModelChoiceError(side, (
+                        f"agent {agent.name} asks for model '{model}', but the embedded engine serves only "
+                        f"'{self.settings.llm_model}'; point LOCAL_DUEL_LLM_URL at an Ollama to use others"
+                    ))
+                views[agent.name] = "screenplay"
+                continue
+            try:
+                views[agent.name] = await ollama.model_prompt_style(self.url, model, self.settings.prompt_styles)
+            except ollama.ModelNotFoundError as e:
+                raise ModelChoiceError(side, str(e)) from None
+            except ollama.OllamaError as e:
+                raise EngineError(str(e)) from None
+        return views
 
     async def __aexit__(self, *exc) -> None:
         self.stop()

@@ -89,7 +89,7 @@ async def render(
     async with Engine(settings) as engine:
         duel = Duel(
             flow, cast, topic,
-            llm_url=engine.url, voices=voices, settings=settings,
+            llm_url=engine.url, voices=voices, settings=settings, views=await engine.views(cast),
             output=[tape], turns_per_phase=turns_per_phase, on_line=on_line,
         )
 

@@ -46,9 +46,14 @@ class Script:
         return self.screenplay(speaker) if view == "screenplay" else self.chat(speaker)
 
     def screenplay(self, speaker: str) -> list[dict]:
-        """Each entry a message of its own, then the cue; the template joins them by lines."""
+        """The whole script and the cue as one message, a line each.
+
+        One message, not one per line: Ollama merges consecutive same-role messages with
+        a blank line between them, llama.cpp's template with none; as one message both
+        engines see the same screenplay.
+        """
         text = [f"({e.text})" if isinstance(e, Direction) else f"{e.speaker}: {e.text}" for e in self.entries]
-        return [{"role": "user", "content": t} for t in [*text, f"{speaker}:"]]
+        return [{"role": "user", "content": "\n".join([*text, f"{speaker}:"])}]
 
     def chat(self, speaker: str) -> list[dict]:
         """The speaker's own lines as `assistant`; the partner's lines and directions as `user`."""

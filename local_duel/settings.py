@@ -1,6 +1,7 @@
 """One settings object for the whole app, read from `LOCAL_DUEL_*` environment variables."""
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -21,6 +22,9 @@ class Settings(BaseSettings):
     flows_dir: Path = ROOT / "flows"
     llm_url: str | None = None
     llm_model: str = "local-duel"
+    # How a model on an external Ollama is prompted, e.g. {"llama3.2": "chat"}
+    # (LOCAL_DUEL_PROMPT_STYLES as JSON); unnamed models are told apart by their template.
+    prompt_styles: dict[str, Literal["screenplay", "chat"]] = {}
     engine_threads: int = 2
     engine_context: int = 2048
     max_tokens: int = 48

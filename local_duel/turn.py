@@ -56,11 +56,12 @@ class Prompter(FrameProcessor):
     keeps the same prefix.
     """
 
-    def __init__(self, script: Script, view: View, seed: int):
+    def __init__(self, script: Script, views: dict[str, View], models: dict[str, str], seed: int):
         super().__init__()
         self._script = script
         self.state: dict = {}  # the FlowManager's state, set once the manager exists
-        self._view = view
+        self._views = views
+        self._models = models
         self._seed = seed
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
@@ -75,9 +76,10 @@ class Prompter(FrameProcessor):
         cue.started_at = asyncio.get_running_loop().time()
         # A different seed per turn and attempt: a retry must not repeat the rejected line.
         seed = self._seed + 100 * state["turn"] + state["attempt"]
-        await self.push_frame(LLMUpdateSettingsFrame(delta=LLMSettings(seed=seed)))
+        speaker = state["speaker"]
+        await self.push_frame(LLMUpdateSettingsFrame(delta=LLMSettings(seed=seed, model=self._models[speaker])))
         await self.push_frame(CueFrame(cue))
-        messages = self._script.messages(self._view, state["speaker"])
+        messages = self._script.messages(self._views[speaker], speaker)
         await self.push_frame(LLMContextFrame(LLMContext(messages=messages)))
 
 

@@ -432,3 +432,28 @@ def test_ollama_joins_consecutive_user_lines_with_a_blank_line_unlike_llama_cpp(
     messages = [SCENE, *({"role": "user", "content": line} for line in lines)]
     assert _jinja(messages) == SCENE["content"] + "\n\n" + "\n".join(lines)
     assert _go(messages, tmp_path) == SCENE["content"] + "\n\n" + "\n\n".join(lines)
+
+
+# --- the app's engine against the imitation ---------------------------------------------------
+
+async def test_imitation_engine_provisions_then_prompts_each_agent_by_its_model(imitation, models_dir):
+    """`Engine` pointed at an Ollama: it creates the bundled model on entry, and an agent
+    on an instruction-tuned model gets the chat view while the bundled one keeps the
+    screenplay. Run against the imitation only."""
+    from local_duel.cast import Agent, Cast
+    from local_duel.llm import Engine, ModelChoiceError
+    from local_duel.settings import Settings
+
+    imitation.add("llama3.2", template=LLAMA3_TEMPLATE)
+    settings = Settings(llm_url=imitation.url, models_dir=models_dir)
+    cast = Cast(
+        first=Agent(name="Max", persona="p", voice="v"),
+        second=Agent(name="Ava", persona="p", voice="v", model="llama3.2"),
+    )
+    async with Engine(settings) as engine:
+        assert imitation.calls("/api/create")
+        assert await engine.views(cast) == {"Max": "screenplay", "Ava": "chat"}
+        assert {m["name"] for m in await engine.models()} == {"local-duel:latest", "llama3.2:latest"}
+        with pytest.raises(ModelChoiceError, match="mistral") as missing:
+            await engine.views(cast.model_copy(update={"first": Agent(name="Max", persona="p", voice="v", model="mistral")}))
+        assert missing.value.side == "first"

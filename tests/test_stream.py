@@ -101,6 +101,7 @@ async def test_a_token_works_once(server):
         ({"cast": CAST, "topic": "x", "flow": "nope"}, ["body", "flow"], "no flow named 'nope'"),
         ({"cast": CAST, "topic": "x", "turns": 0}, ["body", "turns"], "greater than or equal to 1"),
         ({"cast": {"first": CAST["first"], "second": CAST["first"]}, "topic": "x"}, ["body", "cast"], "both agents are called 'Max'"),
+        ({"cast": {**CAST, "first": {**CAST["first"], "model": "llama3.2"}}, "topic": "x"}, ["body", "cast", "first", "model"], "the embedded engine serves only 'local-duel'"),
     ],
 )
 async def test_bad_start_body_gets_422_naming_the_field(server, body, field, words):
@@ -126,6 +127,19 @@ async def test_broken_upload_is_rejected_with_its_reason(server, name):
     text, status, reason = BROKEN_UPLOADS[name]
     got, answer = await upload(server, name, text)
     assert got == status and reason in answer["detail"]
+
+
+async def test_models_voices_and_defaults_for_the_settings_form(server):
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{server}/api/models") as response:
+            assert await response.json() == [{"name": "local-duel", "prompt_style": "screenplay"}]
+        async with http.get(f"{server}/api/voices") as response:
+            assert await response.json() == ["en_US-joe-medium", "en_US-joe-medium@1.35"]
+        async with http.get(f"{server}/api/defaults") as response:
+            defaults = await response.json()
+        async with http.get(f"{server}/openapi.json") as response:
+            assert "/api/start" in (await response.json())["paths"]
+    assert defaults["flow"] == "flirt_roast" and defaults["cast"]["second"]["voice"] == "en_US-joe-medium@1.35"
 
 
 async def test_uploaded_flow_is_listed_with_its_diagram(server, duel):

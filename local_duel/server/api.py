@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, UploadFile
 
 from local_duel.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast
 from local_duel.flow import FlowFileError
+from local_duel.llm import EngineError, ModelChoiceError
 from local_duel.server.catalog import FlowCatalog, mermaid
 from local_duel.server.schemas import (
     Defaults,
@@ -110,8 +111,17 @@ async def health(request: Request) -> Health:
     return report
 
 
+@router.get("/models")
+async def list_models(request: Request) -> list[dict]:
+    """The LLM models an agent can use, each with how it is prompted (screenplay or chat)."""
+    try:
+        return await request.app.state.engine.models()
+    except EngineError as e:
+        raise HTTPException(503, str(e))
+
+
 @router.post("/start")
-def start(
+async def start(
     body: DuelRequest,
     request: Request,
     catalog: Catalog,
@@ -133,6 +143,12 @@ def start(
             problems.append({"loc": ["body", "cast", side, "voice"], "msg": str(e), "type": "value_error"})
     if problems:
         raise HTTPException(422, problems)
-    token, ticket = tickets.issue(body)
+    try:
+        views = await request.app.state.engine.views(body.cast)
+    except ModelChoiceError as e:
+        raise HTTPException(422, [{"loc": ["body", "cast", e.side, "model"], "msg": str(e), "type": "value_error"}])
+    except EngineError as e:
+        raise HTTPException(503, str(e))
+    token, ticket = tickets.issue(body, views)
     scheme = "wss" if request.url.scheme == "https" else "ws"
     return StartResponse(wsUrl=f"{scheme}://{request.url.netloc}/ws?token={token}", duel_id=ticket.duel_id)

@@ -44,6 +44,7 @@ async def duel_socket(websocket: WebSocket, token: str = ""):
         inputs=[transport.input()],
         output=[transport.output()],
         turns_per_phase=request.turns,
+        views=ticket.views,
     )
 
     @duel.worker.rtvi.event_handler("on_client_ready")

@@ -4,6 +4,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from local_duel.script import View
 from local_duel.server.schemas import DuelRequest
 
 TICKET_SECONDS = 60.0
@@ -13,6 +14,7 @@ TICKET_SECONDS = 60.0
 class Ticket:
     duel_id: str
     request: DuelRequest
+    views: dict[str, View]
     expires: float
 
 
@@ -23,11 +25,11 @@ class Tickets:
         self._lifetime = lifetime
         self._open: dict[str, Ticket] = {}
 
-    def issue(self, request: DuelRequest) -> tuple[str, Ticket]:
+    def issue(self, request: DuelRequest, views: dict[str, View]) -> tuple[str, Ticket]:
         now = time.monotonic()
         self._open = {t: k for t, k in self._open.items() if k.expires > now}
         token = secrets.token_urlsafe(24)
-        ticket = Ticket(secrets.token_hex(6), request, now + self._lifetime)
+        ticket = Ticket(secrets.token_hex(6), request, views, now + self._lifetime)
         self._open[token] = ticket
         return token, ticket
 

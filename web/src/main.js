@@ -191,11 +191,14 @@ function finish(state, text) {
   updateButtons();
   const done = client;
   client = null;
-  setTimeout(() => setSpeaker(null), player.buffered() * 1000);
+  const run = duel;
+  setTimeout(() => run === duel && setSpeaker(null), player.buffered() * 1000);
   done?.disconnect().catch(() => {});
 }
 
-function makeClient() {
+// Callbacks of an earlier duel's client (Stop, then Start at once) must not touch this one.
+function makeClient(run) {
+  const mine = (callback) => (...args) => run === duel && callback(...args);
   return new PipecatClient({
     transport: new WebSocketTransport({
       mediaManager: player, // never Daily (CDN) nor WavMediaManager (microphone)
@@ -205,24 +208,19 @@ function makeClient() {
     enableMic: false,
     enableCam: false,
     callbacks: {
-      onServerMessage: onDuelEvent,
-      onError: (message) => {
+      onServerMessage: mine(onDuelEvent),
+      onError: mine((message) => {
         const data = message?.data ?? {};
         if (duel.over) return; // the server closes the socket after the last line
         const text = data.message ?? data.error ?? "unknown error";
-        if (/closed/i.test(text)) {
-          showError("The connection to the server closed before the duel ended.");
-        } else {
-          showError(`Connection problem: ${text}`);
-        }
+        showError(/closed/i.test(text) ? "The connection to the server closed before the duel ended." : `Connection problem: ${text}`);
         if (data.fatal) finish("failed", "The duel was cut off.");
-      },
-      onDisconnected: () => {
-        if (!duel.over) {
-          showError("The connection to the server closed before the duel ended.");
-          finish("failed", "The duel was cut off.");
-        }
-      },
+      }),
+      onDisconnected: mine(() => {
+        if (duel.over) return;
+        showError("The connection to the server closed before the duel ended.");
+        finish("failed", "The duel was cut off.");
+      }),
     },
   });
 }
@@ -271,9 +269,10 @@ async function start(event) {
   resetStage(settings);
   showSettings(false);
   setStatus("starting", "Connecting… the first line is on its way.");
-  client = makeClient();
+  const run = duel;
+  client = makeClient(run);
   client.connect({ wsUrl: session.wsUrl }).catch((err) => {
-    if (!duel.over) {
+    if (run === duel && !duel.over) {
       showError(`Can't connect to the duel: ${err?.message ?? err}`);
       finish("failed", "The duel could not start.");
     }
@@ -296,7 +295,7 @@ function meterLoop() {
     if (shown < 0.002) shown = 0;
     meter.dataset.level = shown.toFixed(3);
     if (level > Number(meter.dataset.peak || 0)) meter.dataset.peak = level.toFixed(3);
-    document.documentElement.style.setProperty("--level", Math.min(1, shown * 4).toFixed(3));
+    document.documentElement.style.setProperty("--level", Math.min(1, shown * 3).toFixed(3));
     requestAnimationFrame(tick);
   };
   requestAnimationFrame(tick);
