@@ -26,6 +26,7 @@ from local_duel.announcer import Announcer, event, urgent_event
 from local_duel.cast import Cast
 from local_duel.flow import DuelFlow
 from local_duel.line import Line
+from local_duel.lookahead import Lookahead
 from local_duel.script import Script, View
 from local_duel.settings import Settings
 from local_duel.turn import LineEditor, Prompter, Turns
@@ -76,14 +77,16 @@ class Duel:
         views = views or {agent.name: "screenplay" for agent in cast.agents}
         models = {agent.name: agent.model or settings.llm_model for agent in cast.agents}
         prompter = Prompter(self.script, views, models, settings.seed)
+        lookahead = [Lookahead()] if settings.lookahead else []
         self.pipeline = Pipeline([
             *inputs,
             aggregator.user(),
             prompter,
             self.llm,
             LineEditor(self.script, cast),
-            Announcer(cast),
+            Announcer(cast, settings.pause),
             Voicebox({agent.name: voices.get(agent.voice) for agent in cast.agents}),
+            *lookahead,
             *output,
         ])
         self.worker = PipelineWorker(
@@ -112,6 +115,8 @@ class Duel:
             attempt=1,
         )
         prompter.state = self.flow_manager.state
+        for gate in lookahead:
+            gate.flow_manager = self.flow_manager
 
         @self.worker.event_handler("on_pipeline_error")
         async def on_pipeline_error(worker, frame: ErrorFrame):

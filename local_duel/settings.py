@@ -31,5 +31,9 @@ class Settings(BaseSettings):
     temperature: float = 0.9
     seed: int = 7
     sample_rate: int = 24000
+    # Generate the next line while the current one plays (False: one after the other).
+    lookahead: bool = True
+    # The beat of silence between speakers, in seconds.
+    pause: float = 0.25
     host: str = "127.0.0.1"
     port: int = 8000

@@ -84,4 +84,8 @@ def server(offline, tmp_path_factory):
         time.sleep(0.3)
     yield base
     process.terminate()
-    process.wait(timeout=30)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:  # its engine follows it: the engine dies with its parent
+        process.kill()
+        process.wait()

@@ -1,0 +1,52 @@
+"""Lookahead: the next line is written and voiced while the current one still plays.
+
+Pipecat Flows runs a node's `take_turn` post-action when its frame reaches the end of
+the pipeline, and the output transport lets frames through only as their audio plays:
+left alone, line k+1 is only started once line k has been heard, and every turn opens
+with the LLM's and Piper's time as dead air. This processor sits just before the output
+and takes the turn as soon as line k has been voiced, but never more than one line
+ahead of what is playing. The action frame still travels on, with its work done, so
+Flows' own bookkeeping sees it arrive.
+"""
+
+from pipecat.flows import FlowManager
+from pipecat.flows.actions import FunctionActionFrame
+from pipecat.frames.frames import BotStoppedSpeakingFrame, Frame, TTSStoppedFrame
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+
+async def _done(action: dict, flow_manager: FlowManager) -> None:
+    """Stands in for a turn already taken, when its frame reaches the end."""
+
+
+class Lookahead(FrameProcessor):
+    """Takes each turn once its line is voiced and the line before it has played."""
+
+    def __init__(self):
+        super().__init__()
+        self.flow_manager: FlowManager | None = None  # set once the manager exists
+        self._voiced = 0  # lines whose audio has gone to the output
+        self._played = 0  # lines the output has finished playing
+        self._held: FunctionActionFrame | None = None
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        await super().process_frame(frame, direction)
+        if isinstance(frame, TTSStoppedFrame) and direction == FrameDirection.DOWNSTREAM:
+            self._voiced += 1
+        elif isinstance(frame, BotStoppedSpeakingFrame) and direction == FrameDirection.UPSTREAM:
+            self._played += 1
+            await self._release()
+        elif isinstance(frame, FunctionActionFrame):
+            self._held = frame
+            await self._release()
+            return
+        await self.push_frame(frame, direction)
+
+    async def _release(self):
+        """Take the held turn if at most the newest voiced line is still to be heard."""
+        if self._held is None or self._voiced - self._played > 1:
+            return
+        frame, self._held = self._held, None
+        function, frame.function = frame.function, _done
+        await function(frame.action, self.flow_manager)
+        await self.push_frame(frame)
