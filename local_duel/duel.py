@@ -20,13 +20,14 @@ from pipecat.processors.aggregators.llm_response_universal import LLMContextAggr
 from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.processors.frameworks.rtvi.observer import RTVIObserverParams
 from pipecat.services.ollama.llm import OLLamaLLMService
+from pipecat.transports.base_output import BaseOutputTransport
 from pipecat.workers.runner import WorkerRunner
 
 from local_duel.announcer import Announcer, event, urgent_event
 from local_duel.cast import Cast
 from local_duel.flow import DuelFlow
 from local_duel.line import Line
-from local_duel.lookahead import Lookahead
+from local_duel.lookahead import Lookahead, Playout
 from local_duel.script import Script, View
 from local_duel.settings import Settings
 from local_duel.turn import LineEditor, Prompter, Turns
@@ -77,7 +78,10 @@ class Duel:
         views = views or {agent.name: "screenplay" for agent in cast.agents}
         models = {agent.name: agent.model or settings.llm_model for agent in cast.agents}
         prompter = Prompter(self.script, views, models, settings.seed)
-        lookahead = [Lookahead()] if settings.lookahead else []
+        # Paced output only: a render's tape takes audio as fast as it comes.
+        paced = any(isinstance(p, BaseOutputTransport) for p in output)
+        lookahead = [Lookahead()] if paced and settings.lookahead else []
+        playout = [Playout()] if paced and not settings.lookahead else []
         self.pipeline = Pipeline([
             *inputs,
             aggregator.user(),
@@ -88,6 +92,7 @@ class Duel:
             Voicebox({agent.name: voices.get(agent.voice) for agent in cast.agents}),
             *lookahead,
             *output,
+            *playout,
         ])
         self.worker = PipelineWorker(
             self.pipeline,

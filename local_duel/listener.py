@@ -14,19 +14,26 @@ from pipecat.frames.frames import InputAudioRawFrame, InputTransportMessageFrame
 from pipecat.serializers.protobuf import ProtobufFrameSerializer
 
 CLIENT_READY = {"label": "rtvi-ai", "type": "client-ready", "id": "listener", "data": {"version": "1.0.0", "about": {"library": "local-duel-listener"}}}
-SILENCE = 64  # peak sample value below which a chunk counts as silence
+UNDERRUN = 0.02  # starvation shorter than this is delivery jitter, not a gap you hear
 
 
 @dataclass
 class Chunk:
-    at: float  # seconds since `POST /api/start`
+    at: float  # arrival, seconds since `POST /api/start`
     seconds: float
-    silent: bool
+    zero: bool  # all-zero samples: the deliberate pause between speakers
+    line: int  # how many lines had started when it arrived
 
 
 @dataclass
 class Heard:
-    """What a listener received: duel events, other RTVI messages and audio, timed."""
+    """What a listener received, timed, and how it would play.
+
+    The server sends audio ahead of real time, so a player queues it: each chunk plays
+    when it has arrived and the one before it has finished. Wherever the queue runs dry
+    there is silence nobody meant: at a change of speaker that is dead air, inside a
+    line it is an underrun.
+    """
 
     duel_id: str = ""
     events: list[tuple[float, dict]] = field(default_factory=list)
@@ -38,23 +45,55 @@ class Heard:
 
     @property
     def first_audio(self) -> float | None:
-        return next((c.at for c in self.audio if not c.silent), None)
+        return next((c.at for c in self.audio if not c.zero), None)
+
+    def playout(self) -> list[tuple[float, float, float]]:
+        """(start, end, starved before it) of each chunk, played back to back."""
+        played, end = [], 0.0
+        for chunk in self.audio:
+            start = max(chunk.at, end)
+            played.append((start, start + chunk.seconds, max(0.0, chunk.at - end) if played else 0.0))
+            end = start + chunk.seconds
+        return played
 
     def line_spans(self) -> list[tuple[float, float]]:
-        """(first sound, end of last sound) of each line, by arrival time."""
-        starts = [at for at, data in self.events if data["event"] == "line-started"]
-        ends = starts[1:] + [float("inf")]
-        spans = []
-        for start, end in zip(starts, ends):
-            sound = [c for c in self.audio if start <= c.at < end and not c.silent]
-            if sound:
-                spans.append((sound[0].at, sound[-1].at + sound[-1].seconds))
-        return spans
+        """(first sound, end of last sound) of each line, as played."""
+        spans: dict[int, list[float]] = {}
+        for chunk, (start, end, _) in zip(self.audio, self.playout()):
+            if not chunk.zero and chunk.line > 0:
+                span = spans.setdefault(chunk.line, [start, end])
+                span[1] = end
+        return [tuple(spans[k]) for k in sorted(spans)]
 
     def gaps(self) -> list[float]:
-        """Silence between consecutive lines as received, in seconds."""
+        """Silence between consecutive lines as played, pause included, in seconds."""
         spans = self.line_spans()
-        return [max(0.0, b[0] - a[1]) for a, b in zip(spans, spans[1:])]
+        return [b[0] - a[1] for a, b in zip(spans, spans[1:])]
+
+    def dead_air(self) -> list[float]:
+        """Per change of speaker, how long the player ran dry: silence beyond the pause."""
+        per_line: dict[int, float] = {}
+        seen_sound: set[int] = set()
+        for chunk, (_, _, starved) in zip(self.audio, self.playout()):
+            opening = chunk.zero or chunk.line not in seen_sound
+            if not chunk.zero:
+                seen_sound.add(chunk.line)
+            if opening and chunk.line >= 1:
+                # a pause chunk belongs to the change into the next line
+                change = chunk.line + 1 if chunk.zero else chunk.line
+                if change >= 2:
+                    per_line[change] = per_line.get(change, 0.0) + starved
+        return [per_line.get(k, 0.0) for k in range(2, len(self.line_spans()) + 1)]
+
+    def underruns(self) -> list[float]:
+        """Starvations inside lines longer than delivery jitter."""
+        found, seen_sound = [], set()
+        for chunk, (_, _, starved) in zip(self.audio, self.playout()):
+            if not chunk.zero and chunk.line in seen_sound and starved > UNDERRUN:
+                found.append(starved)
+            if not chunk.zero:
+                seen_sound.add(chunk.line)
+        return found
 
 
 async def listen(base_url: str, duel: dict, *, hang_up_after_audio: float | None = None, timeout: float = 600) -> Heard:
@@ -76,9 +115,9 @@ async def listen(base_url: str, duel: dict, *, hang_up_after_audio: float | None
                 frame = await serializer.deserialize(raw)
                 if isinstance(frame, InputAudioRawFrame):
                     samples = np.frombuffer(frame.audio, dtype=np.int16)
-                    silent = not samples.size or int(np.abs(samples).max()) < SILENCE
-                    heard.audio.append(Chunk(now, samples.size / frame.sample_rate, silent))
-                    sound = sum(c.seconds for c in heard.audio if not c.silent)
+                    lines = len(heard.named("line-started"))
+                    heard.audio.append(Chunk(now, samples.size / frame.sample_rate, not samples.any(), lines))
+                    sound = sum(c.seconds for c in heard.audio if not c.zero)
                     if hang_up_after_audio is not None and sound >= hang_up_after_audio:
                         return heard
                 elif isinstance(frame, InputTransportMessageFrame):

@@ -9,9 +9,11 @@ ahead of what is playing. The action frame still travels on, with its work done,
 Flows' own bookkeeping sees it arrive.
 """
 
+import asyncio
+
 from pipecat.flows import FlowManager
 from pipecat.flows.actions import FunctionActionFrame
-from pipecat.frames.frames import BotStoppedSpeakingFrame, Frame, TTSStoppedFrame
+from pipecat.frames.frames import BotStoppedSpeakingFrame, Frame, OutputAudioRawFrame, TTSStoppedFrame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 
@@ -50,3 +52,27 @@ class Lookahead(FrameProcessor):
         function, frame.function = frame.function, _done
         await function(frame.action, self.flow_manager)
         await self.push_frame(frame)
+
+
+class Playout(FrameProcessor):
+    """The sequential baseline, last in the pipeline: a turn waits until the listener
+    has heard the line before it.
+
+    The transport sends audio faster than real time and lets frames through as it
+    sends them, so this keeps the listener's clock: each audio frame plays once it is
+    sent and the frame before it has played.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._heard_until = 0.0
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        await super().process_frame(frame, direction)
+        now = asyncio.get_running_loop().time()
+        if isinstance(frame, OutputAudioRawFrame) and direction == FrameDirection.DOWNSTREAM:
+            seconds = len(frame.audio) / (2 * frame.sample_rate * frame.num_channels)
+            self._heard_until = max(self._heard_until, now) + seconds
+        elif isinstance(frame, FunctionActionFrame):
+            await asyncio.sleep(max(0.0, self._heard_until - now))
+        await self.push_frame(frame, direction)
