@@ -1,6 +1,7 @@
 """A spoken line, and the editing that makes raw model output fit to speak."""
 
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -30,6 +31,11 @@ class Line:
     time_to_first_audio: float | None = None
     audio_seconds: float = 0.0
     started_at: float = field(default=0.0, repr=False)
+    # Wall-clock marks (epoch seconds) for timelines: llm_start, llm_end, tts_start, tts_end.
+    marks: dict[str, float] = field(default_factory=dict, repr=False)
+
+    def mark(self, name: str) -> None:
+        self.marks[name] = time.time()
 
     def as_dict(self) -> dict:
         data = asdict(self)

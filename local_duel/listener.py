@@ -36,6 +36,7 @@ class Heard:
     """
 
     duel_id: str = ""
+    epoch: float = 0.0  # wall clock at `POST /api/start`, to place the server's marks
     events: list[tuple[float, dict]] = field(default_factory=list)
     rtvi: list[tuple[float, dict]] = field(default_factory=list)
     audio: list[Chunk] = field(default_factory=list)
@@ -64,6 +65,14 @@ class Heard:
                 span = spans.setdefault(chunk.line, [start, end])
                 span[1] = end
         return [tuple(spans[k]) for k in sorted(spans)]
+
+    def marks(self) -> list[dict[str, float]]:
+        """The server's marks for each line (llm_start, llm_end, tts_start, tts_end), on
+        this listener's clock: seconds since `POST /api/start`."""
+        return [
+            {k: v - self.epoch for k, v in e.items() if k in ("llm_start", "llm_end", "tts_start", "tts_end")}
+            for e in self.named("line-ended")
+        ]
 
     def gaps(self) -> list[float]:
         """Silence between consecutive lines as played, pause included, in seconds."""
@@ -99,7 +108,7 @@ class Heard:
 async def listen(base_url: str, duel: dict, *, hang_up_after_audio: float | None = None, timeout: float = 600) -> Heard:
     """Start a duel through `POST /api/start`, then listen until it ends (or hang up early)."""
     serializer = ProtobufFrameSerializer()
-    heard = Heard()
+    heard = Heard(epoch=time.time())
     started = time.monotonic()
     async with aiohttp.ClientSession() as http:
         async with http.post(f"{base_url}/api/start", json=duel) as response:

@@ -74,6 +74,7 @@ class Prompter(FrameProcessor):
         self._script.direct(state["phase"], " ".join(t for t in tasks if isinstance(t, str)).strip())
         cue = Line(state["speaker"], state["phase"], state["turn"], "", attempts=state["attempt"])
         cue.started_at = asyncio.get_running_loop().time()
+        cue.mark("llm_start")
         # A different seed per turn and attempt: a retry must not repeat the rejected line.
         seed = self._seed + 100 * state["turn"] + state["attempt"]
         speaker = state["speaker"]
@@ -116,6 +117,7 @@ class LineEditor(FrameProcessor):
         line, self._cue = self._cue, None
         if line is None:
             return
+        line.mark("llm_end")
         text = clean("".join(self._text), self._names)
         if text and any(text == old.text for old in self._script.lines):
             text = None

@@ -28,6 +28,7 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor, FrameProcessorSetup
 
+from local_duel.announcer import event
 from local_duel.line import Line, LineFrame
 from local_duel.models import FETCH_COMMAND
 
@@ -98,6 +99,12 @@ class Voices:
             )
         return voice_id
 
+    def warm(self) -> None:
+        """Load every base voice and speak once with it, so no duel pays for the first run."""
+        for base in self.bases():
+            for _ in self.get(base).synthesize("Hello there.", 24000):
+                pass
+
     def get(self, voice_id: str) -> Voice:
         match = _VOICE_ID.match(self.check(voice_id))
         base = match["base"]
@@ -134,6 +141,7 @@ class Voicebox(FrameProcessor):
         loop = asyncio.get_running_loop()
         context_id = str(uuid.uuid4())
         chunks = self._voices[line.speaker].synthesize(line.text, self._sample_rate)
+        line.mark("tts_start")
         await self.push_frame(TTSStartedFrame(context_id=context_id, append_to_context=False))
         await self.push_frame(TTSTextFrame(line.text, "sentence", context_id=context_id))
         while (audio := await asyncio.to_thread(next, chunks, None)) is not None:
@@ -143,4 +151,7 @@ class Voicebox(FrameProcessor):
             await self.push_frame(
                 TTSAudioRawFrame(audio.tobytes(), self._sample_rate, 1, context_id=context_id)
             )
+        line.mark("tts_end")
         await self.push_frame(TTSStoppedFrame(context_id=context_id))
+        # In step with the audio: it reaches a listener as the line finishes playing.
+        await self.push_frame(event("line-ended", speaker=line.speaker, turn=line.turn, **line.marks))

@@ -49,7 +49,8 @@ def duel(server):
 async def test_event_sequence_is_well_formed(duel):
     names = [data["event"] for _, data in duel.events]
     assert names[0] == "duel-started" and names[-1] == "duel-ended"
-    assert names[1:-1] == ["line-started", "line-text"] * 2 + ["phase-changed"] + ["line-started", "line-text"] * 2
+    line = ["line-started", "line-text", "line-ended"]
+    assert names[1:-1] == line * 2 + ["phase-changed"] + line * 2
     started, texts = duel.named("line-started"), duel.named("line-text")
     assert [(e["speaker"], e["side"], e["phase"], e["turn"]) for e in started] == [
         ("Max", "first", "hello", 1), ("Ava", "second", "hello", 2), ("Max", "first", "tease", 3), ("Ava", "second", "tease", 4),
@@ -152,17 +153,37 @@ async def test_uploaded_flow_is_listed_with_its_diagram(server, duel):
     assert "p_hello --> p_tease" in detail["mermaid"] and "p_tease --> finish((end))" in detail["mermaid"]
 
 
-async def test_hanging_up_mid_line_ends_the_duel_and_the_server_carries_on(server):
-    heard = await listen(server, {"cast": CAST, "topic": "socks"}, hang_up_after_audio=0.5)
-    assert heard.first_audio is not None
+async def health(base: str) -> dict:
     async with aiohttp.ClientSession() as http:
-        for _ in range(50):
-            async with http.get(f"{server}/api/health") as response:
-                if (await response.json())["duels_running"] == 0:
-                    break
-            await asyncio.sleep(0.2)
-        else:
-            raise AssertionError("the abandoned duel kept running")
+        async with http.get(f"{base}/api/health") as response:
+            return await response.json()
+
+
+async def test_hanging_up_mid_line_ends_the_duel_and_leaves_no_task(server):
+    before = (await health(server))["tasks"]
+    heard = await listen(server, {"cast": CAST, "topic": "socks"}, hang_up_after_audio=0.5)
+    assert heard.first_audio is not None and len(heard.named("line-ended")) == 0  # mid-line
+    for _ in range(50):
+        now = await health(server)
+        if now["duels_running"] == 0 and now["tasks"] <= before:
+            break
+        await asyncio.sleep(0.2)
+    else:
+        raise AssertionError(f"the abandoned duel left work behind: {now}, {before} tasks before")
+
+
+def prepared_while_the_line_before_played(heard) -> list[bool]:
+    """For each line after the first: did the LLM start on it before the line before
+    it had finished playing?"""
+    spans, marks = heard.line_spans(), heard.marks()
+    return [marks[k]["llm_start"] < spans[k - 1][1] for k in range(1, len(marks))]
+
+
+async def test_lookahead_prepares_the_next_line_during_the_current_one_but_no_further(duel):
+    spans, marks = duel.line_spans(), duel.marks()
+    assert all(prepared_while_the_line_before_played(duel))
+    # at most one line ahead: line k starts only after line k-2 has been heard
+    assert all(marks[k]["llm_start"] >= spans[k - 2][1] - 0.05 for k in range(2, len(marks)))
 
 
 async def test_two_duels_run_at_once(server):
@@ -171,3 +192,40 @@ async def test_two_duels_run_at_once(server):
     for heard in both:
         assert [d["event"] for _, d in heard.events][-1] == "duel-ended"
         assert len(heard.line_spans()) == 3
+
+
+def test_the_sequential_setting_is_really_sequential(offline, tmp_path):
+    """A second server with LOCAL_DUEL_LOOKAHEAD=false: every line is started only once
+    the line before it has been heard, and that costs dead air at every change."""
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    from conftest import ROOT, free_port
+
+    port = free_port()
+    env = {**os.environ, "LOCAL_DUEL_LOOKAHEAD": "false"}
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("local-duel")), "serve", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(600):
+            try:
+                urllib.request.urlopen(f"{base}/api/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.2)
+        heard = asyncio.run(listen(base, {"cast": CAST, "topic": "tea", "turns": 1}))
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    spans, marks = heard.line_spans(), heard.marks()
+    assert len(marks) == 3
+    assert all(marks[k]["llm_start"] >= spans[k - 1][1] - 0.05 for k in range(1, 3))
+    assert not any(prepared_while_the_line_before_played(heard))
+    assert all(silence > 0 for silence in heard.dead_air())  # the price of waiting

@@ -1,5 +1,6 @@
 """REST routes: flows, voices, defaults, health, and starting a duel."""
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, UploadFile
@@ -105,6 +106,7 @@ async def health(request: Request) -> Health:
         models_loaded=ok and bool(state.voices.bases()),
         voices=state.voices.ids(),
         duels_running=len(state.duels),
+        tasks=len(asyncio.all_tasks()),
     )
     if not report.models_loaded:
         raise HTTPException(503, report.model_dump())

@@ -1,5 +1,6 @@
 """The FastAPI app: one engine and one set of voices, shared by every duel."""
 
+import asyncio
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -23,9 +24,9 @@ def create_app(settings: Settings | None = None, page: Path = PAGE) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        # The engine starts (and is warmed) before the first request is served.
+        # The engine and the voices are loaded and warmed before the first request.
         async with Engine(settings) as engine:
-            await engine.warm()
+            await asyncio.gather(engine.warm(), asyncio.to_thread(app.state.voices.warm))
             app.state.engine = engine
             yield
 

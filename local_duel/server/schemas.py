@@ -50,3 +50,4 @@ class Health(BaseModel):
     models_loaded: bool
     voices: list[str]
     duels_running: int
+    tasks: int  # asyncio tasks alive in the server: a duel that ended must leave none behind
