@@ -25,7 +25,7 @@ COPY local_duel/ local_duel/
 # models/ brings the Modelfile, the prompt template, the licences and any voice you added
 # to models/voices/; scripts/setup materialises and verifies the bundled weights into it.
 COPY models/ models/
-RUN --mount=type=cache,target=/root/.cache/pip scripts/setup
+RUN --mount=type=cache,target=/root/.cache/pip LOCAL_DUEL_SKIP_WEB=1 scripts/setup
 COPY flows/ flows/
 
 # --- the runtime image --------------------------------------------------------------------
