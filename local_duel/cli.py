@@ -122,6 +122,19 @@ def serve(
 
 
 @app.command()
+def bench(
+    short: Annotated[bool, typer.Option("--short", help="One duel of a few lines per mode (what CI runs).")] = False,
+    out: Annotated[Path, typer.Option(help="Where to write results.json and timeline.png.")] = Path("bench"),
+):
+    """Measure duels through the real server and WebSocket, lookahead against sequential."""
+    from local_duel import bench as benchmark
+
+    results = asyncio.run(benchmark.run(short, out))
+    typer.echo(benchmark.table(results))
+    typer.echo(f"\nwrote {out / 'results.json'} and {out / 'timeline.png'} in {results['bench_seconds']} s")
+
+
+@app.command()
 def voices():
     """List the voices in models/voices/ (a voice takes a pitch factor: NAME@1.2)."""
     for voice in Voices(models.voices_dir(Settings().models_dir)).ids():

@@ -55,6 +55,7 @@ class Render:
     topic: str
     cast: dict
     seed: int
+    pause_seconds: float
     lines: list[Line] = field(default_factory=list)
     wall_seconds: float = 0.0
     audio_seconds: float = 0.0
@@ -83,7 +84,7 @@ async def render(
     voices = Voices(settings.models_dir / "voices")
     for agent in cast.agents:
         voices.check(agent.voice)
-    result = Render(flow.name, topic, cast.model_dump(), settings.seed)
+    result = Render(flow.name, topic, cast.model_dump(), settings.seed, settings.pause)
     started = time.monotonic()
     tape = Tape()
     async with Engine(settings) as engine:

@@ -126,6 +126,7 @@ class LineEditor(FrameProcessor):
         if text is None:
             return
         line.text = text
+        line.tokens = len(self._text)
         self._script.say(line)
         await self.push_frame(LineFrame(line))
 

@@ -154,4 +154,6 @@ class Voicebox(FrameProcessor):
         line.mark("tts_end")
         await self.push_frame(TTSStoppedFrame(context_id=context_id))
         # In step with the audio: it reaches a listener as the line finishes playing.
-        await self.push_frame(event("line-ended", speaker=line.speaker, turn=line.turn, **line.marks))
+        await self.push_frame(
+            event("line-ended", speaker=line.speaker, turn=line.turn, tokens=line.tokens, **line.marks)
+        )

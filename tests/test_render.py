@@ -94,7 +94,9 @@ def test_wav_is_every_line_in_order(rendered):
         assert wav.getnchannels() == 1 and wav.getframerate() == 24000
     lines = transcript["lines"]
     assert all(line["audio_seconds"] > 0.3 for line in lines)
-    assert seconds == pytest.approx(sum(line["audio_seconds"] for line in lines), abs=0.01)
+    pauses = transcript["pause_seconds"] * (len(lines) - 1)  # the beat between speakers
+    assert transcript["pause_seconds"] == 0.25
+    assert seconds == pytest.approx(sum(line["audio_seconds"] for line in lines) + pauses, abs=0.01)
     assert seconds == pytest.approx(transcript["audio_seconds"], abs=0.01)
 
 

@@ -1,0 +1,303 @@
+"""`local-duel bench`: duels through the real server and WebSocket, measured by a listener.
+
+It runs the server twice, with lookahead and in sequential mode, and reports on the
+listener's side: start to first audio (cold and warm), dead air (silence beyond the
+configured pause), underruns inside lines, the LLM's tokens per second through the app
+against the same prompts sent straight to the engine, Piper's real-time factor, peak
+memory of server and engine, and how many duels run at once without an underrun. It
+writes a JSON of the results and a PNG timeline of one duel, and prints a table.
+"""
+
+import asyncio
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import psutil
+from PIL import Image, ImageDraw
+
+from local_duel.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast
+from local_duel.line import Line
+from local_duel.listener import Heard, listen
+from local_duel.models import voices_dir
+from local_duel.script import Script
+from local_duel.settings import Settings
+from local_duel.voice import Voices
+
+TARGETS = {
+    "dead_air_median_s": "≤ 0.050",
+    "dead_air_p95_s": "≤ 0.150",
+    "dead_air_ratio_sequential_over_lookahead": "≥ 5",
+    "underruns": "0",
+    "warm_first_audio_s": "≤ 1.0",
+    "cold_first_audio_s": "≤ 8",
+    "tokens_per_s_app_over_direct": "≥ 0.90",
+    "concurrent_duels_without_underrun": "4 (dead air p95 ≤ 0.3 s)",
+    "memory_one_duel_mb": "≤ 1200",
+    "memory_per_extra_duel_mb": "≤ 150",
+}
+_PLACEHOLDER = re.compile(r"(?<!\\)\{\{\s*([\w.]+)\s*\}\}")
+
+
+def _p95(values: list[float]) -> float:
+    return sorted(values)[max(0, round(0.95 * len(values)) - 1)] if values else 0.0
+
+
+class Server:
+    """`local-duel serve` in a child process, with its peak memory sampled."""
+
+    def __init__(self, lookahead: bool):
+        self.env = {**os.environ, "LOCAL_DUEL_LOOKAHEAD": "true" if lookahead else "false"}
+        self.peak = {"server": 0.0, "engine": 0.0}
+        self._sampler: asyncio.Task | None = None
+
+    async def __aenter__(self) -> "Server":
+        from local_duel.llm import _free_port
+
+        port = _free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.started = time.monotonic()
+        command = [str(Path(sys.executable).with_name("local-duel")), "serve", "--port", str(port)]
+        self.process = subprocess.Popen(command, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._sampler = asyncio.get_running_loop().create_task(self._sample())
+        return self
+
+    async def wait_healthy(self) -> dict:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(900):
+                if self.process.poll() is not None:
+                    raise RuntimeError("the server exited during start-up")
+                try:
+                    async with http.get(f"{self.url}/api/health") as response:
+                        if response.status == 200:
+                            return await response.json()
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.2)
+        raise RuntimeError("the server did not become healthy")
+
+    def rss_mb(self) -> tuple[float, float]:
+        server = psutil.Process(self.process.pid)
+        engines = server.children(recursive=True)
+        return server.memory_info().rss / 1e6, sum(p.memory_info().rss for p in engines) / 1e6
+
+    async def _sample(self):
+        while True:
+            try:
+                server, engine = self.rss_mb()
+                self.peak = {"server": max(self.peak["server"], server), "engine": max(self.peak["engine"], engine)}
+            except psutil.Error:
+                pass
+            await asyncio.sleep(0.2)
+
+    def reset_peak(self):
+        self.peak = {"server": 0.0, "engine": 0.0}
+
+    async def __aexit__(self, *exc):
+        self._sampler.cancel()
+        self.process.terminate()
+        await asyncio.to_thread(self.process.wait)
+
+
+def _duel(turns: int, topic: str) -> dict:
+    return {"cast": Cast.from_file(DEFAULT_CAST).model_dump(), "topic": topic, "turns": turns}
+
+
+def _summary(heard: list[Heard]) -> dict:
+    dead = [d for h in heard for d in h.dead_air()]
+    gaps = [g for h in heard for g in h.gaps()]
+    return {
+        "lines": sum(len(h.line_spans()) for h in heard),
+        "dead_air_median_s": round(statistics.median(dead), 3) if dead else None,
+        "dead_air_p95_s": round(_p95(dead), 3) if dead else None,
+        "dead_air_max_s": round(max(dead), 3) if dead else None,
+        "gap_median_s": round(statistics.median(gaps), 3) if gaps else None,
+        "gap_max_s": round(max(gaps), 3) if gaps else None,
+        "underruns": sum(len(h.underruns()) for h in heard),
+    }
+
+
+async def _direct_rate(engine_url: str, flow: dict, heard: Heard, settings: Settings) -> tuple[float, float]:
+    """Tokens per second through the app (from the server's marks) and for the same
+    prompts sent straight to the engine, rebuilt from the heard screenplay."""
+    started = heard.named("duel-started")[0]
+    state = {"first": started["cast"]["first"], "second": started["cast"]["second"], "topic": started["topic"]}
+
+    def fill(text: str, **more) -> str:
+        values = {**state, **more}
+
+        def value(match: re.Match) -> str:
+            current = values
+            for part in match.group(1).split("."):
+                current = current[part]
+            return str(current)
+
+        return _PLACEHOLDER.sub(value, text)
+
+    nodes = flow["config"]["nodes"]
+    scene = fill(nodes[flow["config"]["initial_node"]]["role_message"])
+    script, app_tokens, app_seconds, direct_tokens, direct_seconds = Script(), 0, 0.0, 0, 0.0
+    texts = {(t["turn"]): t["text"] for t in heard.named("line-text")}
+    starts = heard.named("line-started")
+    ends = {e["turn"]: e for e in heard.named("line-ended")}
+    async with aiohttp.ClientSession() as http:
+        for start in starts:
+            turn, speaker = start["turn"], start["speaker"]
+            partner = state["second"]["name"] if speaker == state["first"]["name"] else state["first"]["name"]
+            task = " ".join(m["content"] for m in nodes[start["phase"]]["task_messages"])
+            script.direct(start["phase"], fill(task, speaker=speaker, partner=partner, phase=start["phase"], turn=turn))
+            body = {
+                "model": settings.llm_model, "stream": True, "max_tokens": settings.max_tokens,
+                "temperature": settings.temperature, "seed": settings.seed + 100 * turn + 1,
+                "presence_penalty": 0.5, "frequency_penalty": 0.5, "stop": ["\n"], "repeat_penalty": 1.3,
+                "messages": [{"role": "system", "content": scene}, *script.screenplay(speaker)],
+            }
+            began, chunks = time.monotonic(), 0
+            async with http.post(f"{engine_url}/chat/completions", json=body) as response:
+                async for raw in response.content:
+                    line = raw.decode().strip()
+                    if line.startswith("data: {") and '"content"' in line:
+                        delta = json.loads(line[6:])["choices"][0]["delta"].get("content")
+                        chunks += bool(delta)
+            direct_seconds += time.monotonic() - began
+            direct_tokens += chunks
+            if turn in ends:
+                app_tokens += ends[turn]["tokens"]
+                app_seconds += ends[turn]["llm_end"] - ends[turn]["llm_start"]
+            script.say(Line(speaker, start["phase"], turn, texts.get(turn, "")))
+    return app_tokens / app_seconds, direct_tokens / direct_seconds
+
+
+def _piper_rtf(settings: Settings) -> dict:
+    voices = Voices(voices_dir(settings.models_dir))
+    voices.warm()
+    text = "Honestly, pineapple on pizza is the bravest thing a person can order on a first date."
+    rtf = {}
+    for voice_id in voices.ids():
+        began = time.monotonic()
+        seconds = sum(len(chunk) for chunk in voices.get(voice_id).synthesize(text, settings.sample_rate)) / settings.sample_rate
+        rtf[voice_id] = round((time.monotonic() - began) / seconds, 3)
+    return rtf
+
+
+def timeline(heard: Heard, path: Path, title: str) -> None:
+    """Per line: LLM, TTS and playback spans on the listener's clock, gaps visible."""
+    marks, spans = heard.marks(), heard.line_spans()
+    end = max([s[1] for s in spans] + [0.1])
+    width, row, left, top = 1400, 54, 130, 60
+    image = Image.new("RGB", (width, top + row * len(spans) + 60), "white")
+    draw = ImageDraw.Draw(image)
+    scale = (width - left - 30) / end
+    x = lambda t: left + t * scale  # noqa: E731
+    draw.text((left, 15), title, fill="black")
+    for second in range(int(end) + 1):
+        draw.line([(x(second), top - 8), (x(second), image.height - 40)], fill="#e6e6e6")
+        draw.text((x(second) - 3, image.height - 35), f"{second}s", fill="#666666")
+    colours = {"LLM": "#e4572e", "TTS": "#f3a712", "playing": "#29335c"}
+    for k, ((start, stop), mark) in enumerate(zip(spans, marks)):
+        y = top + k * row
+        draw.text((10, y + 14), f"line {k + 1}", fill="black")
+        bars = [("LLM", mark.get("llm_start"), mark.get("llm_end")), ("TTS", mark.get("tts_start"), mark.get("tts_end")), ("playing", start, stop)]
+        for n, (name, a, b) in enumerate(bars):
+            if a is not None and b is not None:
+                draw.rectangle([x(a), y + n * 15, max(x(b), x(a) + 2), y + n * 15 + 11], fill=colours[name])
+    for n, (name, colour) in enumerate(colours.items()):
+        draw.rectangle([width - 330 + n * 105, 15, width - 318 + n * 105, 27], fill=colour)
+        draw.text((width - 312 + n * 105, 15), name, fill="black")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)
+
+
+async def _mode(lookahead: bool, short: bool, settings: Settings, out: Path) -> dict:
+    turns = 1 if short else 2
+    async with Server(lookahead) as server:
+        health = await server.wait_healthy()
+        ready = time.monotonic() - server.started
+        first = await listen(server.url, _duel(turns, DEFAULT_TOPIC))
+        cold = ready + first.first_audio
+        heard = [first]
+        for topic in ([] if short else ["cats versus dogs", "the best pizza topping"]):
+            heard.append(await listen(server.url, _duel(turns, topic)))
+        one_duel_mb = sum(server.peak.values())
+        result = {
+            "server_ready_s": round(ready, 2),
+            "cold_first_audio_s": round(cold, 2),
+            "warm_first_audio_s": [round(h.first_audio, 3) for h in heard[1:]] or None,
+            **_summary(heard),
+            "peak_rss_mb": {k: round(v, 1) for k, v in server.peak.items()},
+            "memory_one_duel_mb": round(one_duel_mb, 1),
+        }
+        # a warm start on the same prompts as the cold one
+        warm = (result["warm_first_audio_s"] or []) + [round((await listen(server.url, _duel(turns, DEFAULT_TOPIC))).first_audio, 3)]
+        result["warm_first_audio_s"] = warm
+        if lookahead:
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"{server.url}/api/flows/flirt_roast") as response:
+                    flow = await response.json()
+            app_rate, direct_rate = await _direct_rate(health["engine_url"], flow, heard[-1], settings)
+            result["tokens_per_s"] = {"app": round(app_rate, 1), "direct": round(direct_rate, 1), "ratio": round(app_rate / direct_rate, 3)}
+            timeline(heard[0], out / "timeline.png", f"one duel, lookahead on, pause {settings.pause}s")
+            result["concurrency"] = []
+            for n in [2] if short else [2, 3, 4]:
+                server.reset_peak()
+                together = await asyncio.gather(*(listen(server.url, _duel(turns, f"topic {i}")) for i in range(n)))
+                memory = sum(server.peak.values())
+                result["concurrency"].append({
+                    "duels": n, **_summary(together), "memory_mb": round(memory, 1),
+                    "per_extra_duel_mb": round((memory - one_duel_mb) / (n - 1), 1),
+                })
+    return result
+
+
+async def run(short: bool, out: Path) -> dict:
+    settings = Settings()
+    began = time.monotonic()
+    lookahead = await _mode(True, short, settings, out)
+    sequential = await _mode(False, short, settings, out)
+    clean = [1] + [c["duels"] for c in lookahead["concurrency"] if c["underruns"] == 0 and (c["dead_air_p95_s"] or 0) <= 0.3]
+    results = {
+        "short": short,
+        "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "cpus": os.cpu_count(),
+        "pause_s": settings.pause,
+        "lookahead": lookahead,
+        "sequential": sequential,
+        "dead_air_ratio_sequential_over_lookahead": round(
+            (sequential["dead_air_median_s"] or 0) / max(lookahead["dead_air_median_s"] or 0, 0.001), 1
+        ),
+        "concurrent_duels_without_underrun": max(clean),
+        "piper_rtf": _piper_rtf(settings),
+        "bench_seconds": round(time.monotonic() - began, 1),
+        "targets": TARGETS,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    return results
+
+
+def table(r: dict) -> str:
+    """The measured figures beside their targets, as a Markdown table."""
+    la, sq = r["lookahead"], r["sequential"]
+    extra = [c["per_extra_duel_mb"] for c in la["concurrency"]]
+    rows = [
+        ("dead air median (lookahead / sequential)", f"{la['dead_air_median_s']} s / {sq['dead_air_median_s']} s", TARGETS["dead_air_median_s"] + " s"),
+        ("dead air p95 (lookahead / sequential)", f"{la['dead_air_p95_s']} s / {sq['dead_air_p95_s']} s", TARGETS["dead_air_p95_s"] + " s"),
+        ("dead air, sequential ÷ lookahead", f"{r['dead_air_ratio_sequential_over_lookahead']}×", TARGETS["dead_air_ratio_sequential_over_lookahead"] + "×"),
+        ("underruns inside lines (lookahead / sequential)", f"{la['underruns']} / {sq['underruns']}", TARGETS["underruns"]),
+        ("warm start → first audio", f"{la['warm_first_audio_s']} s", TARGETS["warm_first_audio_s"] + " s"),
+        ("cold: server start → first audio", f"{la['cold_first_audio_s']} s", TARGETS["cold_first_audio_s"] + " s"),
+        ("LLM tokens/s: app / direct", f"{la['tokens_per_s']['app']} / {la['tokens_per_s']['direct']} = {la['tokens_per_s']['ratio']}", TARGETS["tokens_per_s_app_over_direct"]),
+        ("Piper real-time factor", ", ".join(f"{k} {v}" for k, v in r["piper_rtf"].items()), "—"),
+        ("concurrent duels without underrun", str(r["concurrent_duels_without_underrun"]), TARGETS["concurrent_duels_without_underrun"]),
+        ("memory, server + engine, one duel", f"{la['memory_one_duel_mb']} MB", TARGETS["memory_one_duel_mb"] + " MB"),
+        ("memory per extra concurrent duel", ", ".join(f"{e} MB" for e in extra), TARGETS["memory_per_extra_duel_mb"] + " MB"),
+    ]
+    lines = ["| measure | measured | target |", "| --- | --- | --- |"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return "\n".join(lines)
