@@ -1,0 +1,28 @@
+"""The benchmark in its short mode, so it can't rot: it runs the real server in both
+modes, writes its results and timeline, and prints the table. Its figures are checked
+against the targets by reading its output, not here."""
+
+import json
+
+from PIL import Image
+
+from conftest import local_duel
+
+
+def test_short_benchmark_writes_results_timeline_and_table(tmp_path):
+    result = local_duel("bench", "--short", "--out", str(tmp_path), timeout=900)
+    assert result.returncode == 0, result.stderr
+    results = json.loads((tmp_path / "results.json").read_text())
+    for mode in ("lookahead", "sequential"):
+        measured = results[mode]
+        assert measured["lines"] == 3 and measured["underruns"] >= 0
+        assert 0 < measured["cold_first_audio_s"] and all(0 < s for s in measured["warm_first_audio_s"])
+        assert measured["peak_rss_mb"]["server"] > 50 and measured["peak_rss_mb"]["engine"] > 100
+    assert results["sequential"]["dead_air_median_s"] > 0  # waiting for each line is heard
+    assert results["lookahead"]["tokens_per_s"]["app"] > 0 and results["lookahead"]["tokens_per_s"]["direct"] > 0
+    assert results["lookahead"]["concurrency"][0]["duels"] == 2
+    assert all(0 < rtf < 1 for rtf in results["piper_rtf"].values())
+    with Image.open(tmp_path / "timeline.png") as picture:
+        assert picture.width == 1400
+    for measure in ("dead air median", "cold: server start", "LLM tokens/s", "memory per extra"):
+        assert measure in result.stdout
