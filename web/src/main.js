@@ -230,6 +230,7 @@ function readSettings() {
     name: field(`cast.${side}.name`).value.trim(),
     persona: field(`cast.${side}.persona`).value.trim(),
     voice: field(`cast.${side}.voice`).value,
+    model: field(`cast.${side}.model`).value || null,
   });
   const turns = field("turns").value;
   return {
@@ -342,13 +343,22 @@ async function uploadFlow() {
 }
 
 async function loadSettings() {
-  const [defaults, voices] = await Promise.all([api("/api/defaults"), api("/api/voices")]);
+  const [defaults, voices, models] = await Promise.all([
+    api("/api/defaults"),
+    api("/api/voices"),
+    api("/api/models"),
+  ]);
   field("topic").value = defaults.topic;
   for (const side of ["first", "second"]) {
     const agent = defaults.cast[side];
     field(`cast.${side}.name`).value = agent.name;
     field(`cast.${side}.persona`).value = agent.persona;
     fillSelect(field(`cast.${side}.voice`), voices, agent.voice);
+    // Each model says how it is prompted: a screenplay (base models) or a chat.
+    const select = field(`cast.${side}.model`);
+    select.replaceChildren(
+      ...models.map((m) => new Option(`${m.name} · ${m.prompt_style}`, m.name, false, m.name === agent.model)),
+    );
     $(`name-${side}`).textContent = agent.name;
   }
   await loadFlows(defaults.flow);
