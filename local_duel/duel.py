@@ -1,10 +1,12 @@
 """One duel, one Pipecat pipeline.
 
-    flow context → Prompter → LLM (OLLamaLLMService) → LineEditor → Voicebox → output
+    [input] → flow context → Prompter → LLM (OLLamaLLMService) → LineEditor → Announcer
+        → Voicebox (Piper) → [Lookahead] → output → [Playout]
 
 The output is whatever the caller puts at the end: a tape for `render`, the WebSocket
-transport for the web page. The LLM and Piper work as fast as they can and the output
-paces the audio, so the next line can be generated while the current one still plays.
+transport for the web page. A transport paces the audio in real time; there Lookahead
+has the next line written and voiced while the current one plays, or, with lookahead
+off, Playout holds each turn until its line has been heard.
 """
 
 import asyncio

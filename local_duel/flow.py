@@ -16,6 +16,7 @@ from pipecat.flows import Flow, FlowConfig
 from pipecat.flows.exceptions import FlowError
 
 from local_duel.phase import HANDLER, Phase, phase_of
+from local_duel.turn import Turns
 
 PLACEHOLDERS = {
     "speaker", "partner", "topic", "phase", "turn",
@@ -27,10 +28,6 @@ MAX_FLOW_BYTES = 64 * 1024
 
 class FlowFileError(ValueError):
     """A flow file that can't drive a duel; the message names the file and the problem."""
-
-
-async def _take_turn(action, flow_manager):  # stands in for Duel.take_turn while checking
-    raise NotImplementedError
 
 
 @dataclass(frozen=True)
@@ -100,7 +97,7 @@ def _check(config: FlowConfig) -> None:
                     raise ValueError(
                         f"node '{name}' uses '{{{{ {key} }}}}'; a duel fills {', '.join(sorted(PLACEHOLDERS))}"
                     )
-    Flow(config, handlers={HANDLER: _take_turn})
+    Flow(config, handlers=Turns)  # resolves every handler a node names, as a duel will
 
 
 def _phases(config: FlowConfig) -> list[Phase]:

@@ -1,8 +1,12 @@
 """Shared test set-up: the offline guard, the bundled models, and fresh-process helpers."""
 
+import contextlib
 import os
+import shutil
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -54,38 +58,43 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server(offline, tmp_path_factory):
-    """The real server (`local-duel serve`) on a free loopback port, with its own flows
-    folder (a copy of flows/) so uploads made by tests don't land in the repo."""
-    import shutil
-    import time
-    import urllib.request
-
-    flows = tmp_path_factory.mktemp("flows") / "flows"
-    shutil.copytree(ROOT / "flows", flows, ignore=shutil.ignore_patterns("uploaded"))
+@contextlib.contextmanager
+def serving(flows: Path, log, env: dict | None = None):
+    """The real server (`local-duel serve`) on a free loopback port, until the block ends."""
     port = free_port()
-    log = (tmp_path_factory.mktemp("server") / "server.log").open("w+")
     process = subprocess.Popen(
         [str(Path(sys.executable).with_name("local-duel")), "serve", "--port", str(port)],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "LOCAL_DUEL_FLOWS_DIR": str(flows)},
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        env={**os.environ, "LOCAL_DUEL_FLOWS_DIR": str(flows), **(env or {})},
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
-    while True:
-        assert process.poll() is None, f"the server exited:\n{log.seek(0) or log.read()}"
-        try:
-            with urllib.request.urlopen(f"{base}/api/health", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        assert time.monotonic() < deadline, "the server did not become healthy"
-        time.sleep(0.3)
-    yield base
-    process.terminate()
     try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:  # its engine follows it: the engine dies with its parent
-        process.kill()
-        process.wait()
+        while True:
+            assert process.poll() is None, "the server exited during start-up"
+            try:
+                with urllib.request.urlopen(f"{base}/api/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "the server did not become healthy"
+            time.sleep(0.3)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # its engine follows it: the engine dies with its parent
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def server(offline, tmp_path_factory):
+    """The server for the whole session, with its own flows folder (a copy of flows/) so
+    uploads made by tests don't land in the repo."""
+    flows = tmp_path_factory.mktemp("flows") / "flows"
+    shutil.copytree(ROOT / "flows", flows, ignore=shutil.ignore_patterns("uploaded"))
+    with (tmp_path_factory.mktemp("server") / "server.log").open("w") as log, serving(flows, log) as base:
+        yield base

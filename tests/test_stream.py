@@ -7,6 +7,7 @@ import aiohttp
 import pytest
 import websockets
 
+from conftest import ROOT, serving
 from local_duel.listener import listen
 
 TWO_PHASES = """\
@@ -197,33 +198,8 @@ async def test_two_duels_run_at_once(server):
 def test_the_sequential_setting_is_really_sequential(offline, tmp_path):
     """A second server with LOCAL_DUEL_LOOKAHEAD=false: every line is started only once
     the line before it has been heard, and that costs dead air at every change."""
-    import os
-    import subprocess
-    import sys
-    import time
-    import urllib.request
-    from pathlib import Path
-
-    from conftest import ROOT, free_port
-
-    port = free_port()
-    env = {**os.environ, "LOCAL_DUEL_LOOKAHEAD": "false"}
-    process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("local-duel")), "serve", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(f"{base}/api/health", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.2)
+    with (tmp_path / "server.log").open("w") as log, serving(ROOT / "flows", log, {"LOCAL_DUEL_LOOKAHEAD": "false"}) as base:
         heard = asyncio.run(listen(base, {"cast": CAST, "topic": "tea", "turns": 1}))
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
     spans, marks = heard.line_spans(), heard.marks()
     assert len(marks) == 3
     assert all(marks[k]["llm_start"] >= spans[k - 1][1] - 0.05 for k in range(1, 3))
