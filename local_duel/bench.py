@@ -175,7 +175,7 @@ async def _direct_rate(engine_url: str, flow: dict, heard: Heard, settings: Sett
 
 
 def _piper_rtf(settings: Settings) -> dict:
-    voices = Voices(voices_dir(settings.models_dir))
+    voices = Voices(voices_dir(settings.models_dir), settings.voice_threads)
     voices.warm()
     text = "Honestly, pineapple on pizza is the bravest thing a person can order on a first date."
     rtf = {}

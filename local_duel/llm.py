@@ -137,6 +137,7 @@ class Engine:
             "--port", str(port),
             "--n_ctx", str(self.settings.engine_context),
             "--n_threads", str(self.settings.engine_threads),
+            "--n_batch", str(self.settings.engine_batch),
             "--chat_format", "hf-tokenizer-config",
             "--hf_tokenizer_config_path", str(config),
         ]

@@ -17,6 +17,7 @@ from local_duel.duel import Duel
 from local_duel.flow import DuelFlow
 from local_duel.line import Line
 from local_duel.llm import Engine
+from local_duel.models import voices_dir
 from local_duel.settings import Settings
 from local_duel.voice import Voices
 
@@ -81,7 +82,7 @@ async def render(
     on_line=None,
 ) -> Render:
     """Run one duel to the end (or to an error or Ctrl-C) and write what was said."""
-    voices = Voices(settings.models_dir / "voices")
+    voices = Voices(voices_dir(settings.models_dir), settings.voice_threads)
     for agent in cast.agents:
         voices.check(agent.voice)
     result = Render(flow.name, topic, cast.model_dump(), settings.seed, settings.pause)

@@ -9,6 +9,7 @@ resampling. Duration stays, pitch moves by the factor. A voice id is the file st
 """
 
 import asyncio
+import json
 import re
 import threading
 import uuid
@@ -17,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import onnxruntime
 import soxr
-from piper import PiperVoice, SynthesisConfig
+from piper import PiperConfig, PiperVoice, SynthesisConfig
 from pipecat.frames.frames import (
     Frame,
     TTSAudioRawFrame,
@@ -63,8 +65,9 @@ class Voice:
 class Voices:
     """The voices in a folder, each ONNX model loaded once and shared by every duel."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, threads: int = 1):
         self.folder = folder
+        self._threads = threads
         self._loaded: dict[str, PiperVoice] = {}
         self._lock = threading.Lock()
 
@@ -99,6 +102,15 @@ class Voices:
             )
         return voice_id
 
+    def _load(self, model: Path) -> PiperVoice:
+        """Like `PiperVoice.load`, with a bounded thread count: on a small machine Piper
+        shares the cores with the LLM, and one thread already speaks ten times real time."""
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = self._threads
+        config = PiperConfig.from_dict(json.loads(model.with_name(model.name + ".json").read_text(encoding="utf-8")))
+        session = onnxruntime.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
+        return PiperVoice(session=session, config=config)
+
     def warm(self) -> None:
         """Load every base voice and speak once with it, so no duel pays for the first run."""
         for base in self.bases():
@@ -110,7 +122,7 @@ class Voices:
         base = match["base"]
         with self._lock:
             if base not in self._loaded:
-                self._loaded[base] = PiperVoice.load(self.folder / f"{base}.onnx")
+                self._loaded[base] = self._load(self.folder / f"{base}.onnx")
         return Voice(voice_id, self._loaded[base], float(match["pitch"] or 1.0))
 
 

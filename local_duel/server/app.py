@@ -32,7 +32,7 @@ def create_app(settings: Settings | None = None, page: Path = PAGE) -> FastAPI:
 
     app = FastAPI(title="Local Duel", summary="Two local AI agents duel out loud.", lifespan=lifespan)
     app.state.settings = settings
-    app.state.voices = Voices(voices_dir(settings.models_dir))
+    app.state.voices = Voices(voices_dir(settings.models_dir), settings.voice_threads)
     app.state.catalog = FlowCatalog(settings.flows_dir)
     app.state.tickets = Tickets()
     app.state.duels = {}
