@@ -68,9 +68,9 @@ def render(
     try:
         duel_flow = load_flow(resolve_flow(flow, settings))
         duel_cast = Cast.from_file(cast)
-        voices = Voices(models.voices_dir(settings.models_dir))
+        voices = Voices(models.voices_dir(settings.models_dir), settings.voice_threads)
         for agent in duel_cast.agents:
-            voices.check(agent.voice)
+            voices.get(agent.voice)
     except FlowFileError as e:
         raise _fail(str(e), 2)
     except (ValidationError, OSError) as e:
@@ -89,7 +89,7 @@ def render(
 
     typer.echo(f"{duel_flow.name}: {' → '.join(p.name for p in duel_flow.phases)} · topic: {topic}")
     try:
-        result = asyncio.run(run_render(duel_flow, duel_cast, topic, settings, wav, transcript, turns, show))
+        result = asyncio.run(run_render(duel_flow, duel_cast, topic, settings, voices, wav, transcript, turns, show))
     except (EngineError, models.MissingModelError) as e:
         raise _fail(str(e), 1)
     typer.echo(

@@ -17,7 +17,6 @@ from local_duel.duel import Duel
 from local_duel.flow import DuelFlow
 from local_duel.line import Line
 from local_duel.llm import Engine
-from local_duel.models import voices_dir
 from local_duel.settings import Settings
 from local_duel.voice import Voices
 
@@ -76,15 +75,13 @@ async def render(
     cast: Cast,
     topic: str,
     settings: Settings,
+    voices: Voices,
     wav_path: Path,
     transcript_path: Path,
     turns_per_phase: int | None = None,
     on_line=None,
 ) -> Render:
     """Run one duel to the end (or to an error or Ctrl-C) and write what was said."""
-    voices = Voices(voices_dir(settings.models_dir), settings.voice_threads)
-    for agent in cast.agents:
-        voices.check(agent.voice)
     result = Render(flow.name, topic, cast.model_dump(), settings.seed, settings.pause)
     started = time.monotonic()
     tape = Tape()

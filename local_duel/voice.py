@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from loguru import logger
 import onnxruntime
 import soxr
 from piper import PiperConfig, PiperVoice, SynthesisConfig
@@ -112,17 +113,25 @@ class Voices:
         return PiperVoice(session=session, config=config)
 
     def warm(self) -> None:
-        """Load every base voice and speak once with it, so no duel pays for the first run."""
+        """Load every base voice and speak once with it, so no duel pays for the first run.
+        A voice that won't load is left for `get` to report when a duel asks for it."""
         for base in self.bases():
-            for _ in self.get(base).synthesize("Hello there.", 24000):
-                pass
+            try:
+                for _ in self.get(base).synthesize("Hello there.", 24000):
+                    pass
+            except UnknownVoiceError as e:
+                logger.warning(str(e))
 
     def get(self, voice_id: str) -> Voice:
+        """The voice, its model loaded once and shared."""
         match = _VOICE_ID.match(self.check(voice_id))
         base = match["base"]
         with self._lock:
             if base not in self._loaded:
-                self._loaded[base] = self._load(self.folder / f"{base}.onnx")
+                try:
+                    self._loaded[base] = self._load(self.folder / f"{base}.onnx")
+                except Exception as e:  # a broken file dropped into models/voices/
+                    raise UnknownVoiceError(f"voice '{base}' in {self.folder} can't be loaded: {e}") from None
         return Voice(voice_id, self._loaded[base], float(match["pitch"] or 1.0))
 
 

@@ -70,3 +70,12 @@ def test_a_voice_dropped_into_models_becomes_selectable(tmp_path, voices):
 def test_no_voices_says_how_to_fetch_them(tmp_path):
     with pytest.raises(UnknownVoiceError, match="local-duel models fetch"):
         Voices(tmp_path).check("en_US-joe-medium")
+
+
+def test_a_broken_voice_file_is_named_not_fatal(tmp_path):
+    (tmp_path / "en_US-broken.onnx").write_bytes(b"not a model")
+    (tmp_path / "en_US-broken.onnx.json").write_text("{}")
+    voices = Voices(tmp_path)
+    voices.warm()  # logs it, carries on
+    with pytest.raises(UnknownVoiceError, match="voice 'en_US-broken' in .* can't be loaded"):
+        voices.get("en_US-broken")

@@ -140,7 +140,7 @@ async def start(
         problems.append({"loc": ["body", "flow"], "msg": str(e), "type": "value_error"})
     for side, agent in (("first", body.cast.first), ("second", body.cast.second)):
         try:
-            voices.check(agent.voice)
+            voices.get(agent.voice)
         except UnknownVoiceError as e:
             problems.append({"loc": ["body", "cast", side, "voice"], "msg": str(e), "type": "value_error"})
     if problems:
