@@ -92,6 +92,10 @@ def render(
         result = asyncio.run(run_render(duel_flow, duel_cast, topic, settings, voices, wav, transcript, turns, show))
     except (EngineError, models.MissingModelError) as e:
         raise _fail(str(e), 1)
+    except ModelChoiceError as e:
+        raise _fail(f"{cast}: cast.{e.side}.model: {e}", 2)
+    except KeyboardInterrupt:  # Ctrl-C while the engine was still starting
+        raise _fail("interrupted before the duel began", 130)
     typer.echo(
         f"{len(result.lines)} lines · {result.audio_seconds:.1f} s of audio in {result.wall_seconds:.1f} s · "
         f"peak RSS app {result.peak_rss_mb['app']} MB, engine {result.peak_rss_mb['engine']} MB\n"

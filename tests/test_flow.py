@@ -77,3 +77,13 @@ def test_render_exits_2_on_an_unknown_voice(tmp_path):
     )
     result = local_duel("render", "--cast", str(cast), timeout=60)
     assert result.returncode == 2 and "unknown voice 'en_GB-nobody'" in result.stderr
+
+
+def test_render_exits_2_on_a_model_the_embedded_engine_does_not_serve(tmp_path):
+    cast = tmp_path / "cast.yaml"
+    cast.write_text(
+        (ROOT / "flows" / "casts" / "default.yaml").read_text().replace("voice: en_US-joe-medium\n", "voice: en_US-joe-medium\n  model: llama3.2\n", 1)
+    )
+    result = local_duel("render", "--cast", str(cast), "--wav", str(tmp_path / "d.wav"), "--transcript", str(tmp_path / "d.json"), timeout=120)
+    assert result.returncode == 2
+    assert "cast.first.model" in result.stderr and "embedded engine serves only 'local-duel'" in result.stderr
