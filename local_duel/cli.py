@@ -118,9 +118,9 @@ def serve(
     from local_duel.server import create_app
 
     settings = Settings(**{k: v for k, v in {"host": host, "port": port}.items() if v is not None})
-    typer.echo(f"Local Duel: starting the engine, then open http://{settings.host}:{settings.port}/")
+    typer.echo("Local Duel: starting the engine and loading the voices…")
     try:
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+        uvicorn.run(create_app(settings, announce=typer.echo), host=settings.host, port=settings.port, log_level="warning")
     except (EngineError, models.MissingModelError) as e:
         raise _fail(str(e), 1)
 

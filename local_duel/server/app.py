@@ -1,12 +1,14 @@
 """The FastAPI app: one engine and one set of voices, shared by every duel."""
 
 import asyncio
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from loguru import logger
 
 from local_duel.llm import Engine
 from local_duel.models import voices_dir
@@ -19,7 +21,10 @@ from local_duel.voice import Voices
 PAGE = ROOT / "web" / "dist"
 
 
-def create_app(settings: Settings | None = None, page: Path = PAGE) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, page: Path = PAGE, announce: Callable[[str], None] = logger.info
+) -> FastAPI:
+    """The app; `announce` is told when the engine and voices are ready for duels."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -28,6 +33,7 @@ def create_app(settings: Settings | None = None, page: Path = PAGE) -> FastAPI:
         async with Engine(settings) as engine:
             await asyncio.gather(engine.warm(), asyncio.to_thread(app.state.voices.warm))
             app.state.engine = engine
+            announce(f"Local Duel is ready: open http://{settings.host}:{settings.port}/")
             yield
 
     app = FastAPI(title="Local Duel", summary="Two local AI agents duel out loud.", lifespan=lifespan)
