@@ -118,11 +118,13 @@ def serve(
     from local_duel.server import create_app
 
     settings = Settings(**{k: v for k, v in {"host": host, "port": port}.items() if v is not None})
-    typer.echo("Local Duel: starting the engine and loading the voices…")
-    try:
-        uvicorn.run(create_app(settings, announce=typer.echo), host=settings.host, port=settings.port, log_level="warning")
-    except (EngineError, models.MissingModelError) as e:
-        raise _fail(str(e), 1)
+    if not settings.llm_url:  # the embedded engine's weights must be there before anything starts
+        try:
+            models.llm_path(settings.models_dir)
+        except models.MissingModelError as e:
+            raise _fail(str(e), 1)
+    typer.echo(f"Local Duel at http://{settings.host}:{settings.port}/ — starting the engine and loading the voices…")
+    uvicorn.run(create_app(settings, announce=typer.echo), host=settings.host, port=settings.port, log_level="warning")
 
 
 @app.command()

@@ -67,6 +67,11 @@ class Engine:
         return not self.settings.llm_url
 
     async def __aenter__(self) -> "Engine":
+        await self.start()
+        return self
+
+    async def start(self) -> None:
+        """Start the embedded engine (or reach the external one) and wait until it answers."""
         if self.embedded:
             self._spawn()
         try:
@@ -78,7 +83,6 @@ class Engine:
         except BaseException:
             self.stop()
             raise
-        return self
 
     def model(self, model: str | None) -> str:
         return model or self.settings.llm_model

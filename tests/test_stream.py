@@ -205,3 +205,51 @@ def test_the_sequential_setting_is_really_sequential(offline, tmp_path):
     assert all(marks[k]["llm_start"] >= spans[k - 1][1] - 0.05 for k in range(1, 3))
     assert not any(prepared_while_the_line_before_played(heard))
     assert all(silence > 0 for silence in heard.dead_air())  # the price of waiting
+
+
+def test_serve_without_the_weights_names_the_fetch_command(tmp_path):
+    from conftest import local_duel
+
+    result = local_duel("serve", env={"LOCAL_DUEL_MODELS_DIR": str(tmp_path)}, timeout=60)
+    assert result.returncode == 1 and "run `local-duel models fetch`" in result.stderr
+
+
+def test_an_llm_that_never_answers_is_reported_and_the_server_stays_up(tmp_path):
+    """Pointed at a port where nothing listens, the server still serves the page and the
+    API, and /api/health says why there is no engine."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+    from pathlib import Path
+
+    from conftest import free_port
+
+    port, dead = free_port(), free_port()
+    env = {**os.environ, "LOCAL_DUEL_LLM_URL": f"http://127.0.0.1:{dead}/v1"}
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("local-duel")), "serve", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        detail = ""
+        for _ in range(150):
+            time.sleep(0.2)
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2)
+            except urllib.error.HTTPError as e:
+                detail = json.loads(e.read())["detail"]
+                if "could not start" in detail:
+                    break
+            except OSError:
+                continue
+        assert f"the engine could not start: the LLM server at http://127.0.0.1:{dead}/v1 did not answer" in detail
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/flows", timeout=2) as response:
+            assert response.status == 200
+        assert process.poll() is None
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, UploadFile
 
 from local_duel.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast
 from local_duel.flow import FlowFileError
-from local_duel.llm import EngineError, ModelChoiceError
+from local_duel.llm import Engine, EngineError, ModelChoiceError
 from local_duel.server.catalog import FlowCatalog, mermaid
 from local_duel.server.schemas import (
     Defaults,
@@ -34,6 +34,19 @@ def voices(request: Request) -> Voices:
 
 def tickets(request: Request) -> Tickets:
     return request.app.state.tickets
+
+
+def engine(request: Request) -> Engine:
+    """The engine, once it is warm; 503 saying why not before that."""
+    state = request.app.state
+    if state.warmup_error:
+        raise HTTPException(503, f"the engine could not start: {state.warmup_error}")
+    if not state.ready:
+        raise HTTPException(503, "the engine is warming up; try again in a few seconds")
+    return state.engine
+
+
+ReadyEngine = Annotated[Engine, Depends(engine)]
 
 
 Catalog = Annotated[FlowCatalog, Depends(catalog)]
@@ -96,13 +109,13 @@ def defaults() -> Defaults:
 
 
 @router.get("/health")
-async def health(request: Request) -> Health:
+async def health(request: Request, engine: ReadyEngine) -> Health:
     """Whether the engine answers and the models are loaded; 503 if not."""
     state = request.app.state
-    ok = await state.engine.healthy()
+    ok = await engine.healthy()
     report = Health(
-        engine="embedded" if state.engine.embedded else "external",
-        engine_url=state.engine.url,
+        engine="embedded" if engine.embedded else "external",
+        engine_url=engine.url,
         models_loaded=ok and bool(state.voices.bases()),
         voices=state.voices.ids(),
         duels_running=len(state.duels),
@@ -114,10 +127,10 @@ async def health(request: Request) -> Health:
 
 
 @router.get("/models")
-async def list_models(request: Request) -> list[dict]:
+async def list_models(engine: ReadyEngine) -> list[dict]:
     """The LLM models an agent can use, each with how it is prompted (screenplay or chat)."""
     try:
-        return await request.app.state.engine.models()
+        return await engine.models()
     except EngineError as e:
         raise HTTPException(503, str(e))
 
@@ -129,6 +142,7 @@ async def start(
     catalog: Catalog,
     voices: Annotated[Voices, Depends(voices)],
     tickets: Annotated[Tickets, Depends(tickets)],
+    engine: ReadyEngine,
 ) -> StartResponse:
     """Check the duel's settings and hand out a one-time WebSocket URL that runs it."""
     problems = []
@@ -146,7 +160,7 @@ async def start(
     if problems:
         raise HTTPException(422, problems)
     try:
-        views = await request.app.state.engine.views(body.cast)
+        views = await engine.views(body.cast)
     except ModelChoiceError as e:
         raise HTTPException(422, [{"loc": ["body", "cast", e.side, "model"], "msg": str(e), "type": "value_error"}])
     except EngineError as e:

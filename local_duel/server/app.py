@@ -29,15 +29,31 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        # The engine and the voices are loaded and warmed before the first request.
-        async with Engine(settings) as engine:
-            await asyncio.gather(engine.warm(), asyncio.to_thread(app.state.voices.warm))
-            app.state.engine = engine
+        # The page is served at once; the engine and the voices load and warm meanwhile,
+        # and /api/health says 503 (warming up, or why it failed) until they are ready.
+        async def warm_up():
+            try:
+                await engine.start()
+                await asyncio.gather(engine.warm(), asyncio.to_thread(app.state.voices.warm))
+            except Exception as e:
+                app.state.warmup_error = str(e)
+                logger.error(f"the engine could not start: {e}")
+                return
+            app.state.ready = True
             announce(f"Local Duel is ready: open http://{settings.host}:{settings.port}/")
+
+        warming = asyncio.get_running_loop().create_task(warm_up())
+        try:
             yield
+        finally:
+            warming.cancel()
+            engine.stop()
 
     app = FastAPI(title="Local Duel", summary="Two local AI agents duel out loud.", lifespan=lifespan)
     app.state.settings = settings
+    app.state.engine = engine = Engine(settings)
+    app.state.ready = False
+    app.state.warmup_error = None
     app.state.voices = Voices(voices_dir(settings.models_dir), settings.voice_threads)
     app.state.catalog = FlowCatalog(settings.flows_dir)
     app.state.tickets = Tickets()

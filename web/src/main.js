@@ -375,7 +375,10 @@ async function pollHealth() {
     healthy = false;
     wait = 2000;
     if (!duel.running) {
-      setStatus("warming", err.status === 503 ? "The engine is warming up…" : "Can't reach the server; retrying…");
+      // 503 says why: still warming up, or the engine could not start (then say so).
+      const why = typeof err.detail === "string" ? err.detail : "";
+      if (why.startsWith("the engine could not start")) setStatus("failed", `${why[0].toUpperCase()}${why.slice(1)}`);
+      else setStatus("warming", err.status === 503 ? "The engine is warming up…" : "Can't reach the server; retrying…");
     }
   }
   updateButtons();
