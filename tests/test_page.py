@@ -268,3 +268,40 @@ def test_uploaded_flows_are_checked_and_offered(visit):
     assert error.is_hidden()
     assert page.locator('[data-testid="phase-steps"] li').all_inner_texts() == ["chat", "fight"]
     visit.check_offline_and_listen_only()
+
+
+def test_the_page_says_the_engine_is_warming_up_then_ready(browser, tmp_path):
+    """A server just started serves the page at once, while its engine still loads:
+    the page says so in words, then turns ready by itself."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from conftest import free_port
+
+    port = free_port()
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("local-duel")), "serve", "--port", str(port)],
+        cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    visit = Visit(browser, f"http://127.0.0.1:{port}")
+    try:
+        for _ in range(100):  # the page is up long before the engine
+            try:
+                urllib.request.urlopen(f"{visit.base}/", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        visit.page.goto(visit.base + "/")
+        status = visit.page.locator('[data-testid="status"]')
+        assert status.get_attribute("data-state") == "warming"
+        assert "warming up" in status.inner_text()
+        visit.page.wait_for_selector('[data-testid="status"][data-state="ready"]', timeout=60_000)
+        visit.page.wait_for_selector('[data-testid="first-model"] option', state="attached", timeout=10_000)
+        assert visit.page.locator('[data-testid="error"]').is_hidden()
+        visit.check_offline_and_listen_only()
+    finally:
+        visit.close()
+        process.terminate()
+        process.wait(timeout=30)

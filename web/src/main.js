@@ -369,6 +369,11 @@ async function pollHealth() {
   let wait = 15000;
   try {
     const health = await api("/api/health");
+    // The models to offer are only known once the engine is up: load the settings then.
+    if (!healthy && !settingsLoaded) {
+      settingsLoaded = true;
+      loadSettings().catch((err) => showError(`Can't load the settings: ${err.message}`));
+    }
     healthy = true;
     if (!duel.running) setStatus("ready", `Ready · ${health.engine} engine · ${health.voices.length} voices`);
   } catch (err) {
@@ -391,6 +396,6 @@ $("toggle-settings").addEventListener("click", () => showSettings(document.body.
 field("flow").addEventListener("change", () => loadFlow(field("flow").value));
 field("upload").addEventListener("change", uploadFlow);
 
+let settingsLoaded = false;
 meterLoop();
 pollHealth();
-loadSettings().catch((err) => showError(`Can't load the settings: ${err.message}`));
