@@ -130,7 +130,7 @@ class Duel:
             culprit = f"the LLM at {llm_url}" if frame.processor is self.llm else str(frame.processor)
             self.error = f"{culprit} failed: {frame.error}"
             logger.error(f"duel stopped: {self.error}")
-            await worker.queue_frame(urgent_event("error", message=f"The duel stopped: {self.error}"))
+            await worker.queue_frame(urgent_event("error", message=f"The duel stopped: {self.error}", fatal=True))
             await worker.cancel()
 
     def begin(self) -> None:

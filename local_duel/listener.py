@@ -133,7 +133,8 @@ async def listen(base_url: str, duel: dict, *, hang_up_after_audio: float | None
                     message = frame.message
                     if message.get("type") == "server-message" and isinstance(message.get("data"), dict) and "event" in message["data"]:
                         heard.events.append((now, message["data"]))
-                        if message["data"]["event"] in ("duel-ended", "error"):
+                        data = message["data"]
+                        if data["event"] == "duel-ended" or (data["event"] == "error" and data.get("fatal")):
                             return heard
                     else:
                         heard.rtvi.append((now, message))

@@ -253,3 +253,36 @@ def test_an_llm_that_never_answers_is_reported_and_the_server_stays_up(tmp_path)
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+async def test_malformed_messages_are_named_and_the_duel_goes_on(server):
+    from pipecat.frames.frames import InputTransportMessageFrame, OutputTransportMessageFrame
+    from pipecat.serializers.protobuf import ProtobufFrameSerializer
+
+    from local_duel.listener import CLIENT_READY
+
+    serializer = ProtobufFrameSerializer()
+    status, ticket = await post(server, "/api/start", json={"cast": CAST, "topic": "kites", "turns": 1})
+    assert status == 200
+    events, rtvi = [], []
+    async with websockets.connect(ticket["wsUrl"], max_size=None) as socket:
+        await socket.send(b"\x00\xff not protobuf")
+        await socket.send("not even bytes")
+        await socket.send(await serializer.serialize(OutputTransportMessageFrame(message={"label": "rtvi-ai", "type": "no-such-type", "id": "7"})))
+        await socket.send(await serializer.serialize(OutputTransportMessageFrame(message=CLIENT_READY)))
+        async for raw in socket:
+            frame = await serializer.deserialize(raw)
+            if isinstance(frame, InputTransportMessageFrame):
+                message = frame.message
+                if message.get("type") == "server-message":
+                    events.append(message["data"])
+                    if message["data"]["event"] == "duel-ended":
+                        break
+                else:
+                    rtvi.append(message)
+    errors = [e for e in events if e["event"] == "error"]
+    assert [e["fatal"] for e in errors] == [False, False]
+    assert "Ignored a malformed message (15 bytes)" in errors[0]["message"]
+    assert "Ignored a malformed message (text)" in errors[1]["message"]
+    assert any(m.get("type") == "error-response" and "no-such-type" in m["data"]["error"] for m in rtvi)
+    assert [e["event"] for e in events].count("line-text") == 3  # the duel went on

@@ -2,12 +2,29 @@
 
 from fastapi import APIRouter, WebSocket
 from loguru import logger
+from pipecat.frames.frames import Frame
 from pipecat.serializers.protobuf import ProtobufFrameSerializer
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
 
+from local_duel.announcer import urgent_event
 from local_duel.duel import Duel
 
 router = APIRouter()
+
+
+class ForgivingSerializer(ProtobufFrameSerializer):
+    """Pipecat's protobuf serializer, except that a message it can't decode is answered
+    with an `error` event naming the problem and then ignored: the duel goes on."""
+
+    async def deserialize(self, data: str | bytes) -> Frame | None:
+        try:
+            return await super().deserialize(data)
+        except Exception as e:
+            logger.warning(f"ignored a malformed WebSocket message: {e}")
+            what = "text" if isinstance(data, str) else f"{len(data)} bytes"
+            return urgent_event(
+                "error", message=f"Ignored a malformed message ({what}): {e}; send RTVI frames in Pipecat's protobuf format.", fatal=False
+            )
 
 
 @router.websocket("/ws")
@@ -31,7 +48,7 @@ async def duel_socket(websocket: WebSocket, token: str = ""):
             audio_out_enabled=True,
             audio_out_sample_rate=settings.sample_rate,
             add_wav_header=False,
-            serializer=ProtobufFrameSerializer(),
+            serializer=ForgivingSerializer(),
         ),
     )
     duel = Duel(

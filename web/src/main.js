@@ -176,7 +176,7 @@ function onDuelEvent(data) {
       break;
     case "error":
       showError(data.message);
-      finish("failed", "The duel stopped with an error.");
+      if (data.fatal !== false) finish("failed", "The duel stopped with an error.");
       break;
   }
 }
