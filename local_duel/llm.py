@@ -197,6 +197,17 @@ class Engine:
                 if response.status != 200:
                     raise EngineError(f"the LLM at {self.url} answered {response.status}: {await response.text()}")
 
+    async def revive(self) -> bool:
+        """Restart the embedded engine if it has died (a crash, or killed); True if it had.
+        A server keeps serving duels after losing its engine mid-duel."""
+        if not self.embedded or (self.process and self.process.poll() is None):
+            return False
+        logger.warning(f"the embedded engine at {self.url} has stopped; starting a new one")
+        self.stop()
+        await self.start()
+        await self.warm()
+        return True
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()

@@ -286,3 +286,28 @@ async def test_malformed_messages_are_named_and_the_duel_goes_on(server):
     assert "Ignored a malformed message (text)" in errors[1]["message"]
     assert any(m.get("type") == "error-response" and "no-such-type" in m["data"]["error"] for m in rtvi)
     assert [e["event"] for e in events].count("line-text") == 3  # the duel went on
+
+
+def test_an_engine_killed_mid_duel_ends_that_duel_in_words_and_the_next_duel_gets_a_new_one(tmp_path):
+    import psutil
+
+    with (tmp_path / "server.log").open("w") as log, serving(ROOT / "flows", log) as base:
+        async def duel_with_a_dying_engine():
+            listening = asyncio.create_task(listen(base, {"cast": CAST, "topic": "fire", "turns": 3}))
+            while True:  # wait until the duel is under way, then kill its engine
+                await asyncio.sleep(0.2)
+                server = next(p for p in psutil.process_iter(["cmdline"]) if base.rsplit(":", 1)[1] in " ".join(p.info["cmdline"] or []))
+                if (await health(base))["duels_running"]:
+                    await asyncio.sleep(1.0)
+                    for engine in server.children():
+                        engine.kill()
+                    return await listening
+
+        broken = asyncio.run(duel_with_a_dying_engine())
+        error = broken.named("error")
+        assert error and error[0]["fatal"] and "the LLM at http://127.0.0.1:" in error[0]["message"]
+        assert not broken.named("duel-ended")
+
+        again = asyncio.run(listen(base, {"cast": CAST, "topic": "water", "turns": 1}))
+        assert [d["event"] for _, d in again.events][-1] == "duel-ended"
+        assert len(again.named("line-text")) == 3

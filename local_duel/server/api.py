@@ -160,6 +160,7 @@ async def start(
     if problems:
         raise HTTPException(422, problems)
     try:
+        await engine.revive()
         views = await engine.views(body.cast)
     except ModelChoiceError as e:
         raise HTTPException(422, [{"loc": ["body", "cast", e.side, "model"], "msg": str(e), "type": "value_error"}])
