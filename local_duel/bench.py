@@ -38,7 +38,8 @@ TARGETS = {
     "warm_first_audio_s": "≤ 1.0",
     "cold_first_audio_s": "≤ 8",
     "tokens_per_s_app_over_direct": "≥ 0.90",
-    "concurrent_duels_without_underrun": "4 (dead air p95 ≤ 0.3 s)",
+    "concurrent_duels_without_underrun": "4",
+    "concurrent_duels_meeting_dead_air_target": "4 (no underrun, dead air p95 ≤ 0.3 s)",
     "memory_one_duel_mb": "≤ 1200",
     "memory_per_extra_duel_mb": "≤ 150",
 }
@@ -260,7 +261,6 @@ async def run(short: bool, out: Path) -> dict:
     began = time.monotonic()
     lookahead = await _mode(True, short, settings, out)
     sequential = await _mode(False, short, settings, out)
-    clean = [1] + [c["duels"] for c in lookahead["concurrency"] if c["underruns"] == 0 and (c["dead_air_p95_s"] or 0) <= 0.3]
     results = {
         "short": short,
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -271,7 +271,7 @@ async def run(short: bool, out: Path) -> dict:
         "dead_air_ratio_sequential_over_lookahead": round(
             (sequential["dead_air_median_s"] or 0) / max(lookahead["dead_air_median_s"] or 0, 0.001), 1
         ),
-        "concurrent_duels_without_underrun": max(clean),
+        **concurrency_limits(lookahead),
         "piper_rtf": _piper_rtf(settings),
         "bench_seconds": round(time.monotonic() - began, 1),
         "targets": TARGETS,
@@ -281,6 +281,18 @@ async def run(short: bool, out: Path) -> dict:
     return results
 
 
+def concurrency_limits(lookahead: dict) -> dict:
+    """The most duels at once with no underrun, and with the dead-air target met too."""
+    runs = [{"duels": 1, "underruns": lookahead["underruns"], "dead_air_p95_s": lookahead["dead_air_p95_s"]}]
+    runs += lookahead["concurrency"]
+    quiet = [r["duels"] for r in runs if r["underruns"] == 0]
+    on_time = [r["duels"] for r in runs if r["underruns"] == 0 and (r["dead_air_p95_s"] or 0) <= 0.3]
+    return {
+        "concurrent_duels_without_underrun": max(quiet, default=0),
+        "concurrent_duels_meeting_dead_air_target": max(on_time, default=0),
+    }
+
+
 def table(r: dict) -> str:
     """The measured figures beside their targets, as a Markdown table."""
     la, sq = r["lookahead"], r["sequential"]
@@ -288,13 +300,23 @@ def table(r: dict) -> str:
     rows = [
         ("dead air median (lookahead / sequential)", f"{la['dead_air_median_s']} s / {sq['dead_air_median_s']} s", TARGETS["dead_air_median_s"] + " s"),
         ("dead air p95 (lookahead / sequential)", f"{la['dead_air_p95_s']} s / {sq['dead_air_p95_s']} s", TARGETS["dead_air_p95_s"] + " s"),
-        ("dead air, sequential ÷ lookahead", f"{r['dead_air_ratio_sequential_over_lookahead']}×", TARGETS["dead_air_ratio_sequential_over_lookahead"] + "×"),
+        (
+            "dead air, sequential ÷ lookahead (medians)",
+            f"{r['dead_air_ratio_sequential_over_lookahead']}×" if la["dead_air_median_s"] else "∞: lookahead has none",
+            TARGETS["dead_air_ratio_sequential_over_lookahead"] + "×",
+        ),
         ("underruns inside lines (lookahead / sequential)", f"{la['underruns']} / {sq['underruns']}", TARGETS["underruns"]),
         ("warm start → first audio", f"{la['warm_first_audio_s']} s", TARGETS["warm_first_audio_s"] + " s"),
         ("cold: server start → first audio", f"{la['cold_first_audio_s']} s", TARGETS["cold_first_audio_s"] + " s"),
         ("LLM tokens/s: app / direct", f"{la['tokens_per_s']['app']} / {la['tokens_per_s']['direct']} = {la['tokens_per_s']['ratio']}", TARGETS["tokens_per_s_app_over_direct"]),
         ("Piper real-time factor", ", ".join(f"{k} {v}" for k, v in r["piper_rtf"].items()), "—"),
-        ("concurrent duels without underrun", str(r["concurrent_duels_without_underrun"]), TARGETS["concurrent_duels_without_underrun"]),
+        ("concurrent duels with no underrun", str(r["concurrent_duels_without_underrun"]), "4"),
+        (
+            "dead air p95 with 2 / 3 / 4 duels at once",
+            " / ".join(f"{c['dead_air_p95_s']} s" for c in la["concurrency"]),
+            "≤ 0.3 s at 4",
+        ),
+        ("concurrent duels meeting that too", str(r["concurrent_duels_meeting_dead_air_target"]), "4"),
         ("memory, server + engine, one duel", f"{la['memory_one_duel_mb']} MB", TARGETS["memory_one_duel_mb"] + " MB"),
         ("memory per extra concurrent duel", ", ".join(f"{e} MB" for e in extra), TARGETS["memory_per_extra_duel_mb"] + " MB"),
     ]
