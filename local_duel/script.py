@@ -23,6 +23,10 @@ class Direction:
     text: str
 
 
+REMEMBERED_LINES = 24  # an agent reads at most this many recent lines…
+FORGOTTEN_AT_ONCE = 8  # …and the oldest are dropped this many at a time
+
+
 @dataclass
 class Script:
     """Everything said and directed so far, in order."""
@@ -32,6 +36,26 @@ class Script:
     @property
     def lines(self) -> list[Line]:
         return [e for e in self.entries if isinstance(e, Line)]
+
+    def recent(self) -> list[Line | Direction]:
+        """What an agent reads: the latest lines, so a long duel never outgrows the LLM's
+        context. Old lines go in batches, so the prompt keeps the same beginning, and
+        llama.cpp its cache, between drops; the current phase's direction always stays."""
+        lines = len(self.lines)
+        forget = -(-max(0, lines - REMEMBERED_LINES) // FORGOTTEN_AT_ONCE) * FORGOTTEN_AT_ONCE
+        if not forget:
+            return list(self.entries)
+        seen, cut = 0, 0
+        for cut, entry in enumerate(self.entries):
+            if isinstance(entry, Line):
+                if seen == forget:
+                    break
+                seen += 1
+        kept = self.entries[cut:]
+        directions = [e for e in self.entries[:cut] if isinstance(e, Direction)]
+        if directions and not any(isinstance(e, Direction) for e in kept[:1]):
+            kept = [directions[-1], *kept]
+        return kept
 
     def direct(self, phase: str, text: str) -> None:
         """Open `phase` with `text`, once."""
@@ -52,13 +76,13 @@ class Script:
         a blank line between them, llama.cpp's template with none; as one message both
         engines see the same screenplay.
         """
-        text = [f"({e.text})" if isinstance(e, Direction) else f"{e.speaker}: {e.text}" for e in self.entries]
+        text = [f"({e.text})" if isinstance(e, Direction) else f"{e.speaker}: {e.text}" for e in self.recent()]
         return [{"role": "user", "content": "\n".join([*text, f"{speaker}:"])}]
 
     def chat(self, speaker: str) -> list[dict]:
         """The speaker's own lines as `assistant`; the partner's lines and directions as `user`."""
         messages = []
-        for e in self.entries:
+        for e in self.recent():
             if isinstance(e, Direction):
                 messages.append({"role": "user", "content": f"({e.text})"})
             elif e.speaker == speaker:

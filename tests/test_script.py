@@ -50,3 +50,22 @@ def test_template_renders_scene_then_lines_ending_on_the_open_cue():
     ava = format_prompt(messages=[messages[0], *_script().screenplay("Ava")]).prompt
     common = len(json.dumps(prompt)) - len('Max:"')
     assert json.dumps(ava)[:common] == json.dumps(prompt)[:common]
+
+
+def test_a_long_duel_keeps_the_latest_lines_dropping_old_ones_in_batches():
+    script = Script()
+    script.direct("talk", "They talk.")
+    for turn in range(1, 25):
+        script.say(Line("Max" if turn % 2 else "Ava", "talk", turn, f"Line {turn}."))
+    assert script.recent() == script.entries  # 24 lines: all remembered
+    script.direct("fight", "They fight.")
+    script.say(Line("Max", "fight", 25, "Line 25."))
+    kept = script.recent()
+    assert [e.text for e in kept[:2]] == ["They talk.", "Line 9."]  # 8 forgotten, the direction stays
+    assert kept[-1].text == "Line 25." and len([e for e in kept if isinstance(e, Line)]) == 17
+    before = script.screenplay("Ava")[0]["content"].removesuffix("Ava:")
+    for turn in range(26, 33):  # no more drops until 8 more lines: the prompt only grows
+        script.say(Line("Max" if turn % 2 else "Ava", "fight", turn, f"Line {turn}."))
+        assert script.screenplay("Max")[0]["content"].startswith(before)
+    script.say(Line("Ava", "fight", 33, "Line 33."))
+    assert script.recent()[1].text == "Line 17."
