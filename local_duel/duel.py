@@ -79,7 +79,7 @@ class Duel:
         aggregator = LLMContextAggregatorPair(LLMContext())
         views = views or {agent.name: "screenplay" for agent in cast.agents}
         models = {agent.name: agent.model or settings.llm_model for agent in cast.agents}
-        prompter = Prompter(self.script, views, models, settings.seed)
+        prompter = Prompter(self.script, views, models, settings.seed, settings.temperature)
         # Paced output only: a render's tape takes audio as fast as it comes.
         paced = any(isinstance(p, BaseOutputTransport) for p in output)
         lookahead = [Lookahead()] if paced and settings.lookahead else []

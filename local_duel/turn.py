@@ -33,11 +33,17 @@ from local_duel.cast import Cast
 from local_duel.line import Line, LineFrame, clean
 from local_duel.script import Script, View
 
-MAX_ATTEMPTS = 3
+MAX_ATTEMPTS = 4
+RETRY_HEAT = 0.2  # each retry samples this much hotter, to get off a line the model keeps repeating
 FALLBACK_LINES = [
     "Well, I'll let that speak for itself.",
     "Hmm. You really know how to keep a conversation going.",
     "I'm speechless, and that doesn't happen often.",
+    "Let's just say I've heard better.",
+    "Fascinating. Truly. Go on.",
+    "You know what? Touché.",
+    "I'm going to pretend you didn't say that.",
+    "Bold of you to say that out loud.",
 ]
 
 
@@ -56,13 +62,14 @@ class Prompter(FrameProcessor):
     keeps the same prefix.
     """
 
-    def __init__(self, script: Script, views: dict[str, View], models: dict[str, str], seed: int):
+    def __init__(self, script: Script, views: dict[str, View], models: dict[str, str], seed: int, temperature: float):
         super().__init__()
         self._script = script
         self.state: dict = {}  # the FlowManager's state, set once the manager exists
         self._views = views
         self._models = models
         self._seed = seed
+        self._temperature = temperature
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         await super().process_frame(frame, direction)
@@ -78,7 +85,9 @@ class Prompter(FrameProcessor):
         # A different seed per turn and attempt: a retry must not repeat the rejected line.
         seed = self._seed + 100 * state["turn"] + state["attempt"]
         speaker = state["speaker"]
-        await self.push_frame(LLMUpdateSettingsFrame(delta=LLMSettings(seed=seed, model=self._models[speaker])))
+        temperature = self._temperature + RETRY_HEAT * (state["attempt"] - 1)
+        delta = LLMSettings(seed=seed, model=self._models[speaker], temperature=temperature)
+        await self.push_frame(LLMUpdateSettingsFrame(delta=delta))
         await self.push_frame(CueFrame(cue))
         messages = self._script.messages(self._views[speaker], speaker)
         await self.push_frame(LLMContextFrame(LLMContext(messages=messages)))
@@ -121,8 +130,9 @@ class LineEditor(FrameProcessor):
         text = clean("".join(self._text), self._names)
         if text and any(text == old.text for old in self._script.lines):
             text = None
-        if text is None and line.attempts >= MAX_ATTEMPTS:
-            text = FALLBACK_LINES[line.turn % len(FALLBACK_LINES)]
+        if text is None and line.attempts >= MAX_ATTEMPTS:  # a stock line, the least used one
+            said = [old.text for old in self._script.lines]
+            text = min(FALLBACK_LINES, key=said.count)
         if text is None:
             return
         line.text = text
