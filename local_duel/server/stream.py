@@ -8,6 +8,7 @@ from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPI
 
 from local_duel.announcer import urgent_event
 from local_duel.duel import Duel
+from local_duel.flow import FlowFileError
 
 router = APIRouter()
 
@@ -39,9 +40,14 @@ async def duel_socket(websocket: WebSocket, token: str = ""):
     if ticket is None:
         await websocket.close(code=1008, reason="invalid or expired token; POST /api/start for a new one")
         return
+    request = ticket.request
+    try:  # checked at /api/start, but an upload may have replaced it since
+        flow = state.catalog.get(request.flow)
+    except (KeyError, FlowFileError) as e:
+        await websocket.close(code=1008, reason=f"flow '{request.flow}' is gone or broken: {e}"[:120])
+        return
     await websocket.accept()
     settings = state.settings
-    request = ticket.request
     transport = FastAPIWebsocketTransport(
         websocket,
         FastAPIWebsocketParams(
@@ -52,7 +58,7 @@ async def duel_socket(websocket: WebSocket, token: str = ""):
         ),
     )
     duel = Duel(
-        state.catalog.get(request.flow),
+        flow,
         request.cast,
         request.topic,
         llm_url=state.engine.url,
