@@ -87,3 +87,14 @@ def test_render_exits_2_on_a_model_the_embedded_engine_does_not_serve(tmp_path):
     result = local_duel("render", "--cast", str(cast), "--wav", str(tmp_path / "d.wav"), "--transcript", str(tmp_path / "d.json"), timeout=120)
     assert result.returncode == 2
     assert "cast.first.model" in result.stderr and "embedded engine serves only 'local-duel'" in result.stderr
+
+
+def test_the_readme_example_duel_loads(tmp_path):
+    """The three-phase duel the README teaches with is a working flow file."""
+    readme = (ROOT / "README.md").read_text()
+    example = readme.split("## Writing a duel")[1].split("```yaml")[1].split("```")[0]
+    path = tmp_path / "talk_show.yaml"
+    path.write_text(example)
+    assert [(p.name, p.turns, p.next) for p in load_flow(path).phases] == [
+        ("interview", 4, "scandal"), ("scandal", 4, "truce"), ("truce", 2, None),
+    ]
