@@ -61,6 +61,7 @@ class Engine:
         self.url = settings.llm_url.rstrip("/") if settings.llm_url else ""
         self.process: subprocess.Popen | None = None
         self._workdir: tempfile.TemporaryDirectory | None = None
+        self._reviving = asyncio.Lock()
 
     @property
     def embedded(self) -> bool:
@@ -200,13 +201,14 @@ class Engine:
     async def revive(self) -> bool:
         """Restart the embedded engine if it has died (a crash, or killed); True if it had.
         A server keeps serving duels after losing its engine mid-duel."""
-        if not self.embedded or (self.process and self.process.poll() is None):
-            return False
-        logger.warning(f"the embedded engine at {self.url} has stopped; starting a new one")
-        self.stop()
-        await self.start()
-        await self.warm()
-        return True
+        async with self._reviving:  # one restart, however many requests notice at once
+            if not self.embedded or (self.process and self.process.poll() is None):
+                return False
+            logger.warning(f"the embedded engine at {self.url} has stopped; starting a new one")
+            self.stop()
+            await self.start()
+            await self.warm()
+            return True
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

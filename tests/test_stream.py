@@ -311,6 +311,7 @@ def test_an_engine_killed_mid_duel_ends_that_duel_in_words_and_the_next_duel_get
         assert error and error[0]["fatal"] and "the LLM at http://127.0.0.1:" in error[0]["message"]
         assert not broken.named("duel-ended")
 
+        assert asyncio.run(health(base))["models_loaded"]  # the page's poll brings it back
         again = asyncio.run(listen(base, {"cast": CAST, "topic": "water", "turns": 1}))
         assert [d["event"] for _, d in again.events][-1] == "duel-ended"
         assert len(again.named("line-text")) == 3

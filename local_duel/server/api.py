@@ -112,6 +112,10 @@ def defaults() -> Defaults:
 async def health(request: Request, engine: ReadyEngine) -> Health:
     """Whether the engine answers and the models are loaded; 503 if not."""
     state = request.app.state
+    try:
+        await engine.revive()  # the page polls this: a dead engine comes back by itself
+    except EngineError as e:
+        raise HTTPException(503, f"the engine could not start: {e}")
     ok = await engine.healthy()
     report = Health(
         engine="embedded" if engine.embedded else "external",
