@@ -37,10 +37,11 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --create-home --uid 10001 --user-group duel
 WORKDIR /app
-# Owned by root and read-only to the app's user: it writes nowhere but out/ and $HOME.
+# Owned by root and read-only to the app's user: it writes only to out/, flows/uploaded/ and $HOME.
 COPY --from=app /app /app
 COPY --from=web /web/dist /app/web/dist
-RUN mkdir -p /app/out && chown duel:duel /app/out
+# out/ for renders, flows/uploaded/ for flows uploaded through the page or the API
+RUN mkdir -p /app/out /app/flows/uploaded && chown duel:duel /app/out /app/flows/uploaded
 ENV PATH=/app/.venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     HF_HUB_OFFLINE=1 \

@@ -95,6 +95,8 @@ async def upload_flow(file: UploadFile, catalog: Catalog) -> FlowSummary:
         raise HTTPException(422, f"{filename}: not UTF-8 text")
     except FlowFileError as e:
         raise HTTPException(422, str(e))
+    except OSError as e:
+        raise HTTPException(507, f"the flow is valid but could not be kept on the server: {e.strerror}")
     return FlowSummary(name=flow.name, phases=[PhaseInfo(**p.__dict__) for p in flow.phases], uploaded=True)
 
 
