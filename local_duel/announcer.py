@@ -18,12 +18,18 @@ from local_duel.cast import Cast
 from local_duel.line import LineFrame
 
 
+def _message(name: str, data: dict) -> dict:
+    return ServerMessage(data={"event": name, **data}).model_dump()
+
+
 def event(name: str, **data) -> OutputTransportMessageFrame:
-    return OutputTransportMessageFrame(message=ServerMessage(data={"event": name, **data}).model_dump())
+    """An event the output sends once the audio queued before it has played."""
+    return OutputTransportMessageFrame(message=_message(name, data))
 
 
 def urgent_event(name: str, **data) -> OutputTransportMessageUrgentFrame:
-    return OutputTransportMessageUrgentFrame(message=ServerMessage(data={"event": name, **data}).model_dump())
+    """An event the output sends at once, ahead of any queued audio."""
+    return OutputTransportMessageUrgentFrame(message=_message(name, data))
 
 
 class Announcer(FrameProcessor):

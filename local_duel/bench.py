@@ -25,6 +25,7 @@ from PIL import Image, ImageDraw
 from local_duel.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast
 from local_duel.line import Line
 from local_duel.listener import Heard, listen
+from local_duel.llm import free_port
 from local_duel.models import voices_dir
 from local_duel.script import Script
 from local_duel.settings import Settings
@@ -59,9 +60,7 @@ class Server:
         self._sampler: asyncio.Task | None = None
 
     async def __aenter__(self) -> "Server":
-        from local_duel.llm import _free_port
-
-        port = _free_port()
+        port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         self.started = time.monotonic()
         command = [str(Path(sys.executable).with_name("local-duel")), "serve", "--port", str(port)]
@@ -226,17 +225,16 @@ async def _mode(lookahead: bool, short: bool, settings: Settings, out: Path) -> 
         for topic in ([] if short else ["cats versus dogs", "the best pizza topping"]):
             heard.append(await listen(server.url, _duel(turns, topic)))
         one_duel_mb = sum(server.peak.values())
+        peak = {k: round(v, 1) for k, v in server.peak.items()}
+        again = await listen(server.url, _duel(turns, DEFAULT_TOPIC))  # warm, on the cold duel's prompts
         result = {
             "server_ready_s": round(ready, 2),
             "cold_first_audio_s": round(cold, 2),
-            "warm_first_audio_s": [round(h.first_audio, 3) for h in heard[1:]] or None,
+            "warm_first_audio_s": [round(h.first_audio, 3) for h in [*heard[1:], again]],
             **_summary(heard),
-            "peak_rss_mb": {k: round(v, 1) for k, v in server.peak.items()},
+            "peak_rss_mb": peak,
             "memory_one_duel_mb": round(one_duel_mb, 1),
         }
-        # a warm start on the same prompts as the cold one
-        warm = (result["warm_first_audio_s"] or []) + [round((await listen(server.url, _duel(turns, DEFAULT_TOPIC))).first_audio, 3)]
-        result["warm_first_audio_s"] = warm
         if lookahead:
             async with aiohttp.ClientSession() as http:
                 async with http.get(f"{server.url}/api/flows/flirt_roast") as response:

@@ -79,30 +79,29 @@ class Heard:
         spans = self.line_spans()
         return [b[0] - a[1] for a, b in zip(spans, spans[1:])]
 
+    def starvations(self) -> list[tuple[Chunk, float, bool]]:
+        """Per chunk: how long the player ran dry before it, and whether it opens a line
+        (a pause chunk, or a line's first sound) rather than continuing one."""
+        found, sounding = [], set()
+        for chunk, (_, _, starved) in zip(self.audio, self.playout()):
+            found.append((chunk, starved, chunk.zero or chunk.line not in sounding))
+            if not chunk.zero:
+                sounding.add(chunk.line)
+        return found
+
     def dead_air(self) -> list[float]:
         """Per change of speaker, how long the player ran dry: silence beyond the pause."""
         per_line: dict[int, float] = {}
-        seen_sound: set[int] = set()
-        for chunk, (_, _, starved) in zip(self.audio, self.playout()):
-            opening = chunk.zero or chunk.line not in seen_sound
-            if not chunk.zero:
-                seen_sound.add(chunk.line)
-            if opening and chunk.line >= 1:
-                # a pause chunk belongs to the change into the next line
-                change = chunk.line + 1 if chunk.zero else chunk.line
-                if change >= 2:
-                    per_line[change] = per_line.get(change, 0.0) + starved
+        for chunk, starved, opening in self.starvations():
+            # a pause chunk belongs to the change into the next line
+            change = chunk.line + 1 if chunk.zero else chunk.line
+            if opening and chunk.line >= 1 and change >= 2:
+                per_line[change] = per_line.get(change, 0.0) + starved
         return [per_line.get(k, 0.0) for k in range(2, len(self.line_spans()) + 1)]
 
     def underruns(self) -> list[float]:
         """Starvations inside lines longer than delivery jitter."""
-        found, seen_sound = [], set()
-        for chunk, (_, _, starved) in zip(self.audio, self.playout()):
-            if not chunk.zero and chunk.line in seen_sound and starved > UNDERRUN:
-                found.append(starved)
-            if not chunk.zero:
-                seen_sound.add(chunk.line)
-        return found
+        return [starved for _, starved, opening in self.starvations() if not opening and starved > UNDERRUN]
 
 
 async def listen(base_url: str, duel: dict, *, hang_up_after_audio: float | None = None, timeout: float = 600) -> Heard:
@@ -116,6 +115,7 @@ async def listen(base_url: str, duel: dict, *, hang_up_after_audio: float | None
                 raise RuntimeError(f"POST /api/start answered {response.status}: {await response.text()}")
             ticket = await response.json()
     heard.duel_id = ticket["duel_id"]
+    lines, sound = 0, 0.0  # lines started and seconds of sound so far
     async with websockets.connect(ticket["wsUrl"], max_size=None) as socket:
         await socket.send(await serializer.serialize(OutputTransportMessageFrame(message=CLIENT_READY)))
         async with asyncio.timeout(timeout):
@@ -124,16 +124,17 @@ async def listen(base_url: str, duel: dict, *, hang_up_after_audio: float | None
                 frame = await serializer.deserialize(raw)
                 if isinstance(frame, InputAudioRawFrame):
                     samples = np.frombuffer(frame.audio, dtype=np.int16)
-                    lines = len(heard.named("line-started"))
-                    heard.audio.append(Chunk(now, samples.size / frame.sample_rate, not samples.any(), lines))
-                    sound = sum(c.seconds for c in heard.audio if not c.zero)
+                    chunk = Chunk(now, samples.size / frame.sample_rate, not samples.any(), lines)
+                    heard.audio.append(chunk)
+                    sound += 0.0 if chunk.zero else chunk.seconds
                     if hang_up_after_audio is not None and sound >= hang_up_after_audio:
                         return heard
                 elif isinstance(frame, InputTransportMessageFrame):
                     message = frame.message
                     if message.get("type") == "server-message" and isinstance(message.get("data"), dict) and "event" in message["data"]:
-                        heard.events.append((now, message["data"]))
                         data = message["data"]
+                        heard.events.append((now, data))
+                        lines += data["event"] == "line-started"
                         if data["event"] == "duel-ended" or (data["event"] == "error" and data.get("fatal")):
                             return heard
                     else:

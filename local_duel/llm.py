@@ -42,7 +42,8 @@ class ModelChoiceError(ValueError):
         self.side = side
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -132,7 +133,7 @@ class Engine:
             "bos_token": "<bos>",
             "eos_token": "<eos>",
         }))
-        port = _free_port()
+        port = free_port()
         self.url = f"http://127.0.0.1:{port}/v1"
         command = [
             sys.executable, "-m", "llama_cpp.server",
@@ -163,23 +164,16 @@ class Engine:
     async def _wait_healthy(self) -> None:
         patience = STARTUP_SECONDS if self.embedded else 10
         deadline = time.monotonic() + patience
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as client:
-            while True:
-                if self.process and self.process.poll() is not None:
-                    raise EngineError(
-                        f"the embedded LLM engine exited with code {self.process.returncode}:\n"
-                        f"{self._log_tail()}"
-                    )
-                try:
-                    async with client.get(f"{self.url}/models") as response:
-                        if response.status == 200:
-                            return
-                except (aiohttp.ClientError, asyncio.TimeoutError):
-                    pass
-                if time.monotonic() > deadline:
-                    where = "the embedded LLM engine" if self.embedded else "the LLM server"
-                    raise EngineError(f"{where} at {self.url} did not answer within {patience} s")
-                await asyncio.sleep(0.2)
+        while not await self.healthy():
+            if self.process and self.process.poll() is not None:
+                raise EngineError(
+                    f"the embedded LLM engine exited with code {self.process.returncode}:\n"
+                    f"{self._log_tail()}"
+                )
+            if time.monotonic() > deadline:
+                where = "the embedded LLM engine" if self.embedded else "the LLM server"
+                raise EngineError(f"{where} at {self.url} did not answer within {patience} s")
+            await asyncio.sleep(0.2)
 
     async def healthy(self) -> bool:
         """Whether the LLM server answers right now."""

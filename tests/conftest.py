@@ -20,6 +20,7 @@ OFFLINE = Path(__file__).resolve().parent / "offline"
 sys.path.insert(0, str(OFFLINE))
 
 import offline_guard  # noqa: E402
+from local_duel.llm import free_port  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -48,14 +49,6 @@ def local_duel(*args: str, env: dict | None = None, timeout: float = 600) -> sub
         [str(Path(sys.executable).with_name("local-duel")), *args],
         capture_output=True, text=True, timeout=timeout, cwd=ROOT, env={**os.environ, **(env or {})},
     )
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager

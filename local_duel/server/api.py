@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request, UploadFile
 
 from local_duel.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast
-from local_duel.flow import FlowFileError
+from local_duel.flow import DuelFlow, FlowFileError
 from local_duel.llm import Engine, EngineError, ModelChoiceError
 from local_duel.server.catalog import FlowCatalog, mermaid
 from local_duel.server.schemas import (
@@ -52,9 +52,8 @@ ReadyEngine = Annotated[Engine, Depends(engine)]
 Catalog = Annotated[FlowCatalog, Depends(catalog)]
 
 
-def _summary(catalog: FlowCatalog, name: str, uploaded: bool) -> FlowSummary:
-    flow = catalog.get(name)
-    return FlowSummary(name=name, phases=[PhaseInfo(**p.__dict__) for p in flow.phases], uploaded=uploaded)
+def _summary(flow: DuelFlow, uploaded: bool) -> FlowSummary:
+    return FlowSummary(name=flow.name, phases=[PhaseInfo(**p.__dict__) for p in flow.phases], uploaded=uploaded)
 
 
 @router.get("/flows")
@@ -63,7 +62,7 @@ def list_flows(catalog: Catalog) -> list[FlowSummary]:
     summaries = []
     for name, uploaded in catalog.names().items():
         try:
-            summaries.append(_summary(catalog, name, uploaded))
+            summaries.append(_summary(catalog.get(name), uploaded))
         except FlowFileError:
             continue
     return summaries
@@ -77,7 +76,7 @@ def get_flow(name: str, catalog: Catalog) -> FlowDetail:
         raise HTTPException(404, f"no flow named '{name}'")
     except FlowFileError as e:
         raise HTTPException(422, str(e))
-    summary = _summary(catalog, name, catalog.names()[name])
+    summary = _summary(flow, catalog.names()[name])
     return FlowDetail(**summary.model_dump(), mermaid=mermaid(flow), config=flow.config.model_dump(exclude_defaults=True))
 
 
@@ -97,7 +96,7 @@ async def upload_flow(file: UploadFile, catalog: Catalog) -> FlowSummary:
         raise HTTPException(422, str(e))
     except OSError as e:
         raise HTTPException(507, f"the flow is valid but could not be kept on the server: {e.strerror}")
-    return FlowSummary(name=flow.name, phases=[PhaseInfo(**p.__dict__) for p in flow.phases], uploaded=True)
+    return _summary(flow, uploaded=True)
 
 
 @router.get("/voices")

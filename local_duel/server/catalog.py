@@ -39,12 +39,12 @@ class FlowCatalog:
             raise FlowFileError(f"flow name '{name}' must be 1–64 letters, digits, '-' or '_'")
         if name in self._files(self.bundled_dir):
             raise FlowFileError(f"'{name}' is a bundled flow; upload under another name")
-        flow = parse_flow(text, f"{name}{'.json' if json_format else '.yaml'}", json_format=json_format)
+        filename = f"{name}{'.json' if json_format else '.yaml'}"
+        flow = parse_flow(text, filename, json_format=json_format)
         self.uploaded_dir.mkdir(parents=True, exist_ok=True)
-        for old in self._files(self.uploaded_dir).values():
-            if old.stem == name:
-                old.unlink()
-        (self.uploaded_dir / f"{name}{'.json' if json_format else '.yaml'}").write_text(text, encoding="utf-8")
+        if old := self._files(self.uploaded_dir).get(name):  # a new upload replaces the old one
+            old.unlink()
+        (self.uploaded_dir / filename).write_text(text, encoding="utf-8")
         return flow
 
 
