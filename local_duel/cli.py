@@ -127,17 +127,39 @@ def serve(
     uvicorn.run(create_app(settings, announce=typer.echo), host=settings.host, port=settings.port, log_level="warning")
 
 
-@app.command()
+bench_app = typer.Typer(help="Benchmarks: speed (the default) and line quality.")
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.callback(invoke_without_command=True)
 def bench(
+    context: typer.Context,
     short: Annotated[bool, typer.Option("--short", help="One duel of a few lines per mode (what CI runs).")] = False,
     out: Annotated[Path, typer.Option(help="Where to write results.json and timeline.png.")] = Path("bench"),
 ):
     """Measure duels through the real server and WebSocket, lookahead against sequential."""
+    if context.invoked_subcommand:
+        return
     from local_duel import bench as benchmark
 
     results = asyncio.run(benchmark.run(short, out))
     typer.echo(benchmark.table(results))
     typer.echo(f"\nwrote {out / 'results.json'} and {out / 'timeline.png'} in {results['bench_seconds']} s")
+
+
+@bench_app.command("quality")
+def bench_quality(
+    out: Annotated[Path, typer.Option(help="Where to write quality.json.")] = Path("bench"),
+):
+    """What the agents say: topic, persona, phase, generic, profane, echo… over a fixed matrix."""
+    from local_duel import quality_bench
+
+    try:
+        results = asyncio.run(quality_bench.run(out, say=typer.echo))
+    except (EngineError, models.MissingModelError) as e:
+        raise _fail(str(e), 1)
+    typer.echo(quality_bench.table(results))
+    typer.echo(f"\nwrote {out / 'quality.json'} in {results['bench_seconds']} s")
 
 
 @app.command()

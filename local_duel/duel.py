@@ -37,7 +37,10 @@ from local_duel.voice import Voicebox, Voices
 
 
 class Duel:
-    """A flow, a cast and a topic, run as one pipeline whose state lives in a FlowManager."""
+    """A flow, a cast and a topic, run as one pipeline whose state lives in a FlowManager.
+
+    `voices` None writes the duel without speaking it (the quality benchmark).
+    """
 
     def __init__(
         self,
@@ -46,7 +49,7 @@ class Duel:
         topic: str,
         *,
         llm_url: str,
-        voices: Voices,
+        voices: Voices | None,
         settings: Settings,
         output: list[FrameProcessor],
         inputs: list[FrameProcessor] = (),
@@ -82,6 +85,7 @@ class Duel:
         prompter = Prompter(self.script, views, models, settings.seed, settings.temperature)
         # Paced output only: a render's tape takes audio as fast as it comes.
         paced = any(isinstance(p, BaseOutputTransport) for p in output)
+        speech = [Voicebox({agent.name: voices.get(agent.voice) for agent in cast.agents})] if voices else []
         lookahead = [Lookahead()] if paced and settings.lookahead else []
         playout = [Playout()] if paced and not settings.lookahead else []
         self.pipeline = Pipeline([
@@ -91,7 +95,7 @@ class Duel:
             self.llm,
             LineEditor(self.script, cast),
             Announcer(cast, settings.pause),
-            Voicebox({agent.name: voices.get(agent.voice) for agent in cast.agents}),
+            *speech,
             *lookahead,
             *output,
             *playout,

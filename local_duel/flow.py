@@ -7,7 +7,7 @@ that names no node, a placeholder no duel fills, or phases that never end.
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -45,7 +45,7 @@ class DuelFlow:
     def with_turns(self, turns: int | None) -> "DuelFlow":
         if turns is None:
             return self
-        return DuelFlow(self.name, self.config, [Phase(p.name, turns, p.next) for p in self.phases])
+        return DuelFlow(self.name, self.config, [replace(p, turns=turns) for p in self.phases])
 
 
 def parse_flow(text: str, source: str, *, json_format: bool = False, base_dir: Path | None = None) -> DuelFlow:

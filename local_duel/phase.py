@@ -7,9 +7,13 @@ Both live on the flow node's `take_turn` post-action, so a duel is re-scripted i
         handler: take_turn
         turns: 4
         next: roast      # omit on the last phase: the duel ends after its turns
+        moves:           # optional: the cues its lines are written to (local_duel.move)
+          - "teasing {{ partner }} about {{ topic }}"
 """
 
 from dataclasses import dataclass
+
+from local_duel.move import check_moves
 
 HANDLER = "take_turn"
 
@@ -19,6 +23,7 @@ class Phase:
     name: str
     turns: int
     next: str | None
+    moves: tuple[str, ...] = ()
 
 
 def phase_of(name: str, post_actions: list) -> Phase:
@@ -36,4 +41,4 @@ def phase_of(name: str, post_actions: list) -> Phase:
     following = extras.get("next")
     if following is not None and not isinstance(following, str):
         raise ValueError(f"node '{name}': `next` must name a node, not {following!r}")
-    return Phase(name, turns, following)
+    return Phase(name, turns, following, check_moves(name, extras.get("moves")))
