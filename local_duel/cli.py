@@ -22,6 +22,7 @@ from local_duel.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast  # noqa: E402
 from local_duel.flow import FlowFileError, load_flow  # noqa: E402
 from local_duel.line import Line  # noqa: E402
 from local_duel.llm import EngineError, ModelChoiceError  # noqa: E402
+from local_duel.rating import Rating  # noqa: E402
 from local_duel.settings import Settings  # noqa: E402
 from local_duel.voice import UnknownVoiceError, Voices  # noqa: E402
 
@@ -62,6 +63,7 @@ def render(
     wav: Annotated[Path, typer.Option(help="Where to write the conversation audio.")] = Path("out/duel.wav"),
     transcript: Annotated[Path, typer.Option(help="Where to write the transcript JSON.")] = Path("out/duel.json"),
     seed: Annotated[int | None, typer.Option(help="Sampling seed; the same seed gives the same duel.")] = None,
+    rating: Annotated[Rating | None, typer.Option(help="family: no profanity reaches the voice; adult. Default: the flow's, else family.")] = None,
 ):
     """Play a whole duel offline and write it to a WAV and a transcript JSON."""
     settings = Settings() if seed is None else Settings(seed=seed)
@@ -89,7 +91,7 @@ def render(
 
     typer.echo(f"{duel_flow.name}: {' → '.join(p.name for p in duel_flow.phases)} · topic: {topic}")
     try:
-        result = asyncio.run(run_render(duel_flow, duel_cast, topic, settings, voices, wav, transcript, turns, show))
+        result = asyncio.run(run_render(duel_flow, duel_cast, topic, settings, voices, wav, transcript, turns, show, rating))
     except (EngineError, models.MissingModelError) as e:
         raise _fail(str(e), 1)
     except ModelChoiceError as e:

@@ -1,6 +1,6 @@
 """One duel, one Pipecat pipeline.
 
-    [input] → flow context → Prompter → LLM (OLLamaLLMService) → LineEditor → Announcer
+    [input] → flow context → Prompter → Writer (OLLamaLLMService) → LineEditor → Announcer
         → Voicebox (Piper) → [Lookahead] → output → [Playout]
 
 The output is whatever the caller puts at the end: a tape for `render`, the WebSocket
@@ -21,7 +21,6 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
 from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.processors.frameworks.rtvi.observer import RTVIObserverParams
-from pipecat.services.ollama.llm import OLLamaLLMService
 from pipecat.transports.base_output import BaseOutputTransport
 from pipecat.workers.runner import WorkerRunner
 
@@ -30,16 +29,20 @@ from local_duel.cast import Cast
 from local_duel.flow import DuelFlow
 from local_duel.line import Line
 from local_duel.lookahead import Lookahead, Playout
+from local_duel.models import llm_path
+from local_duel.rating import DEFAULT_RATING, Rating, steering
 from local_duel.script import Script, View
 from local_duel.settings import Settings
 from local_duel.turn import LineEditor, Prompter, Turns
 from local_duel.voice import Voicebox, Voices
+from local_duel.writer import Writer, sampling
 
 
 class Duel:
     """A flow, a cast and a topic, run as one pipeline whose state lives in a FlowManager.
 
-    `voices` None writes the duel without speaking it (the quality benchmark).
+    `voices` None writes the duel without speaking it (the quality benchmark). `rating`
+    None takes the flow's, or `family`.
     """
 
     def __init__(
@@ -56,6 +59,7 @@ class Duel:
         turns_per_phase: int | None = None,
         views: dict[str, View] | None = None,
         on_line: Callable[[Line], Awaitable[None]] | None = None,
+        rating: Rating | None = None,
     ):
         self.flow = flow
         self.cast = cast
@@ -65,24 +69,19 @@ class Duel:
         self.turns = Turns(self.script, turns_per_phase, on_line)
         self.turns.flow = flow.build(self.turns)
 
-        self.llm = OLLamaLLMService(
+        self.rating = rating or flow.rating or DEFAULT_RATING
+        # Steering needs the model's own vocabulary: only the embedded engine's is known.
+        steer = self.rating == "family" and not settings.llm_url
+        self.llm = Writer(
             base_url=llm_url,
-            settings=OLLamaLLMService.Settings(
-                model=settings.llm_model,
-                temperature=settings.temperature,
-                max_tokens=settings.max_tokens,
-                seed=settings.seed,
-                # A small model loops on its own words without these.
-                presence_penalty=0.5,
-                frequency_penalty=0.5,
-                # One line per turn: stop at the newline before the next speaker's cue.
-                extra={"extra_body": {"stop": ["\n"], "repeat_penalty": 1.3}},
-            ),
+            settings=sampling(settings, steering(llm_path(settings.models_dir)) if steer else {}),
+            candidates=settings.candidates,
+            at_once=settings.candidates_at_once,
         )
         aggregator = LLMContextAggregatorPair(LLMContext())
         views = views or {agent.name: "screenplay" for agent in cast.agents}
         models = {agent.name: agent.model or settings.llm_model for agent in cast.agents}
-        prompter = Prompter(self.script, views, models, settings.seed, settings.temperature)
+        prompter = Prompter(self.script, views, models, flow.phases, settings)
         # Paced output only: a render's tape takes audio as fast as it comes.
         paced = any(isinstance(p, BaseOutputTransport) for p in output)
         speech = [Voicebox({agent.name: voices.get(agent.voice) for agent in cast.agents})] if voices else []
@@ -93,7 +92,7 @@ class Duel:
             aggregator.user(),
             prompter,
             self.llm,
-            LineEditor(self.script, cast),
+            LineEditor(self.script, cast, topic, self.rating),
             Announcer(cast, settings.pause),
             *speech,
             *lookahead,

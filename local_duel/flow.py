@@ -38,6 +38,11 @@ class DuelFlow:
     config: FlowConfig
     phases: list[Phase]
 
+    @property
+    def rating(self) -> str | None:
+        """The flow's content rating, if its first phase sets one."""
+        return self.phases[0].rating
+
     def build(self, handlers) -> Flow:
         """Join the config to a duel's `take_turn` handler."""
         return Flow(self.config, handlers=handlers)
@@ -110,4 +115,7 @@ def _phases(config: FlowConfig) -> list[Phase]:
             raise ValueError(f"`next: {current}` names no node; nodes are {', '.join(phases)}")
         order.append(phases[current])
         current = phases[current].next
+    for phase in order[1:]:
+        if phase.rating:
+            raise ValueError(f"node '{phase.name}': `rating` rates the whole flow, so it goes on the first node, '{order[0].name}'")
     return order

@@ -9,8 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from local_duel.line import Line
+from local_duel.rank import generic
 from local_duel.rating import profane
-from local_duel.turn import FALLBACK_LINES
+from local_duel.stock import FALLBACK_LINES
 from local_duel.words import bigrams, echoes, stems, words
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([\w.]+)\s*\}\}")
@@ -65,7 +66,7 @@ def judge(lines: Sequence[Line], yard: Yardstick) -> list[dict]:
             "topic": bool(mine & topic),
             "persona": bool(mine & (stems(yard.personas[line.speaker], yard.names) - topic)),
             "phase_adherent": len(mine & phase_words.get(line.phase, set())) > max(others.values(), default=-1),
-            "generic": len(mine) <= 1,
+            "generic": generic(line.text, yard.names, [yard.topic, *yard.personas.values()]),
             "profane": profane(line.text),
             "first_try": line.attempts == 1,
             "stock": line.text in FALLBACK_LINES,

@@ -3,6 +3,7 @@
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +33,12 @@ class Settings(BaseSettings):
     # and in duels (short prompt increments) it was no slower.
     engine_batch: int = 64
     max_tokens: int = 48
+    # Sample and rank: candidate lines written per turn, and how many of them the engine
+    # writes at once (1 for an engine without parallel slots).
+    candidates: int = Field(4, ge=1, le=10)
+    candidates_at_once: int = Field(1, ge=1, le=10)
+    # Each turn's cue carries a move picked by code (local_duel.move).
+    moves: bool = True
     temperature: float = 0.9
     seed: int = 7
     sample_rate: int = 24000

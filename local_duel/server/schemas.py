@@ -3,6 +3,7 @@
 from pydantic import BaseModel, Field
 
 from local_duel.cast import Cast
+from local_duel.rating import Rating
 
 
 class DuelRequest(BaseModel):
@@ -12,6 +13,7 @@ class DuelRequest(BaseModel):
     cast: Cast
     topic: str = Field(min_length=1, max_length=200)
     turns: int | None = Field(None, ge=1, le=20, description="Lines per phase, overriding the flow's counts.")
+    rating: Rating | None = Field(None, description="family (no profanity reaches the voice) or adult; unset: the flow's, else family.")
 
 
 class StartResponse(BaseModel):
