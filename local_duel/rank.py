@@ -18,7 +18,7 @@ from local_duel.words import echoes, stems, words
 WEIGHTS = {
     "topic": 2.0,
     "persona": 1.0,
-    "move": 0.5,
+    "move": 0.5,  # the move or the phase's stage direction
     "partner": 0.5,
     "novelty": 1.0,
     "length": 0.5,
@@ -44,6 +44,7 @@ class Scene:
     topic: str
     persona: str  # the speaker's
     move: str
+    direction: str  # the phase's stage direction
     said: Sequence[str]  # every line so far, oldest first; the last is the partner's
     rating: Rating
 
@@ -68,7 +69,7 @@ def score(text: str, scene: Scene) -> float:
     mine = stems(text, scene.names)
     topic = stems(scene.topic)
     persona = stems(scene.persona, scene.names) - topic
-    move = stems(scene.move, scene.names) - topic - persona
+    move = stems(f"{scene.move} {scene.direction}", scene.names) - topic - persona
     earlier = set().union(*(stems(old, scene.names) for old in scene.said)) if scene.said else set()
     found = {
         "topic": bool(mine & topic),

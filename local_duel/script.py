@@ -62,6 +62,10 @@ class Script:
         if text and not any(isinstance(e, Direction) and e.phase == phase for e in self.entries):
             self.entries.append(Direction(phase, text))
 
+    def direction(self, phase: str) -> str:
+        """How `phase` was opened, or nothing."""
+        return next((e.text for e in self.entries if isinstance(e, Direction) and e.phase == phase), "")
+
     def say(self, line: Line) -> None:
         self.entries.append(line)
 

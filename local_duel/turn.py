@@ -155,7 +155,7 @@ class LineEditor(FrameProcessor):
         line.mark("llm_end")
         scene = Scene(
             self._names, self._topic, self._personas[line.speaker], line.move,
-            [old.text for old in self._script.lines], self._rating,
+            self._script.direction(line.phase), [old.text for old in self._script.lines], self._rating,
         )
         text = best([c.text for c in self._candidates], scene)
         if text is None and line.attempts >= MAX_ATTEMPTS:  # a stock line, the least used one

@@ -5,9 +5,9 @@ from local_duel.rank import Scene, best, fit, score
 NAMES = ["Max", "Ava"]
 
 
-def scene(rating="family", said=("Max: placeholder",), move="teasing Max about his code"):
+def scene(rating="family", said=("Max: placeholder",), move="teasing Max about his code", direction="They flirt."):
     return Scene(
-        NAMES, "pineapple on pizza", "a quick-witted stand-up comedian", move,
+        NAMES, "pineapple on pizza", "a quick-witted stand-up comedian", move, direction,
         list(said), rating,
     )
 
@@ -51,3 +51,11 @@ def test_novelty_beats_repeating_what_was_said():
     stale = "Pineapple is sweet and brave, like I said before."
     fresh = "Pineapple is a tropical war crime against mozzarella."
     assert score(fresh, scene(said=SAID)) > score(stale, scene(said=SAID))
+
+
+def test_following_the_move_or_the_stage_direction_counts():
+    plain = "Your shoes squeak, but you walk well."
+    flirty = "Your shoes squeak, but you flirt well."
+    teasing = "Your shoes squeak, like your old code."
+    assert score(flirty, scene(said=SAID)) > score(plain, scene(said=SAID))
+    assert score(teasing, scene(said=SAID)) > score(plain, scene(said=SAID))
