@@ -10,7 +10,11 @@ from local_duel.turn import CueFrame
 
 
 class LineDeadline(FrameProcessor):
-    """Sits after the LLM: armed by each line's cue, disarmed by the end of its answer."""
+    """Sits after the LLM: armed by each line's cue, disarmed by the end of its answer.
+
+    The error it raises is not marked fatal: a fatal one makes Pipecat cancel the duel at
+    once, before the duel's own error handler has told the audience why.
+    """
 
     def __init__(self, seconds: float):
         super().__init__()
@@ -29,7 +33,7 @@ class LineDeadline(FrameProcessor):
     async def _expire(self, speaker: str, turn: int):
         await asyncio.sleep(self._seconds)
         self._timer = None
-        await self.push_error(f"no line for {speaker} (turn {turn}) within {self._seconds:g} s", fatal=True)
+        await self.push_error(f"no line for {speaker} (turn {turn}) within {self._seconds:g} s")
 
     async def _disarm(self):
         if self._timer:
