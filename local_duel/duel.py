@@ -1,7 +1,7 @@
 """One duel, one Pipecat pipeline.
 
-    [input] → flow context → Prompter → Writer (OLLamaLLMService) → LineEditor → Announcer
-        → Voicebox (Piper) → [Lookahead] → output → [Playout]
+    [input] → flow context → Prompter → Writer (OLLamaLLMService) → LineDeadline → LineEditor
+        → Announcer → Voicebox (Piper) → [Lookahead] → output → [Playout]
 
 The output is whatever the caller puts at the end: a tape for `render`, the WebSocket
 transport for the web page. A transport paces the audio in real time; there Lookahead
@@ -26,6 +26,7 @@ from pipecat.workers.runner import WorkerRunner
 
 from local_duel.announcer import Announcer, event, urgent_event
 from local_duel.cast import Cast
+from local_duel.deadline import LineDeadline
 from local_duel.flow import DuelFlow
 from local_duel.line import Line
 from local_duel.lookahead import Lookahead, Playout
@@ -70,13 +71,12 @@ class Duel:
         self.turns.flow = flow.build(self.turns)
 
         self.rating = rating or flow.rating or DEFAULT_RATING
-        # Steering needs the model's own vocabulary: only the embedded engine's is known.
-        steer = self.rating == "family" and not settings.llm_url
         self.llm = Writer(
             base_url=llm_url,
-            settings=sampling(settings, steering(llm_path(settings.models_dir)) if steer else {}),
+            settings=sampling(settings),
             candidates=settings.candidates,
             at_once=settings.candidates_at_once,
+            steer=self._steering(cast, settings),
         )
         aggregator = LLMContextAggregatorPair(LLMContext())
         views = views or {agent.name: "screenplay" for agent in cast.agents}
@@ -85,6 +85,7 @@ class Duel:
         # Paced output only: a render's tape takes audio as fast as it comes.
         paced = any(isinstance(p, BaseOutputTransport) for p in output)
         speech = [Voicebox({agent.name: voices.get(agent.voice) for agent in cast.agents})] if voices else []
+        deadline = LineDeadline(settings.line_timeout)
         lookahead = [Lookahead()] if paced and settings.lookahead else []
         playout = [Playout()] if paced and not settings.lookahead else []
         self.pipeline = Pipeline([
@@ -92,6 +93,7 @@ class Duel:
             aggregator.user(),
             prompter,
             self.llm,
+            deadline,
             LineEditor(self.script, cast, topic, self.rating),
             Announcer(cast, settings.pause),
             *speech,
@@ -130,11 +132,25 @@ class Duel:
 
         @self.worker.event_handler("on_pipeline_error")
         async def on_pipeline_error(worker, frame: ErrorFrame):
-            culprit = f"the LLM at {llm_url}" if frame.processor is self.llm else str(frame.processor)
+            culprit = f"the LLM at {llm_url}" if frame.processor in (self.llm, deadline) else str(frame.processor)
             self.error = f"{culprit} failed: {frame.error}"
             logger.error(f"duel stopped: {self.error}")
             await worker.queue_frame(urgent_event("error", message=f"The duel stopped: {self.error}", fatal=True))
             await worker.cancel()
+
+    def _steering(self, cast: Cast, settings: Settings) -> dict[str, dict[str, float]]:
+        """Each agent model's logit_bias under `family`. It needs the model's vocabulary,
+        so only GGUFs the embedded engine serves from models/llm/ are steered; everything
+        else is still filtered before it is spoken."""
+        if self.rating != "family" or settings.llm_url:
+            return {}
+        steer = {}
+        for agent in cast.agents:
+            model = agent.model or settings.llm_model
+            path = llm_path(settings.models_dir) if model == settings.llm_model else settings.models_dir / "llm" / f"{model}.gguf"
+            if path.is_file():
+                steer[model] = steering(path)
+        return steer
 
     def begin(self) -> None:
         """Start the duel without waiting on it: entering a phase only returns once its

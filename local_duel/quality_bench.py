@@ -17,7 +17,7 @@ from pathlib import Path
 from local_duel.cast import DEFAULT_CAST, Cast
 from local_duel.duel import Duel
 from local_duel.flow import DuelFlow, load_flow
-from local_duel.llm import Engine
+from local_duel.engine import Engine, engine_for
 from local_duel.quality import Yardstick, fill, judge, summarise
 from local_duel.settings import ROOT, Settings
 
@@ -83,7 +83,7 @@ async def run(out: Path, settings: Settings | None = None, say=print, seeds: lis
     settings = settings or Settings()
     began = time.monotonic()
     duels, judged = [], []
-    async with Engine(settings) as engine:
+    async with engine_for(settings) as engine:
         await engine.warm()
         for flow_path, topic, seed, cast_path in matrix(seeds):
             flow, cast = load_flow(flow_path), Cast.from_file(cast_path)

@@ -29,8 +29,8 @@ class CandidateFrame(DataFrame):
     first_token_at: float | None
 
 
-def sampling(settings: Settings, logit_bias: dict[str, float]) -> OLLamaLLMService.Settings:
-    """How every line is sampled; the Prompter varies seed and temperature per turn."""
+def sampling(settings: Settings) -> OLLamaLLMService.Settings:
+    """How every line is sampled; the Prompter varies seed, model and temperature per turn."""
     return OLLamaLLMService.Settings(
         model=settings.llm_model,
         temperature=settings.temperature,
@@ -40,20 +40,19 @@ def sampling(settings: Settings, logit_bias: dict[str, float]) -> OLLamaLLMServi
         presence_penalty=0.5,
         frequency_penalty=0.5,
         # One line per turn: stop at the newline before the next speaker's cue.
-        extra={
-            "extra_body": {"stop": ["\n"], "repeat_penalty": 1.3},
-            **({"logit_bias": logit_bias} if logit_bias else {}),
-        },
+        extra={"extra_body": {"stop": ["\n"], "repeat_penalty": 1.3}},
     )
 
 
 class Writer(OLLamaLLMService):
-    """Writes `candidates` completions per context, seeds `seed`, `seed + 1`, …"""
+    """Writes `candidates` completions per context, seeds `seed`, `seed + 1`, …, each
+    with the `logit_bias` that `steer` holds for the model asked (none if it holds none)."""
 
-    def __init__(self, *, candidates: int, at_once: int, **kwargs):
+    def __init__(self, *, candidates: int, at_once: int, steer: dict[str, dict[str, float]], **kwargs):
         super().__init__(**kwargs)
         self._candidates = candidates
         self._slots = asyncio.Semaphore(at_once)
+        self._steer = steer
 
     async def _process_context(self, context: LLMContext):
         invocation = await self.get_llm_adapter().get_llm_invocation_params(
@@ -63,6 +62,8 @@ class Writer(OLLamaLLMService):
         )
         params = self.build_chat_completion_params(invocation)
         params.pop("stream_options", None)
+        if bias := self._steer.get(params["model"]):
+            params["logit_bias"] = bias
         seed = params["seed"]
         await asyncio.gather(*(self._write({**params, "seed": seed + k}) for k in range(self._candidates)))
 

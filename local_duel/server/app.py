@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from loguru import logger
 
-from local_duel.llm import Engine
+from local_duel.engine import engine_for
 from local_duel.models import voices_dir
 from local_duel.server import api, stream
 from local_duel.server.catalog import FlowCatalog
@@ -51,7 +51,7 @@ def create_app(
 
     app = FastAPI(title="Local Duel", summary="Two local AI agents duel out loud.", lifespan=lifespan)
     app.state.settings = settings
-    app.state.engine = engine = Engine(settings)
+    app.state.engine = engine = engine_for(settings)
     app.state.ready = False
     app.state.warmup_error = None
     app.state.voices = Voices(voices_dir(settings.models_dir), settings.voice_threads)
