@@ -73,8 +73,6 @@ async def _one(engine: Engine, flow: DuelFlow, cast: Cast, topic: str, settings:
         duel.begin()
 
     await duel.run()
-    if duel.error:
-        raise RuntimeError(duel.error)
     return duel
 
 
@@ -91,11 +89,12 @@ async def run(out: Path, settings: Settings | None = None, say=print, seeds: lis
             duel = await _one(engine, flow, cast, topic, settings.model_copy(update={"seed": seed}))
             lines = judge(duel.script.lines, yardstick(flow, cast, topic))
             seconds = time.monotonic() - started
-            say(f"{flow.name} · {cast.names} · {topic} · seed {seed}: {len(lines)} lines in {seconds:.1f} s")
+            say(f"{flow.name} · {cast.names} · {topic} · seed {seed}: {len(lines)} lines in {seconds:.1f} s"
+                + (f" · stopped: {duel.error}" if duel.error else ""))
             judged.append(lines)
             duels.append({
                 "flow": flow.name, "cast": cast.names, "topic": topic, "seed": seed,
-                "seconds": round(seconds, 1), "lines": lines,
+                "seconds": round(seconds, 1), "error": duel.error, "lines": lines,
             })
     engine_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the engine has exited
     total = summarise(judged)
@@ -105,6 +104,7 @@ async def run(out: Path, settings: Settings | None = None, say=print, seeds: lis
         "settings": {k: settings.model_dump()[k] for k in ("temperature", "max_tokens", "candidates", "candidates_at_once", "moves")},
         "seeds": seeds,
         "summary": total,
+        "duels_stopped": sum(1 for d in duels if d["error"]),
         "seconds_per_line": round(line_seconds, 3),
         "peak_rss_mb": {"bench": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1), "engine": round(engine_mb, 1)},
         "bench_seconds": round(time.monotonic() - began, 1),
@@ -120,5 +120,6 @@ def table(results: dict) -> str:
     """The totals beside their targets, as a Markdown table."""
     rows = [f"| {k} | {v} | {TARGETS[k]} |" for k, v in results["summary"].items() if k in TARGETS]
     rows.append(f"| seconds per line, voices skipped | {results['seconds_per_line']} | — |")
+    rows.append(f"| duels stopped by an error | {results['duels_stopped']} | 0 |")
     return "\n".join(["| metric | measured | target |", "| --- | --- | --- |", *rows])
 
