@@ -30,8 +30,7 @@ from local_duel.deadline import LineDeadline
 from local_duel.flow import DuelFlow
 from local_duel.line import Line
 from local_duel.lookahead import Lookahead, Playout
-from local_duel.models import llm_path
-from local_duel.rating import DEFAULT_RATING, Rating, steering
+from local_duel.rating import DEFAULT_RATING, Rating, steer_for
 from local_duel.script import Script, View
 from local_duel.settings import Settings
 from local_duel.turn import LineEditor, Prompter, Turns
@@ -76,7 +75,8 @@ class Duel:
             settings=sampling(settings),
             candidates=settings.candidates,
             at_once=settings.candidates_at_once,
-            steer=self._steering(cast, settings),
+            steer=steer_for([agent.model or settings.llm_model for agent in cast.agents], settings)
+            if self.rating == "family" else {},
         )
         aggregator = LLMContextAggregatorPair(LLMContext())
         views = views or {agent.name: "screenplay" for agent in cast.agents}
@@ -137,20 +137,6 @@ class Duel:
             logger.error(f"duel stopped: {self.error}")
             await worker.queue_frame(urgent_event("error", message=f"The duel stopped: {self.error}", fatal=True))
             await worker.cancel()
-
-    def _steering(self, cast: Cast, settings: Settings) -> dict[str, dict[str, float]]:
-        """Each agent model's logit_bias under `family`. It needs the model's vocabulary,
-        so only GGUFs the embedded engine serves from models/llm/ are steered; everything
-        else is still filtered before it is spoken."""
-        if self.rating != "family" or settings.llm_url:
-            return {}
-        steer = {}
-        for agent in cast.agents:
-            model = agent.model or settings.llm_model
-            path = llm_path(settings.models_dir) if model == settings.llm_model else settings.models_dir / "llm" / f"{model}.gguf"
-            if path.is_file():
-                steer[model] = steering(path)
-        return steer
 
     def begin(self) -> None:
         """Start the duel without waiting on it: entering a phase only returns once its

@@ -9,12 +9,16 @@ maintained word list, better-profanity's, not a list of our own.
 
 import mmap
 import struct
+from collections.abc import Iterable
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
 from typing import Literal
 
 from better_profanity import Profanity
+
+from local_duel.models import llm_path
+from local_duel.settings import Settings
 
 Rating = Literal["family", "adult"]
 RATINGS: tuple[Rating, ...] = ("family", "adult")
@@ -94,3 +98,17 @@ def steering(gguf: Path) -> dict[str, float]:
         for token_id, token in enumerate(vocabulary(gguf))
         if token.startswith("▁") and token[1:].lower() in listed
     }
+
+
+def steer_for(models: Iterable[str], settings: Settings) -> dict[str, dict[str, float]]:
+    """The `logit_bias` of each model a family duel's agents use. Steering needs the
+    model's vocabulary, so only the GGUFs the embedded engine serves from models/llm/ are
+    steered; every other model's lines are still filtered before they are spoken."""
+    if settings.llm_url:
+        return {}
+    steer = {}
+    for model in models:
+        path = llm_path(settings.models_dir) if model == settings.llm_model else settings.models_dir / "llm" / f"{model}.gguf"
+        if path.is_file():
+            steer[model] = steering(path)
+    return steer

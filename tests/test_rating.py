@@ -11,7 +11,7 @@ from pipecat.tests.utils import run_test
 from local_duel.cast import DEFAULT_CAST, Cast
 from local_duel.line import Line, LineFrame
 from local_duel.models import llm_path
-from local_duel.rating import STEER, listed_words, profane, steering, vocabulary
+from local_duel.rating import STEER, listed_words, profane, steer_for, steering, vocabulary
 from local_duel.script import Script
 from local_duel.settings import Settings
 from local_duel.stock import FALLBACK_LINES
@@ -68,3 +68,9 @@ def test_steering_biases_only_whole_listed_words_in_the_bundled_vocabulary():
     assert all(t.startswith("▁") and t[1:].lower() in listed_words() for t in biased)
     assert {"▁fuck", "▁shit", "▁Fuck"} <= biased and "▁pizza" not in biased
     assert set(bias.values()) == {STEER} and STEER < 0
+
+
+def test_only_models_with_a_known_vocabulary_are_steered(tmp_path):
+    settings = Settings()
+    assert list(steer_for([settings.llm_model, "not-here"], settings)) == [settings.llm_model]
+    assert steer_for([settings.llm_model], Settings(llm_url="http://127.0.0.1:9/v1")) == {}  # an Ollama's own
