@@ -153,14 +153,13 @@ def bench(
 @bench_app.command("quality")
 def bench_quality(
     out: Annotated[Path, typer.Option(help="Where to write quality.json.")] = Path("bench"),
-    half: Annotated[bool, typer.Option("--half", help="Only the first seed's duels: half the matrix, for a quick comparison.")] = False,
+    seed: Annotated[list[int] | None, typer.Option(help="Only this seed's duels (repeatable); the matrix has seeds 7 and 8.")] = None,
 ):
     """What the agents say: topic, persona, phase, generic, profane, echo… over a fixed matrix."""
     from local_duel import quality_bench
 
     try:
-        seeds = quality_bench.SEEDS[:1] if half else quality_bench.SEEDS
-        results = asyncio.run(quality_bench.run(out, say=typer.echo, seeds=seeds))
+        results = asyncio.run(quality_bench.run(out, say=typer.echo, seeds=seed or quality_bench.SEEDS))
     except (EngineError, models.MissingModelError) as e:
         raise _fail(str(e), 1)
     typer.echo(quality_bench.table(results))
