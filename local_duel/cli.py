@@ -21,7 +21,7 @@ from local_duel import models  # noqa: E402
 from local_duel.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast  # noqa: E402
 from local_duel.flow import FlowFileError, load_flow  # noqa: E402
 from local_duel.line import Line  # noqa: E402
-from local_duel.llm import EngineError, ModelChoiceError  # noqa: E402
+from local_duel.engine import EngineError, ModelChoiceError  # noqa: E402
 from local_duel.settings import Settings  # noqa: E402
 from local_duel.voice import UnknownVoiceError, Voices  # noqa: E402
 
@@ -137,6 +137,7 @@ def bench(
 
     results = asyncio.run(benchmark.run(short, out))
     typer.echo(benchmark.table(results))
+    typer.echo("\n" + benchmark.concurrency_table(results["lookahead"]["concurrency"]))
     typer.echo(f"\nwrote {out / 'results.json'} and {out / 'timeline.png'} in {results['bench_seconds']} s")
 
 

@@ -6,10 +6,11 @@ import asyncio
 import time
 
 import pytest
+import websockets
 
 from conftest import copy_of_flows, server_process, serving
-from local_duel.listener import listen
-from test_stream import CAST, health
+from test_hostile_input import first_event
+from test_stream import CAST, health, post
 
 CYCLES = 30
 
@@ -30,9 +31,13 @@ def footprint(process, engine_port: int) -> dict:
 
 
 async def hang_up_cycles(base: str, cycles: int) -> None:
+    """Start, say ready, and hang up while the first line is being written."""
     for k in range(cycles):
-        heard = await listen(base, {"cast": CAST, "topic": f"socks {k}"}, hang_up_after_audio=0.2)
-        assert heard.first_audio is not None
+        status, ticket = await post(base, "/api/start", json={"cast": CAST, "topic": f"socks {k}"})
+        assert status == 200
+        async with websockets.connect(ticket["wsUrl"], max_size=None) as socket:
+            await first_event(socket, "duel-started")
+            await asyncio.sleep(0.3)
 
 
 async def test_thirty_hang_ups_leave_no_task_file_or_engine_socket_behind(roomy):
@@ -41,7 +46,9 @@ async def test_thirty_hang_ups_leave_no_task_file_or_engine_socket_behind(roomy)
     engine_port = int((await health(base))["engine_url"].rsplit(":", 1)[1].split("/")[0])
     await hang_up_cycles(base, 2)  # the first duels load what every duel shares
     await asyncio.sleep(2)
-    tasks, before = (await health(base))["tasks"], footprint(process, engine_port)
+    report = await health(base)
+    assert "tasks" in report, report
+    tasks, before = report["tasks"], footprint(process, engine_port)
 
     await hang_up_cycles(base, CYCLES)
 

@@ -108,7 +108,7 @@ async def test_a_token_works_once(server):
         ({"cast": CAST, "topic": "x", "flow": "nope"}, ["body", "flow"], "no flow named 'nope'"),
         ({"cast": CAST, "topic": "x", "turns": 0}, ["body", "turns"], "greater than or equal to 1"),
         ({"cast": {"first": CAST["first"], "second": CAST["first"]}, "topic": "x"}, ["body", "cast"], "both agents are called 'Max'"),
-        ({"cast": {**CAST, "first": {**CAST["first"], "model": "llama3.2"}}, "topic": "x"}, ["body", "cast", "first", "model"], "the embedded engine serves only 'local-duel'"),
+        ({"cast": {**CAST, "first": {**CAST["first"], "model": "llama3.2"}}, "topic": "x"}, ["body", "cast", "first", "model"], "there is no llama3.2.gguf"),
     ],
 )
 async def test_bad_start_body_gets_422_naming_the_field(server, body, field, words):

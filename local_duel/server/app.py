@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from loguru import logger
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from local_duel.llm import Engine
+from local_duel.engine import engine_for
 from local_duel.models import voices_dir
 from local_duel.server import api, stream
 from local_duel.server.catalog import FlowCatalog
@@ -65,7 +65,7 @@ def create_app(
     app.add_middleware(SameOrigin)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(settings))
     app.state.settings = settings
-    app.state.engine = engine = Engine(settings)
+    app.state.engine = engine = engine_for(settings)
     app.state.ready = False
     app.state.warmup_error = None
     app.state.voices = Voices(voices_dir(settings.models_dir), settings.voice_threads)
