@@ -8,8 +8,11 @@ import time
 import pytest
 import websockets
 
+from pipecat.frames.frames import OutputTransportMessageFrame
+from pipecat.serializers.protobuf import ProtobufFrameSerializer
+
 from conftest import copy_of_flows, server_process, serving
-from test_hostile_input import first_event
+from local_duel.listener import CLIENT_READY
 from test_stream import CAST, health, post
 
 CYCLES = 30
@@ -32,12 +35,13 @@ def footprint(process, engine_port: int) -> dict:
 
 async def hang_up_cycles(base: str, cycles: int) -> None:
     """Start, say ready, and hang up while the first line is being written."""
+    ready = await ProtobufFrameSerializer().serialize(OutputTransportMessageFrame(message=CLIENT_READY))
     for k in range(cycles):
         status, ticket = await post(base, "/api/start", json={"cast": CAST, "topic": f"socks {k}"})
         assert status == 200
         async with websockets.connect(ticket["wsUrl"], max_size=None) as socket:
-            await first_event(socket, "duel-started")
-            await asyncio.sleep(0.3)
+            await socket.send(ready)
+            await asyncio.sleep(0.5)
 
 
 async def test_thirty_hang_ups_leave_no_task_file_or_engine_socket_behind(roomy):

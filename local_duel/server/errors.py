@@ -12,6 +12,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
 
 
 class SafeJSONResponse(JSONResponse):
@@ -32,7 +33,23 @@ async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
     if isinstance(exc.__cause__, RecursionError):  # FastAPI's 400 for a JSON body json.loads can't recurse through
         problem = {"loc": ["body"], "msg": "the JSON nests too deep to read", "type": "json_too_deep"}
         return SafeJSONResponse({"detail": [problem]}, 422)
+    if exc.status_code in (404, 405):
+        # Starlette names only the first route's methods, and the page, mounted at `/`,
+        # answers 404 (or 405: GET, HEAD) for a method an API path doesn't have.
+        allowed = _spec_methods(request)
+        if allowed and request.method not in allowed:
+            return SafeJSONResponse({"detail": "Method Not Allowed"}, 405, headers={"Allow": ", ".join(sorted(allowed))})
     return SafeJSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+
+
+def _spec_methods(request: Request) -> set[str]:
+    """The methods the OpenAPI spec lists for the request's path; none for the page."""
+    return {
+        method.upper()
+        for path, operations in request.app.openapi()["paths"].items()
+        if compile_path(path)[0].match(request.url.path)
+        for method in operations
+    }
 
 
 HANDLERS = {RequestValidationError: invalid_request, HTTPException: http_error}
