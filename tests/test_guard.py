@@ -6,6 +6,7 @@ import aiohttp
 import pytest
 import websockets
 
+from test_hostile_input import hang_up
 from test_stream import CAST, TWO_PHASES, post, upload
 
 EVIL = "http://evil.example"
@@ -31,7 +32,9 @@ async def test_an_upload_without_the_page_header_is_refused(server):
 async def test_the_page_own_origin_may_upload_and_start(server):
     own = {"Origin": server}
     assert (await upload(server, "own.yaml", TWO_PHASES, headers={"X-Local-Duel": "1", **own}))[0] == 201
-    assert (await post(server, "/api/start", json={"cast": CAST, "topic": "tea"}, headers=own))[0] == 200
+    status, ticket = await post(server, "/api/start", json={"cast": CAST, "topic": "tea"}, headers=own)
+    assert status == 200
+    await hang_up(ticket)
 
 
 @pytest.mark.parametrize("origin", [EVIL, "null", "http://127.0.0.1:1"])
@@ -69,6 +72,7 @@ async def test_a_foreign_host_can_not_open_the_duel_socket(server):
         async with websockets.connect(rebound, host="127.0.0.1", port=port):  # the name, resolved to loopback
             pass
     assert refused.value.response.status_code == 400
+    await hang_up(ticket)
 
 
 async def test_localhost_is_as_good_as_127_0_0_1(server):

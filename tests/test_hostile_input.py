@@ -99,6 +99,7 @@ async def test_names_in_any_script_are_welcome(server, name):
     cast = {**CAST, "first": {**CAST["first"], "name": name}}
     status, answer = await post(server, "/api/start", json={"cast": cast, "topic": "tea"})
     assert status == 200, answer
+    await hang_up(answer)
 
 
 @pytest.mark.parametrize(
@@ -158,6 +159,12 @@ async def test_a_second_client_ready_does_not_start_the_duel_twice(server):
                     if events[-1] == "line-ended":
                         break
     assert events.count("duel-started") == 1
+
+
+async def hang_up(ticket: dict) -> None:
+    """Use a ticket and hang up at once: an unused one holds a place on the stage for a minute."""
+    async with websockets.connect(ticket["wsUrl"]):
+        pass
 
 
 async def get(base: str, path: str) -> tuple[int, object]:
