@@ -9,11 +9,15 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from loguru import logger
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from local_duel.engine import engine_for
 from local_duel.models import voices_dir
 from local_duel.server import api, stream
 from local_duel.server.catalog import FlowCatalog
+from local_duel.server.errors import HANDLERS, SafeJSONResponse
+from local_duel.server.guard import SameOrigin, allowed_hosts
+from local_duel.server.limits import ENVELOPE, BodyLimit, StartRate
 from local_duel.server.tickets import Tickets
 from local_duel.settings import ROOT, Settings
 from local_duel.voice import Voices
@@ -49,14 +53,27 @@ def create_app(
             warming.cancel()
             engine.stop()
 
-    app = FastAPI(title="Local Duel", summary="Two local AI agents duel out loud.", lifespan=lifespan)
+    app = FastAPI(
+        title="Local Duel",
+        summary="Two local AI agents duel out loud.",
+        lifespan=lifespan,
+        default_response_class=SafeJSONResponse,
+        exception_handlers=HANDLERS,
+    )
+    # outermost first: the Host, then the Origin, then the body's size
+    app.add_middleware(BodyLimit, max_bytes=settings.upload_max_file_bytes + ENVELOPE)
+    app.add_middleware(SameOrigin)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(settings))
     app.state.settings = settings
     app.state.engine = engine = engine_for(settings)
     app.state.ready = False
     app.state.warmup_error = None
     app.state.voices = Voices(voices_dir(settings.models_dir), settings.voice_threads)
-    app.state.catalog = FlowCatalog(settings.flows_dir)
+    app.state.catalog = FlowCatalog(
+        settings.flows_dir, settings.max_turns_per_phase, settings.upload_max_files, settings.upload_max_bytes
+    )
     app.state.tickets = Tickets()
+    app.state.start_rate = StartRate(settings.starts_per_minute)
     app.state.duels = {}
     app.include_router(api.router)
     app.include_router(stream.router)

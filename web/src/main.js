@@ -333,7 +333,8 @@ async function uploadFlow() {
   const body = new FormData();
   body.append("file", file);
   try {
-    const flow = await api("/api/flows", { method: "POST", body });
+    // The header makes the upload a request no other website can send without asking first.
+    const flow = await api("/api/flows", { method: "POST", body, headers: { "X-Local-Duel": "1" } });
     await loadFlows(flow.name);
     setStatus("ready", `Flow '${flow.name}' uploaded.`);
   } catch (err) {
