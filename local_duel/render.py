@@ -17,6 +17,7 @@ from local_duel.duel import Duel
 from local_duel.flow import DuelFlow
 from local_duel.line import Line
 from local_duel.engine import engine_for
+from local_duel.rating import Rating
 from local_duel.settings import Settings
 from local_duel.voice import Voices
 
@@ -56,6 +57,7 @@ class Render:
     cast: dict
     seed: int
     pause_seconds: float
+    rating: str = ""
     lines: list[Line] = field(default_factory=list)
     wall_seconds: float = 0.0
     audio_seconds: float = 0.0
@@ -80,6 +82,7 @@ async def render(
     transcript_path: Path,
     turns_per_phase: int | None = None,
     on_line=None,
+    rating: Rating | None = None,
 ) -> Render:
     """Run one duel to the end (or to an error or Ctrl-C) and write what was said."""
     result = Render(flow.name, topic, cast.model_dump(), settings.seed, settings.pause)
@@ -89,8 +92,9 @@ async def render(
         duel = Duel(
             flow, cast, topic,
             llm_url=engine.url, voices=voices, settings=settings, views=await engine.views(cast),
-            output=[tape], turns_per_phase=turns_per_phase, on_line=on_line,
+            output=[tape], turns_per_phase=turns_per_phase, on_line=on_line, rating=rating,
         )
+        result.rating = duel.rating
 
         @duel.worker.event_handler("on_pipeline_started")
         async def on_started(worker, frame):

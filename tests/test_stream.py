@@ -107,6 +107,7 @@ async def test_a_token_works_once(server):
         ({"cast": {**CAST, "second": {**CAST["second"], "voice": "klingon"}}, "topic": "x"}, ["body", "cast", "second", "voice"], "unknown voice 'klingon'"),
         ({"cast": CAST, "topic": "x", "flow": "nope"}, ["body", "flow"], "no flow named 'nope'"),
         ({"cast": CAST, "topic": "x", "turns": 0}, ["body", "turns"], "greater than or equal to 1"),
+        ({"cast": CAST, "topic": "x", "rating": "spicy"}, ["body", "rating"], "'family' or 'adult'"),
         ({"cast": {"first": CAST["first"], "second": CAST["first"]}, "topic": "x"}, ["body", "cast"], "both agents are called 'Max'"),
         ({"cast": {**CAST, "first": {**CAST["first"], "model": "llama3.2"}}, "topic": "x"}, ["body", "cast", "first", "model"], "there is no llama3.2.gguf"),
     ],

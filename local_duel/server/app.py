@@ -13,6 +13,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from local_duel.engine import engine_for
 from local_duel.models import voices_dir
+from local_duel.rating import steer_for
 from local_duel.server import api, stream
 from local_duel.server.catalog import FlowCatalog
 from local_duel.server.errors import HANDLERS, SafeJSONResponse
@@ -38,7 +39,12 @@ def create_app(
         async def warm_up():
             try:
                 await engine.start()
-                await asyncio.gather(engine.warm(), asyncio.to_thread(app.state.voices.warm))
+                await asyncio.gather(
+                    engine.warm(),
+                    asyncio.to_thread(app.state.voices.warm),
+                    # The family rating's steering reads the vocabulary once (about a second).
+                    asyncio.to_thread(steer_for, [settings.llm_model], settings),
+                )
             except Exception as e:
                 app.state.warmup_error = str(e)
                 logger.error(f"the engine could not start: {e}")

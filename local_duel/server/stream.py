@@ -77,6 +77,7 @@ async def duel_socket(websocket: WebSocket, token: str = ""):
         output=[transport.output()],
         turns_per_phase=request.turns,
         views=ticket.views,
+        rating=request.rating,
     )
 
     @duel.worker.rtvi.event_handler("on_client_ready")

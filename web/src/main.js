@@ -38,7 +38,7 @@ async function api(path, init) {
   return body;
 }
 
-const LABELS = { flow: "Flow", topic: "Topic", turns: "Turns per phase", cast: "Cast" };
+const LABELS = { flow: "Flow", topic: "Topic", turns: "Turns per phase", rating: "Rating", cast: "Cast" };
 
 // ["body", "cast", "first", "name"] → "First agent's name"
 function label(loc) {
@@ -237,6 +237,7 @@ function readSettings() {
     flow: field("flow").value,
     topic: field("topic").value.trim(),
     turns: turns === "" ? null : Number(turns),
+    rating: field("rating").value || null,
     cast: { first: agent("first"), second: agent("second") },
   };
 }
