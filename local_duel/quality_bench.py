@@ -77,10 +77,11 @@ async def _one(engine: Engine, flow: DuelFlow, cast: Cast, topic: str, settings:
 
 
 async def run(out: Path, settings: Settings | None = None, say=print, seeds: list[int] = SEEDS) -> dict:
-    """Run the matrix (only the duels of `seeds`) and write `quality.json` into `out`."""
+    """Run the matrix (only the duels of `seeds`) and write `quality.json` into `out`,
+    rewritten after every duel so a long run that is stopped keeps what it measured."""
     settings = settings or Settings()
     began = time.monotonic()
-    duels, judged = [], []
+    duels = []
     async with engine_for(settings) as engine:
         await engine.warm()
         for flow_path, topic, seed, cast_path in matrix(seeds):
@@ -91,29 +92,37 @@ async def run(out: Path, settings: Settings | None = None, say=print, seeds: lis
             seconds = time.monotonic() - started
             say(f"{flow.name} · {cast.names} · {topic} · seed {seed}: {len(lines)} lines in {seconds:.1f} s"
                 + (f" · stopped: {duel.error}" if duel.error else ""))
-            judged.append(lines)
             duels.append({
                 "flow": flow.name, "cast": cast.names, "topic": topic, "seed": seed,
                 "seconds": round(seconds, 1), "error": duel.error, "lines": lines,
             })
-    engine_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the engine has exited
-    total = summarise(judged)
-    line_seconds = sum(d["seconds"] for d in duels) / max(total["lines"], 1)
-    results = {
+            results = _results(duels, settings, seeds, time.monotonic() - began)
+            _write(out, results)
+    # The engine has exited: its peak memory is known now.
+    results["peak_rss_mb"]["engine"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+    _write(out, results)
+    return results
+
+
+def _results(duels: list[dict], settings: Settings, seeds: list[int], seconds: float) -> dict:
+    total = summarise([d["lines"] for d in duels])
+    return {
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
         "settings": {k: settings.model_dump()[k] for k in ("temperature", "max_tokens", "candidates", "candidates_at_once", "moves")},
         "seeds": seeds,
         "summary": total,
         "duels_stopped": sum(1 for d in duels if d["error"]),
-        "seconds_per_line": round(line_seconds, 3),
-        "peak_rss_mb": {"bench": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1), "engine": round(engine_mb, 1)},
-        "bench_seconds": round(time.monotonic() - began, 1),
+        "seconds_per_line": round(sum(d["seconds"] for d in duels) / max(total["lines"], 1), 3),
+        "peak_rss_mb": {"bench": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1), "engine": None},
+        "bench_seconds": round(seconds, 1),
         "targets": TARGETS,
         "duels": duels,
     }
+
+
+def _write(out: Path, results: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "quality.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return results
 
 
 def table(results: dict) -> str:

@@ -3,9 +3,9 @@
 `Writer` is Pipecat's `OLLamaLLMService` (any OpenAI-compatible server: Ollama, or the
 embedded llama.cpp engine) with one change: for each context it writes `candidates`
 completions of the same prompt, each with its own seed, and hands them on as
-`CandidateFrame`s for the `LineEditor` to rank. They are separate streaming requests,
-`at_once` at a time: an engine with parallel slots writes them side by side, one
-without them (a new request interrupting the running one) one after the other.
+`CandidateFrame`s, in seed order, for the `LineEditor` to rank. They are separate
+streaming requests (llama-server writes one choice per request), `at_once` at a time:
+the embedded engine's parallel slots write them side by side.
 """
 
 import asyncio
@@ -65,9 +65,11 @@ class Writer(OLLamaLLMService):
         if bias := self._steer.get(params["model"]):
             params["logit_bias"] = bias
         seed = params["seed"]
-        await asyncio.gather(*(self._write({**params, "seed": seed + k}) for k in range(self._candidates)))
+        written = await asyncio.gather(*(self._write({**params, "seed": seed + k}) for k in range(self._candidates)))
+        for candidate in written:  # in seed order, whichever finished first: ties rank the same every run
+            await self.push_frame(candidate)
 
-    async def _write(self, params: dict) -> None:
+    async def _write(self, params: dict) -> CandidateFrame:
         async with self._slots:
             text, first_token_at = [], None
             stream = await self._client.chat.completions.create(**params)
@@ -78,4 +80,4 @@ class Writer(OLLamaLLMService):
                         text.append(chunk.choices[0].delta.content)
             finally:
                 await stream.close()
-        await self.push_frame(CandidateFrame("".join(text), len(text), first_token_at))
+        return CandidateFrame("".join(text), len(text), first_token_at)

@@ -61,7 +61,7 @@ def test_stock_lines_are_clean():
 def test_steering_biases_only_whole_listed_words_in_the_bundled_vocabulary():
     """The real GGUF's vocabulary: every biased token starts a word and is a listed word."""
     path = llm_path(Settings().models_dir)
-    tokens = vocabulary(path)
+    tokens = list(vocabulary(path))
     assert len(tokens) == 262144 and tokens[:3] == ["<pad>", "<eos>", "<bos>"]
     bias = steering(path)
     biased = {tokens[int(i)] for i in bias}
