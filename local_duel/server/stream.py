@@ -9,6 +9,7 @@ from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPI
 from local_duel.announcer import urgent_event
 from local_duel.duel import Duel
 from local_duel.flow import FlowFileError
+from local_duel.history.recorder import Recording, new_duel
 
 router = APIRouter()
 
@@ -57,6 +58,8 @@ async def duel_socket(websocket: WebSocket, token: str = ""):
             serializer=ForgivingSerializer(),
         ),
     )
+    record = new_duel(ticket.duel_id, flow, request.cast, request.topic, request.turns, settings, ticket.views)
+    recording = Recording(state.store, record, request.cast, state.owner)
     duel = Duel(
         flow,
         request.cast,
@@ -65,7 +68,7 @@ async def duel_socket(websocket: WebSocket, token: str = ""):
         voices=state.voices,
         settings=settings,
         inputs=[transport.input()],
-        output=[transport.output()],
+        output=[recording.recorder, transport.output()],
         turns_per_phase=request.turns,
         views=ticket.views,
     )
@@ -80,8 +83,10 @@ async def duel_socket(websocket: WebSocket, token: str = ""):
 
     state.duels[ticket.duel_id] = duel
     logger.info(f"duel {ticket.duel_id} starts: {request.flow}, {request.cast.names}, {request.topic!r}")
+    await recording.begin()
     try:
         await duel.run()
     finally:
         del state.duels[ticket.duel_id]
+        await recording.end(duel.error, settings)
         logger.info(f"duel {ticket.duel_id} ended after {len(duel.script.lines)} lines")
