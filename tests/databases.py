@@ -15,10 +15,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import port_for
 import pytest
 from pytest_postgresql.janitor import DatabaseJanitor
-
-from local_duel.llm import free_port
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -29,7 +28,7 @@ def _as_server_user(command: list) -> list:
 
 @pytest.fixture(scope="session")
 def postgresql_server():
-    """A PostgreSQL cluster on a free loopback port for the test session: (host, port, version)."""
+    """A PostgreSQL cluster on a free loopback port for the test session: (host, port)."""
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
     if not found:
         pytest.fail("PostgreSQL is not installed: `scripts/setup --test` installs Debian's postgresql")
@@ -37,7 +36,7 @@ def postgresql_server():
     home = Path(tempfile.mkdtemp(prefix="local-duel-pg-"))
     if os.geteuid() == 0:
         shutil.chown(home, "postgres", "postgres")
-    data, port = home / "data", free_port()
+    data, port = home / "data", port_for.get_port(None)
     subprocess.run(
         _as_server_user([bin_dir / "initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]),
         check=True, capture_output=True,
@@ -46,7 +45,7 @@ def postgresql_server():
     subprocess.run(_as_server_user([bin_dir / "pg_ctl", "-D", data, "-l", home / "log", "-w", "-o", options, "start"]),
                    check=True, capture_output=True)
     try:
-        yield "127.0.0.1", port, bin_dir.parent.name
+        yield "127.0.0.1", port
     finally:
         subprocess.run(_as_server_user([bin_dir / "pg_ctl", "-D", data, "-m", "immediate", "stop"]), capture_output=True)
         shutil.rmtree(home, ignore_errors=True)
@@ -58,7 +57,7 @@ def database_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'duels.db'}"
         return
-    host, port, version = request.getfixturevalue("postgresql_server")
+    host, port = request.getfixturevalue("postgresql_server")
     name = f"duels_{request.node.name.encode().hex()[:40]}"
-    with DatabaseJanitor(user="postgres", host=host, port=port, version=version, dbname=name, password=""):
+    with DatabaseJanitor(user="postgres", host=host, port=port, dbname=name, password=""):
         yield f"postgresql://postgres@{host}:{port}/{name}"

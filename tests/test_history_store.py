@@ -62,7 +62,7 @@ async def test_each_migration_applies_to_the_database_its_predecessor_made(datab
         await store.begin(new_duel("after-all"), owner="test")
         await store.migrate()
         assert await schema_drift(store) == []
-        assert [d.id for d in (await store.list()).items] == ["after-all"]
+        assert [d.id for d in (await store.list_duels()).items] == ["after-all"]
     finally:
         await store.close()
 
@@ -86,14 +86,14 @@ async def test_a_duel_is_kept_line_by_line_with_its_audio(store):
 async def test_list_pages_newest_first_and_filters_ignoring_case_in_any_script(store):
     for number in range(7):
         await store.begin(new_duel(f"d{number}", topic=f"Café {number} 100%", first="Zoë" if number % 2 else "Max"), owner="me")
-    page = await store.list(limit=3, offset=0)
+    page = await store.list_duels(limit=3, offset=0)
     assert page.total == 7 and [d.id for d in page.items] == ["d6", "d5", "d4"]
-    assert [d.id for d in (await store.list(limit=3, offset=6)).items] == ["d0"]
-    assert {d.id for d in (await store.list(cast="ZOË")).items} == {"d1", "d3", "d5"}
-    assert (await store.list(topic="CAFÉ 3")).total == 1
-    assert (await store.list(topic="0%")).total == 7  # a literal '%', not a wildcard
-    assert (await store.list(topic="_")).total == 0
-    assert (await store.list(topic="café", cast="max")).total == 4
+    assert [d.id for d in (await store.list_duels(limit=3, offset=6)).items] == ["d0"]
+    assert {d.id for d in (await store.list_duels(cast="ZOË")).items} == {"d1", "d3", "d5"}
+    assert (await store.list_duels(topic="CAFÉ 3")).total == 1
+    assert (await store.list_duels(topic="0%")).total == 7  # a literal '%', not a wildcard
+    assert (await store.list_duels(topic="_")).total == 0
+    assert (await store.list_duels(topic="café", cast="max")).total == 4
 
 
 async def test_recover_marks_a_dead_servers_duels_interrupted_but_not_a_live_ones(store):
@@ -136,7 +136,7 @@ async def test_retention_deletes_the_oldest_finished_duels_first(store):
     assert await store.prune(None, None) == []
     assert sorted(await store.prune(keep_duels=3, keep_bytes=None)) == ["d1"]  # d0 still runs: kept
     assert await store.prune(keep_duels=None, keep_bytes=250) == ["d2"]
-    assert [d.id for d in (await store.list()).items] == ["d4", "d3", "d0"]
+    assert [d.id for d in (await store.list_duels()).items] == ["d4", "d3", "d0"]
 
 
 @pytest.mark.parametrize("url, words", [

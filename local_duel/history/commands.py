@@ -56,7 +56,7 @@ def list_duels(
     offset: Annotated[int, typer.Option(min=0)] = 0,
 ):
     """Stored duels, newest first."""
-    page = _with_store(lambda store: store.list(limit, offset, topic=topic, cast=cast))
+    page = _with_store(lambda store: store.list_duels(limit, offset, topic=topic, cast=cast))
     for duel in page.items:
         typer.echo(
             f"{duel.id}  {duel.created_at:%Y-%m-%d %H:%M}  {duel.status:<11} {duel.audio_seconds:6.1f} s  "

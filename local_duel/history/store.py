@@ -146,7 +146,7 @@ class DuelStore:
 
     # --- reading ---
 
-    async def list(self, limit: int = 20, offset: int = 0, topic: str | None = None, cast: str | None = None) -> DuelPage:
+    async def list_duels(self, limit: int = 20, offset: int = 0, topic: str | None = None, cast: str | None = None) -> DuelPage:
         """Newest first; `topic` and `cast` match anywhere, ignoring case."""
         where = []
         if topic:

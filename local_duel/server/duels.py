@@ -51,7 +51,7 @@ async def list_duels(
     cast: Annotated[str | None, Query(max_length=64, description="Part of either agent's name, any case.")] = None,
 ) -> DuelPage:
     """Stored duels, newest first."""
-    return await store.list(limit, offset, topic=topic, cast=cast)
+    return await store.list_duels(limit, offset, topic=topic, cast=cast)
 
 
 @router.get("/{duel_id}")
