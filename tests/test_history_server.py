@@ -20,6 +20,7 @@ import webvtt
 
 from conftest import ROOT, free_port, local_duel, serving
 from local_duel.listener import listen
+from test_page import ARTIFACTS, Visit, browser  # noqa: F401  (browser: Debian's Chromium, as the page tests drive it)
 
 CAST = {
     "first": {"name": "Zoë", "persona": "a smug software engineer", "voice": "en_US-joe-medium"},
@@ -195,14 +196,101 @@ def test_bad_requests_say_what_was_wrong(complete, path, body, status, words):
 
 
 def test_the_cli_lists_exports_and_deletes(killed, complete, tmp_path):
+    import json
+
     base, duel, _ = complete
     env = {"LOCAL_DUEL_DATA_DIR": str(killed[2])}
-    listing = local_duel("history", "list", "--topic", "tabs", env=env)
+    listing = local_duel("history", "list", "--topic", "TABS", env=env)
     assert listing.returncode == 0 and duel["id"] in listing.stdout and "Zoë vs Ōtani" in listing.stdout
     out = tmp_path / "duel.vtt"
     exported = local_duel("history", "export", duel["id"], "--format", "vtt", "--out", str(out), env=env)
     assert exported.returncode == 0, exported.stderr
     assert len(webvtt.read(str(out))) == len(duel["lines"])
-    assert "no duel with id 'nope'" in local_duel("history", "show", "nope", env=env).stderr
-    status, _, _ = fetch(f"{base}/api/duels/{duel['id']}", "DELETE")
-    assert status == 204 and fetch(f"{base}/api/duels/{duel['id']}")[0] == 404
+    missing = local_duel("history", "show", "nope", env=env)
+    assert missing.returncode == 2 and "no duel with id 'nope'" in missing.stderr
+    status, answer, _ = fetch(f"{base}/api/duels/{duel['id']}/revoice", "POST", b"{}")
+    copy = json.loads(answer)["id"]
+    deleted = local_duel("history", "delete", copy, "--yes", env=env)
+    assert deleted.returncode == 0, deleted.stderr
+    assert fetch(f"{base}/api/duels/{copy}")[0] == 404 and fetch(f"{base}/api/duels/{duel['id']}")[0] == 200
+
+
+SNAPSHOT = """() => {
+  const q = (id) => document.querySelector(`[data-testid="${id}"]`);
+  return {
+    time: q("replay-audio").currentTime,
+    paused: q("replay-audio").paused,
+    current: Number(q("transcript").dataset.current ?? -1),
+    level: Number(q("meter").dataset.level),
+    first: q("bubble-first").textContent,
+    second: q("bubble-second").textContent,
+    phase: q("phase-banner").dataset.phase,
+  };
+}"""
+
+
+def test_the_page_replays_a_stored_duel_with_the_transcript_following_the_audio(browser, complete):  # noqa: F811
+    base, duel, _ = complete
+    visit = Visit(browser, base)
+    try:
+        page = visit.open()
+        page.click('[data-testid="toggle-history"]')
+        item = page.locator(f'[data-testid="history-list"] li[data-id="{duel["id"]}"]')
+        item.wait_for(timeout=15_000)
+        text = item.inner_text()
+        assert duel["topic"] in text and "Zoë vs Ōtani" in text and "flirt_roast" in text and "complete" in text.lower()
+        hrefs = item.locator(".downloads a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
+        assert hrefs == [f"/api/duels/{duel['id']}/{f}" for f in ("audio.ogg", "audio.wav", "transcript.vtt", "transcript.md", "transcript.json")]
+
+        item.locator('[data-testid="replay"]').click()
+        lines = duel["lines"]
+        samples, deadline = [], time.monotonic() + lines[1]["start_seconds"] + 20
+        while time.monotonic() < deadline:
+            samples.append(page.evaluate(SNAPSHOT))
+            if samples[-1]["current"] >= 1:
+                break
+            page.wait_for_timeout(100)
+        now = samples[-1]
+        assert now["current"] == 1, f"the highlight never reached the second line: {samples[-3:]}"
+        assert any(s["current"] == 0 for s in samples), "the first line was never highlighted"
+        assert now["time"] >= lines[1]["start_seconds"] and not now["paused"]
+        assert now["second"] == lines[1]["text"] and any(s["first"] == lines[0]["text"] for s in samples)
+        assert any(s["level"] > 0.01 for s in samples), "no sound reached the meter"
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=ARTIFACTS / "replay.png")
+
+        # Clicking a line plays from it.
+        page.locator('[data-testid="transcript"] li').nth(2).click()
+        page.wait_for_function("() => document.querySelector('[data-testid=\"transcript\"]').dataset.current === '2'", timeout=5_000)
+        after = page.evaluate(SNAPSHOT)
+        assert lines[2]["start_seconds"] <= after["time"] < lines[2]["start_seconds"] + lines[2]["audio_seconds"]
+        assert after["first"] == lines[2]["text"] and after["phase"] == "goodbye"
+        assert page.locator('[data-testid="transcript"] li[aria-current]').inner_text().endswith(lines[2]["text"])
+        visit.check_offline_and_listen_only()
+    finally:
+        visit.close()
+
+
+def test_the_page_deletes_a_duel_only_once_confirmed(browser, complete):  # noqa: F811
+    import json
+
+    base, duel, _ = complete
+    copy = json.loads(fetch(f"{base}/api/duels/{duel['id']}/revoice", "POST", b"{}")[1])["id"]
+    visit = Visit(browser, base)
+    try:
+        page = visit.open()
+        page.click('[data-testid="toggle-history"]')
+        item = page.locator(f'[data-testid="history-list"] li[data-id="{copy}"]')
+        item.wait_for(timeout=15_000)
+        assert "re-voiced" in item.inner_text()
+        page.once("dialog", lambda dialog: dialog.dismiss())
+        item.locator('[data-testid="delete"]').click()
+        page.wait_for_timeout(500)
+        assert fetch(f"{base}/api/duels/{copy}")[0] == 200, "deleted without a yes"
+        page.once("dialog", lambda dialog: dialog.accept())
+        item.locator('[data-testid="delete"]').click()
+        item.wait_for(state="detached", timeout=10_000)
+        assert fetch(f"{base}/api/duels/{copy}")[0] == 404
+        visit.check_offline_and_listen_only()
+    finally:
+        visit.close()

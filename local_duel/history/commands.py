@@ -114,3 +114,21 @@ def delete(
 
     _with_store(work)
     typer.echo(f"deleted {duel_id}")
+
+
+@app.command()
+def bench(
+    duels: Annotated[int, typer.Option(min=1, help="How many duels to store.")] = 1000,
+    database_url: Annotated[str | None, typer.Option(help="An empty, throwaway database (default: a temporary SQLite).")] = None,
+    out: Annotated[Path, typer.Option(help="Where to write the results.")] = Path("bench/history.json"),
+):
+    """Measure the history: storage per minute, keeping a line, listing and opening duels."""
+    from local_duel.history.bench import bench as run_bench
+
+    try:
+        results = run_bench(duels, database_url, out)
+    except HistoryError as e:
+        raise _fail(str(e), 1)
+    for key, value in results.items():
+        typer.echo(f"{key:32} {value}")
+    typer.echo(f"wrote {out}")

@@ -63,7 +63,6 @@ class DuelStore:
     """Duels and their lines: written as they happen, read back for lists and replays."""
 
     def __init__(self, url: str):
-        self.url = url
         self.engine: AsyncEngine = create_async_engine(url)
         if self.engine.dialect.name == "sqlite":
             Path(self.engine.url.database).parent.mkdir(parents=True, exist_ok=True)

@@ -30,8 +30,7 @@ function minutes(seconds) {
 export function initHistory(stage) {
   const panel = $("history-panel");
   const list = $("history-list");
-  const audio = new Audio();
-  audio.preload = "auto";
+  const audio = $("replay-audio");
   let routed = false;
   let offset = 0;
   let replay = null; // { duel, lines, current, url }
