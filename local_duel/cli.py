@@ -21,7 +21,7 @@ from local_duel import models  # noqa: E402
 from local_duel.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast  # noqa: E402
 from local_duel.flow import FlowFileError, load_flow  # noqa: E402
 from local_duel.history import commands as history  # noqa: E402
-from local_duel.history.store import HistoryError  # noqa: E402
+from local_duel.history.store import HistoryError, history_url  # noqa: E402
 from local_duel.line import Line  # noqa: E402
 from local_duel.llm import EngineError, ModelChoiceError  # noqa: E402
 from local_duel.settings import Settings  # noqa: E402
@@ -129,6 +129,10 @@ def serve(
             models.llm_path(settings.models_dir)
         except models.MissingModelError as e:
             raise _fail(str(e), 1)
+    try:  # a history URL that can't work stops the server before anything starts
+        history_url(settings)
+    except HistoryError as e:
+        raise _fail(str(e), 1)
     typer.echo(f"Local Duel at http://{settings.host}:{settings.port}/ — starting the engine and loading the voices…")
     uvicorn.run(create_app(settings, announce=typer.echo), host=settings.host, port=settings.port, log_level="warning")
 

@@ -1,10 +1,11 @@
 """Recording a duel as it plays: its settings when it begins, each line and its audio as
 soon as the line is voiced, and its status when it stops.
 
-"Heard" here means voiced: a line is committed when its audio has all gone past the
-Recorder, just before the output. With lookahead that is at most one line ahead of what
-the listener hears (the output plays a line while the next one is voiced), so a server
-killed mid-duel keeps every line already heard, and perhaps the next one too.
+A line is committed once it has been voiced in full: when all its audio has gone past
+the Recorder, just before the output. A listener has heard a line once its last sound
+has played (the `line-ended` event, sent in step with the audio), which is always later.
+So a server killed mid-duel keeps every line already heard; with lookahead, which voices
+a line while the one before still plays, usually the line playing at the time too.
 """
 
 import asyncio
