@@ -236,7 +236,7 @@ SNAPSHOT = """() => {
 }"""
 
 
-def test_the_page_replays_a_stored_duel_with_the_transcript_following_the_audio(browser, complete):  # noqa: F811
+def test_the_page_replays_a_stored_duel_with_the_transcript_following_the_audio(complete, browser):  # noqa: F811  (complete first: it runs asyncio, which Playwright's loop forbids)
     base, duel, _ = complete
     visit = Visit(browser, base)
     try:
@@ -278,7 +278,7 @@ def test_the_page_replays_a_stored_duel_with_the_transcript_following_the_audio(
         visit.close()
 
 
-def test_the_page_deletes_a_duel_only_once_confirmed(browser, complete):  # noqa: F811
+def test_the_page_deletes_a_duel_only_once_confirmed(complete, browser):  # noqa: F811  (complete first: it runs asyncio, which Playwright's loop forbids)
     import json
 
     base, duel, _ = complete

@@ -51,18 +51,21 @@ async def test_migrations_on_an_empty_database_build_exactly_the_models(store):
 
 
 async def test_each_migration_applies_to_the_database_its_predecessor_made(database_url):
-    """Upgrade one revision at a time, from nothing, each from the schema the one before
-    it left; at the end the schema is the models', and opening it again changes nothing."""
+    """Upgrade one revision at a time from nothing, storing a duel under each, so every
+    migration runs on a database the one before it made, with data in it."""
     store = DuelStore(history_url(Settings(database_url=database_url)))
     try:
         revisions = list(reversed(list(ScriptDirectory.from_config(alembic_config(None)).walk_revisions())))
-        assert revisions[0].down_revision is None
+        assert revisions[0].down_revision is None and len(revisions) >= 2
         for revision in revisions:
             await store.migrate(revision.revision)
-        await store.begin(new_duel("after-all"), owner="test")
-        await store.migrate()
+            await store.begin(new_duel(f"made-at-{revision.revision}"), owner="test")
+            await store.add_line(f"made-at-{revision.revision}", spoken(1, f"said at {revision.revision}"), b"ogg")
         assert await schema_drift(store) == []
-        assert [d.id for d in (await store.list_duels()).items] == ["after-all"]
+        for revision in revisions:
+            duel = await store.get(f"made-at-{revision.revision}")
+            assert [line.text for line in duel.lines] == [f"said at {revision.revision}"]
+            assert await store.line_audio(duel.id) == [(0.0, 1.5, b"ogg")]
     finally:
         await store.close()
 
@@ -81,6 +84,21 @@ async def test_a_duel_is_kept_line_by_line_with_its_audio(store):
     assert duel.audio_seconds == pytest.approx(5.0) and duel.audio_bytes == 12
     assert await store.line_audio("d1") == [(0.0, 1.5, b"ogg1"), (1.75, 1.5, b"ogg2"), (3.5, 1.5, b"ogg3")]
     assert await store.get("nope") is None
+
+
+async def test_a_finished_duels_whole_sound_is_kept_once_and_its_lines_copies_cleared(store):
+    await store.begin(new_duel("d1"), owner="me")
+    await store.add_line("d1", spoken(1), b"line one")
+    await store.add_line("d1", spoken(2, start=1.75), b"line two")
+    await store.finish("d1", "complete")
+    assert await store.whole_audio("d1") is None
+    await store.keep_whole_audio("d1", b"the whole duel")
+    await store.keep_whole_audio("d1", b"built twice")  # a second request that built it too
+    assert await store.whole_audio("d1") == b"the whole duel"
+    assert await store.line_audio("d1") == []
+    duel = await store.get("d1")
+    assert duel.audio_bytes == len(b"the whole duel") and len(duel.lines) == 2
+    assert await store.delete("d1") and await store.whole_audio("d1") is None
 
 
 async def test_list_pages_newest_first_and_filters_ignoring_case_in_any_script(store):

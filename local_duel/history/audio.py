@@ -3,15 +3,22 @@ whole duel put back together from its lines, as Ogg/Opus or WAV.
 
 Opus at 24 kHz mono keeps speech clear at about a tenth of the WAV's size. Each line is
 placed at its own start time in the duel, so the pauses between speakers are rebuilt as
-silence and a transcript's timings match the audio exactly.
+silence and a transcript's timings match the audio exactly. The whole is encoded once,
+when the duel is over, and kept.
 """
 
 import asyncio
 import io
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import soundfile
+
+from local_duel.history.records import DuelDetail
+
+if TYPE_CHECKING:
+    from local_duel.history.store import DuelStore
 
 OPUS_RATES = (8000, 12000, 16000, 24000, 48000)  # what Opus (and libsndfile) accepts
 COMPRESSION = 0.9  # libsndfile: 0 (largest) … 1 (smallest); 0.9 is about 32 kbit/s, clear for speech
@@ -55,7 +62,26 @@ def to_wav(track: np.ndarray, sample_rate: int) -> bytes:
     return out.getvalue()
 
 
-async def duel_audio(parts: list[tuple[float, float, bytes]], sample_rate: int, suffix: str) -> bytes:
-    """A whole duel's sound as `ogg` or `wav` bytes, built off the event loop."""
-    track = await asyncio.to_thread(assemble, parts, sample_rate)
-    return await asyncio.to_thread(encode if suffix == "ogg" else to_wav, track, sample_rate)
+async def whole_ogg(store: "DuelStore", duel_id: str, sample_rate: int, finished: bool) -> bytes:
+    """A duel's whole sound as Ogg/Opus: kept once it is over; until then built from its
+    lines each time (and kept, if the duel is `finished` by now)."""
+    if (ogg := await store.whole_audio(duel_id)) is not None:
+        return ogg
+    track = await asyncio.to_thread(assemble, await store.line_audio(duel_id), sample_rate)
+    ogg = await asyncio.to_thread(encode, track, sample_rate)
+    if finished:
+        await store.keep_whole_audio(duel_id, ogg)
+    return ogg
+
+
+async def duel_file(store: "DuelStore", duel: DuelDetail, suffix: str) -> bytes:
+    """A duel's sound as `ogg` or `wav` bytes; the WAV is exactly as long as the duel, so
+    transcript times hold sample for sample."""
+    rate = duel.settings["sample_rate"]
+    ogg = await whole_ogg(store, duel.id, rate, finished=duel.status != "running")
+    if suffix == "ogg":
+        return ogg
+    samples, _ = await asyncio.to_thread(decode, ogg)
+    track = np.zeros(round(duel.audio_seconds * rate), dtype=np.int16)
+    track[: len(samples)] = samples[: len(track)]
+    return await asyncio.to_thread(to_wav, track, rate)

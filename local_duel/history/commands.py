@@ -88,7 +88,7 @@ def export(
         duel = await _get(store, duel_id)
         if format in EXPORTS:
             return EXPORTS[format][1](duel).encode()
-        return await audio.duel_audio(await store.line_audio(duel_id), duel.settings["sample_rate"], format)
+        return await audio.duel_file(store, duel, format)
 
     data = _with_store(work)
     out.parent.mkdir(parents=True, exist_ok=True)

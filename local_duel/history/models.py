@@ -1,8 +1,10 @@
-"""The history's tables: one row per duel, one row per spoken line with its audio.
+"""The history's tables: one row per duel, one row per spoken line, and a finished
+duel's whole sound.
 
 Each line carries its own Ogg/Opus audio, so a line and its sound are committed together,
-as the line is spoken, and a duel cut off mid-way keeps both. The whole duel's audio is
-put together from its lines on request (see audio.py).
+as the line is spoken, and a duel cut off mid-way keeps both. Once the duel is over its
+lines' audio is put together into one Ogg/Opus (see audio.py), kept in `duel_audio`,
+and the lines' own copies are cleared.
 """
 
 from datetime import datetime, timezone
@@ -88,5 +90,14 @@ class LineRow(Base):
     time_to_first_token: Mapped[float | None] = mapped_column(Float)
     time_to_first_audio: Mapped[float | None] = mapped_column(Float)
     spoken_at: Mapped[datetime]
-    audio: Mapped[bytes] = mapped_column(LargeBinary)
+    audio: Mapped[bytes | None] = mapped_column(LargeBinary)  # cleared once the whole duel's is kept
+
+
+class DuelAudioRow(Base):
+    """A finished duel's whole sound as one Ogg/Opus, built once from its lines."""
+
+    __tablename__ = "duel_audio"
+
+    duel_id: Mapped[str] = mapped_column(ForeignKey("duels.id", ondelete="CASCADE"), primary_key=True)
+    ogg: Mapped[bytes] = mapped_column(LargeBinary)
 

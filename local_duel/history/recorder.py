@@ -62,7 +62,7 @@ class Recorder(FrameProcessor):
         self._line_start = 0
         self._line_audio = bytearray()
         self._sample_rate = sample_rate
-        self._kept = 0
+        self.kept = 0  # lines kept so far
         self.ended = False  # the duel played to its last line
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
@@ -83,9 +83,9 @@ class Recorder(FrameProcessor):
     async def _keep(self, line: Line):
         rate = self._sample_rate
         side, voice = self._sides[line.speaker]
-        self._kept += 1
+        self.kept += 1
         stored = StoredLine(
-            number=self._kept, speaker=line.speaker, side=side, phase=line.phase, turn=line.turn, text=line.text,
+            number=self.kept, speaker=line.speaker, side=side, phase=line.phase, turn=line.turn, text=line.text,
             voice=voice, attempts=line.attempts, tokens=line.tokens,
             start_seconds=self._line_start / rate, audio_seconds=len(self._line_audio) / 2 / rate,
             time_to_first_token=line.time_to_first_token, time_to_first_audio=line.time_to_first_audio,
@@ -111,9 +111,12 @@ class Recording:
         await self.store.begin(self.duel, self.owner)
 
     async def end(self, error: str | None, settings: Settings) -> str:
-        """Set the status (complete, failed, or stopped when cut short) and apply retention."""
+        """Set the status (complete, failed, or stopped when cut short), keep the whole
+        duel's sound, and apply retention."""
         status = "failed" if error else "complete" if self.recorder.ended else "stopped"
         await self.store.finish(self.duel.id, status, error)
+        if self.recorder.kept:
+            await audio.whole_ogg(self.store, self.duel.id, self.duel.settings["sample_rate"], finished=True)
         if pruned := await self.store.prune(settings.keep_duels, settings.keep_bytes):
             logger.info(f"retention: deleted {len(pruned)} old duel(s)")
         return status

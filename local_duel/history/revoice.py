@@ -50,4 +50,5 @@ async def revoice(store: DuelStore, voices: Voices, source: DuelDetail, new_voic
         await store.finish(duel.id, "failed", f"re-voicing stopped: {e}")
         raise
     await store.finish(duel.id, "complete")
+    await audio.whole_ogg(store, duel.id, rate, finished=True)
     return duel.id

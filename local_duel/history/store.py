@@ -12,10 +12,10 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import delete, event, func, select, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from local_duel.history.models import DuelRow, LineRow
+from local_duel.history.models import DuelAudioRow, DuelRow, LineRow
 from local_duel.history.records import DuelDetail, DuelPage, DuelSummary, NewDuel, StoredLine
 from local_duel.settings import Settings
 
@@ -176,13 +176,28 @@ class DuelStore:
             )
 
     async def line_audio(self, duel_id: str) -> list[tuple[float, float, bytes]]:
-        """(start seconds, length seconds, Ogg/Opus) of every line, in order."""
+        """(start seconds, length seconds, Ogg/Opus) of every line, in order, as long as
+        the whole duel's audio has not been kept (that clears them)."""
         async with self.engine.connect() as connection:
             rows = await connection.execute(
                 select(LineRow.start_seconds, LineRow.audio_seconds, LineRow.audio)
-                .where(LineRow.duel_id == duel_id).order_by(LineRow.number)
+                .where(LineRow.duel_id == duel_id, LineRow.audio.is_not(None)).order_by(LineRow.number)
             )
             return [tuple(row) for row in rows]
+
+    async def whole_audio(self, duel_id: str) -> bytes | None:
+        async with self.engine.connect() as connection:
+            return await connection.scalar(select(DuelAudioRow.ogg).where(DuelAudioRow.duel_id == duel_id))
+
+    async def keep_whole_audio(self, duel_id: str, ogg: bytes) -> None:
+        """Keep a finished duel's whole sound and clear its lines' own, in one transaction."""
+        try:
+            async with self.engine.begin() as connection:
+                await connection.execute(DuelAudioRow.__table__.insert().values(duel_id=duel_id, ogg=ogg))
+                await connection.execute(update(LineRow).where(LineRow.duel_id == duel_id).values(audio=None))
+                await connection.execute(update(DuelRow).where(DuelRow.id == duel_id).values(audio_bytes=len(ogg)))
+        except IntegrityError:  # kept meanwhile by another request (or the duel was deleted)
+            pass
 
     # --- forgetting ---
 

@@ -65,8 +65,7 @@ async def duel_audio(duel_id: str, suffix: str, store: Store) -> Response:
     """The duel's sound as Ogg/Opus (`audio.ogg`) or WAV (`audio.wav`)."""
     if suffix not in ("ogg", "wav"):
         raise HTTPException(404, f"no audio format '{suffix}'; ask for audio.ogg or audio.wav")
-    duel = await _duel(duel_id, store)
-    sound = await audio.duel_audio(await store.line_audio(duel_id), duel.settings["sample_rate"], suffix)
+    sound = await audio.duel_file(store, await _duel(duel_id, store), suffix)
     return _download(sound, f"audio/{suffix}", duel_id, suffix)
 
 
