@@ -93,12 +93,12 @@ async def render(
     result = Render(flow.name, topic, cast.model_dump(), settings.seed, settings.pause)
     started = time.monotonic()
     tape = Tape()
-    store = await DuelStore.open(settings) if save else None
     async with Engine(settings) as engine:
         views = await engine.views(cast)
         recording = None
-        if store:
+        if save:
             record = new_duel(secrets.token_hex(6), flow, cast, topic, turns_per_phase, settings, views)
+            store = await DuelStore.open(settings)
             recording = Recording(store, record, cast, owner_id(f"render pid {os.getpid()}"))
             result.duel_id = record.id
         duel = Duel(
@@ -125,8 +125,10 @@ async def render(
         finally:
             loop.remove_signal_handler(signal.SIGINT)
             if recording:
-                await recording.end(duel.error, settings)
-                await store.close()
+                try:
+                    await recording.end(duel.error, settings)
+                finally:
+                    await recording.store.close()
         result.error = duel.error or result.error
     result.lines = duel.script.lines
     result.wall_seconds = round(time.monotonic() - started, 3)
