@@ -194,6 +194,7 @@ def test_revoicing_speaks_the_same_lines_in_other_voices(complete):
     ("/api/duels/nope/audio.mp3", None, 404, "audio.ogg or audio.wav"),
     ("/api/duels?limit=0", None, 422, "greater than or equal to 1"),
     ("/api/duels/{id}/revoice", b'{"second": "klingon"}', 422, "unknown voice 'klingon'"),
+    ("/api/duels/{id}/revoice", b'{"secnd": "en_US-joe-medium"}', 422, "secnd"),
     ("/api/duels/{id}/transcript.srt", None, 404, "transcript.json, .vtt or .md"),
 ])
 def test_bad_requests_say_what_was_wrong(complete, path, body, status, words):

@@ -3,7 +3,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from local_duel.history import audio
 from local_duel.history.export import EXPORTS
@@ -24,6 +24,8 @@ Store = Annotated[DuelStore, Depends(store)]
 
 class RevoiceRequest(BaseModel):
     """New voices by side; a side left out keeps its voice."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt side is named, not ignored
 
     first: str | None = None
     second: str | None = None
