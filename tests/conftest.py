@@ -1,6 +1,7 @@
 """Shared test set-up: the offline guard, the bundled models, and fresh-process helpers."""
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -20,7 +21,11 @@ OFFLINE = Path(__file__).resolve().parent / "offline"
 sys.path.insert(0, str(OFFLINE))
 
 import offline_guard  # noqa: E402
-from local_duel.llm import free_port  # noqa: E402
+from local_duel.engine import free_port  # noqa: E402
+from local_duel.engine.embedded import TEMPLATE, llama_server  # noqa: E402
+from local_duel.models import LLM_FILE  # noqa: E402
+
+LLM_FILE_PATH = Path("models") / LLM_FILE
 
 pytest_plugins = ["databases"]  # the history's SQLite and throwaway PostgreSQL fixtures
 
@@ -92,6 +97,41 @@ def serving(flows: Path, log, env: dict | None = None, port: int | None = None, 
         except subprocess.TimeoutExpired:  # its engine follows it: the engine dies with its parent
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session")
+def render_template(offline):
+    """models/screenplay.jinja rendered by the embedded engine itself: llama-server's
+    `/apply-template`, on the bundled model. BOS is left to the tokenizer, so the text
+    starts with the scene."""
+    port = free_port()
+    process = subprocess.Popen(
+        [str(llama_server()), "-m", str(ROOT / LLM_FILE_PATH), "--host", "127.0.0.1", "--port", str(port),
+         "-np", "1", "-c", "512", "--no-webui", "--chat-template-file", str(TEMPLATE)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        assert process.poll() is None and time.monotonic() < deadline, "llama-server did not start"
+        time.sleep(0.2)
+
+    def render(messages: list[dict]) -> str:
+        request = urllib.request.Request(
+            f"{url}/apply-template", json.dumps({"messages": messages}).encode(), {"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.load(response)["prompt"]
+
+    yield render
+    process.terminate()
+    process.wait()
 
 
 @pytest.fixture(scope="session")

@@ -20,9 +20,11 @@ def test_short_benchmark_writes_results_timeline_and_table(tmp_path):
         assert measured["peak_rss_mb"]["server"] > 50 and measured["peak_rss_mb"]["engine"] > 100
     assert results["sequential"]["dead_air_median_s"] > 0  # waiting for each line is heard
     assert results["lookahead"]["tokens_per_s"]["app"] > 0 and results["lookahead"]["tokens_per_s"]["direct"] > 0
-    assert results["lookahead"]["concurrency"][0]["duels"] == 2
+    rows = results["lookahead"]["concurrency"]
+    assert [r["duels"] for r in rows] == [1, 2] and [r["duels_ended"] for r in rows] == [1, 2]
+    assert all(r["words_per_line"] >= 2 and 0 <= r["stock_lines"] <= r["lines"] for r in rows)
     assert all(0 < rtf < 1 for rtf in results["piper_rtf"].values())
     with Image.open(tmp_path / "timeline.png") as picture:
         assert picture.width == 1400
-    for measure in ("dead air median", "cold: server start", "LLM tokens/s", "memory per extra"):
+    for measure in ("dead air median", "cold: server start", "LLM tokens/s", "memory per extra", "| duels at once |"):
         assert measure in result.stdout

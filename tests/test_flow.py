@@ -86,7 +86,7 @@ def test_render_exits_2_on_a_model_the_embedded_engine_does_not_serve(tmp_path):
     )
     result = local_duel("render", "--cast", str(cast), "--wav", str(tmp_path / "d.wav"), "--transcript", str(tmp_path / "d.json"), timeout=120)
     assert result.returncode == 2
-    assert "cast.first.model" in result.stderr and "embedded engine serves only 'local-duel'" in result.stderr
+    assert "cast.first.model" in result.stderr and "no model 'llama3.2' for the embedded engine" in result.stderr
 
 
 def test_the_readme_example_duel_loads(tmp_path):

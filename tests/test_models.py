@@ -3,7 +3,7 @@
 import pytest
 
 from local_duel import models
-from local_duel.llm import Engine
+from local_duel.engine import EmbeddedEngine
 from local_duel.settings import Settings
 
 
@@ -32,5 +32,5 @@ def test_fetch_replaces_a_corrupt_file(tmp_path):
 
 async def test_missing_model_names_the_fetch_command(tmp_path):
     with pytest.raises(models.MissingModelError, match="run `local-duel models fetch`"):
-        async with Engine(Settings(models_dir=tmp_path)):
+        async with EmbeddedEngine(Settings(models_dir=tmp_path)):
             pass

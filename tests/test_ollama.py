@@ -9,9 +9,9 @@ server/routes.go: `{"error": "model 'x' not found"}` with 404, `digest mismatch`
 `/v1/models` from openai/openai.go's ListCompletion). Tests that use it say "imitation" in
 their names. What it can't show: that a real Ollama accepts the GGUF and runs the template.
 
-The template tests use real renderers on both sides: llama-cpp-python's own
-`Jinja2ChatFormatter` (what the embedded engine runs) for models/screenplay.jinja, and Go's
-text/template, compiled into PyPI `go-template`, for models/Modelfile's TEMPLATE.
+The template tests use real renderers on both sides: the embedded engine's own (llama-server's
+`/apply-template`) for models/screenplay.jinja, and Go's text/template, compiled into PyPI
+`go-template`, for models/Modelfile's TEMPLATE.
 """
 
 import asyncio
@@ -349,14 +349,6 @@ def test_modelfile_reads_as_ollama_parses_it():
 
 # --- the two templates, each by its real engine -------------------------------------------------
 
-def _jinja(messages: list[dict]) -> str:
-    """models/screenplay.jinja as the embedded engine renders it (BOS left to the tokenizer)."""
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-    template = (ROOT / "models" / "screenplay.jinja").read_text(encoding="utf-8")
-    return Jinja2ChatFormatter(template, eos_token="<eos>", bos_token="")(messages=messages).prompt
-
-
 def _ollama_collate(messages: list[dict]) -> tuple[str, list[dict]]:
     """Ollama's template/template.go `collate`, which runs before every chat template:
     consecutive messages of the same role (tool messages aside) are merged, joined by a
@@ -412,9 +404,9 @@ AGREEING = {
 
 
 @pytest.mark.parametrize("case", list(AGREEING))
-def test_modelfile_template_renders_what_the_jinja_template_renders(case, tmp_path):
+def test_modelfile_template_renders_what_the_jinja_template_renders(case, tmp_path, render_template):
     messages = AGREEING[case]
-    assert _go(messages, tmp_path) == _jinja(messages)
+    assert _go(messages, tmp_path) == render_template(messages)
 
 
 def test_rendered_prompt_ends_on_the_cue(tmp_path):
@@ -423,14 +415,14 @@ def test_rendered_prompt_ends_on_the_cue(tmp_path):
     assert prompt.endswith("\nMax:")
 
 
-def test_ollama_joins_consecutive_user_lines_with_a_blank_line_unlike_llama_cpp(tmp_path):
+def test_ollama_joins_consecutive_user_lines_with_a_blank_line_unlike_llama_cpp(tmp_path, render_template):
     """A known difference, kept visible: sent as one `user` message per line, a screenplay
     reaches Ollama's template already merged with blank lines between the lines, while
     llama.cpp's Jinja joins them with single newlines. Sending the screenplay as one
     message (lines joined by "\\n") gives both engines the same prompt (see above)."""
     lines = ["(They sit down.)", "Max: So, pineapple?", "Ava:"]
     messages = [SCENE, *({"role": "user", "content": line} for line in lines)]
-    assert _jinja(messages) == SCENE["content"] + "\n\n" + "\n".join(lines)
+    assert render_template(messages) == SCENE["content"] + "\n\n" + "\n".join(lines)
     assert _go(messages, tmp_path) == SCENE["content"] + "\n\n" + "\n\n".join(lines)
 
 
@@ -441,7 +433,7 @@ async def test_imitation_engine_provisions_then_prompts_each_agent_by_its_model(
     on an instruction-tuned model gets the chat view while the bundled one keeps the
     screenplay. Run against the imitation only."""
     from local_duel.cast import Agent, Cast
-    from local_duel.llm import Engine, ModelChoiceError
+    from local_duel.engine import ExternalEngine, ModelChoiceError
     from local_duel.settings import Settings
 
     imitation.add("llama3.2", template=LLAMA3_TEMPLATE)
@@ -450,10 +442,10 @@ async def test_imitation_engine_provisions_then_prompts_each_agent_by_its_model(
         first=Agent(name="Max", persona="p", voice="v"),
         second=Agent(name="Ava", persona="p", voice="v", model="llama3.2"),
     )
-    async with Engine(settings) as engine:
+    async with ExternalEngine(settings) as engine:
         assert imitation.calls("/api/create")
         assert await engine.views(cast) == {"Max": "screenplay", "Ava": "chat"}
-        assert {m["name"] for m in await engine.models()} == {"local-duel:latest", "llama3.2:latest"}
+        assert {m.name for m in await engine.models()} == {"local-duel:latest", "llama3.2:latest"}
         with pytest.raises(ModelChoiceError, match="mistral") as missing:
             await engine.views(cast.model_copy(update={"first": Agent(name="Max", persona="p", voice="v", model="mistral")}))
         assert missing.value.side == "first"

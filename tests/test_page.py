@@ -155,7 +155,7 @@ def test_a_short_duel_is_seen_and_heard(visit, server):
     page.wait_for_selector('[data-testid="flow-diagram"][data-rendered="mermaid"] svg', timeout=30_000)
     assert "goodbye" in page.locator('[data-testid="flow-diagram"]').inner_text()
     assert page.locator('[data-testid="first-voice"] option').count() == len(get_json(f"{server}/api/voices"))
-    assert page.locator('[data-testid="second-model"] option').all_text_contents() == ["local-duel · screenplay"]
+    assert page.locator('[data-testid="second-model"] option').all_text_contents() == ["local-duel · screenplay · 253 MB"]
     first, second = page.input_value('[data-testid="first-name"]'), page.input_value('[data-testid="second-name"]')
 
     page.fill('[data-testid="turns"]', "1")  # one line per phase: 3 lines in the default flow
@@ -271,9 +271,10 @@ def test_uploaded_flows_are_checked_and_offered(visit):
     visit.check_offline_and_listen_only()
 
 
-def test_the_page_says_the_engine_is_warming_up_then_ready(browser, tmp_path):
+def test_the_page_says_the_engine_is_warming_up_then_ready_and_when_the_stage_is_full(browser, tmp_path):
     """A server just started serves the page at once, while its engine still loads:
-    the page says so in words, then turns ready by itself."""
+    the page says so in words, then turns ready by itself. This server admits no duel
+    (LOCAL_DUEL_MAX_DUELS=0), so Start gets a 429, which the page says in words."""
     import os
     import subprocess
     import sys
@@ -284,7 +285,7 @@ def test_the_page_says_the_engine_is_warming_up_then_ready(browser, tmp_path):
     port = free_port()
     process = subprocess.Popen(
         [str(Path(sys.executable).with_name("local-duel")), "serve", "--port", str(port)],
-        cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT, env={**os.environ, "LOCAL_DUEL_MAX_DUELS": "0"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     visit = Visit(browser, f"http://127.0.0.1:{port}")
     try:
@@ -301,6 +302,12 @@ def test_the_page_says_the_engine_is_warming_up_then_ready(browser, tmp_path):
         visit.page.wait_for_selector('[data-testid="status"][data-state="ready"]', timeout=60_000)
         visit.page.wait_for_selector('[data-testid="first-model"] option', state="attached", timeout=10_000)
         assert visit.page.locator('[data-testid="error"]').is_hidden()
+        assert "local-duel · screenplay · 253 MB" in visit.page.inner_text('[data-testid="first-model"]')
+        visit.page.click('[data-testid="start"]')
+        visit.page.wait_for_selector('[data-testid="status"][data-state="full"]', timeout=10_000)
+        assert "The stage is full" in status.inner_text()
+        assert "the stage is full" in visit.page.inner_text('[data-testid="error"]')
+        assert visit.sockets == []
         visit.check_offline_and_listen_only()
     finally:
         visit.close()

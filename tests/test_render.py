@@ -27,7 +27,7 @@ def engines_marked(mark: str) -> list[psutil.Process]:
     found = []
     for process in psutil.process_iter(["cmdline"]):
         try:
-            if "llama_cpp.server" in " ".join(process.info["cmdline"] or []) and process.environ().get("LOCAL_DUEL_TEST_MARK") == mark:
+            if "llama-server" in " ".join(process.info["cmdline"] or []) and process.environ().get("LOCAL_DUEL_TEST_MARK") == mark:
                 found.append(process)
         except psutil.Error:
             continue

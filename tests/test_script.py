@@ -1,11 +1,6 @@
 """The prompt each speaker reads, and the template that turns it into a screenplay."""
 
-import json
-
-from llama_cpp.llama_chat_format import hf_tokenizer_config_to_chat_formatter
-
 from local_duel.line import Line
-from local_duel.llm import TEMPLATE
 from local_duel.script import Script
 
 
@@ -36,20 +31,16 @@ def test_chat_view_gives_the_speaker_its_own_lines_as_assistant():
     assert _script().chat("Max")[-1] == {"role": "user", "content": "Ava: Only when I'm lost."}
 
 
-def test_template_renders_scene_then_lines_ending_on_the_open_cue():
-    """The real template through llama.cpp's own formatter, which appends an empty
-    assistant turn as its generation prompt: that must add nothing after the cue."""
-    format_prompt = hf_tokenizer_config_to_chat_formatter(
-        {"chat_template": TEMPLATE.read_text(), "bos_token": "<bos>", "eos_token": "<eos>"}
-    )
+def test_template_renders_scene_then_lines_ending_on_the_open_cue(render_template):
+    """The real template through the embedded engine's own renderer. An empty assistant
+    turn (a generation prompt) must add nothing after the cue, and both speakers'
+    prompts must agree up to it, so the engine reuses its cache between turns."""
     messages = [{"role": "system", "content": "A first date."}, *_script().screenplay("Max")]
-    prompt = format_prompt(messages=messages).prompt
-    assert prompt == (
-        "<bos>A first date.\n\n(Max and Ava flirt.)\nMax: Come here often?\nAva: Only when I'm lost.\nMax:"
-    )
-    ava = format_prompt(messages=[messages[0], *_script().screenplay("Ava")]).prompt
-    common = len(json.dumps(prompt)) - len('Max:"')
-    assert json.dumps(ava)[:common] == json.dumps(prompt)[:common]
+    prompt = render_template(messages)
+    assert prompt == "A first date.\n\n(Max and Ava flirt.)\nMax: Come here often?\nAva: Only when I'm lost.\nMax:"
+    assert render_template([*messages, {"role": "assistant", "content": ""}]) == prompt
+    ava = render_template([messages[0], *_script().screenplay("Ava")])
+    assert ava == prompt.removesuffix("Max:") + "Ava:"
 
 
 def test_a_long_duel_keeps_the_latest_lines_dropping_old_ones_in_batches():

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, UploadFile
 
 from local_duel.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast
 from local_duel.flow import DuelFlow, FlowFileError
-from local_duel.llm import Engine, EngineError, ModelChoiceError
+from local_duel.engine import Engine, EngineError, ModelChoiceError, ModelInfo
 from local_duel.server.catalog import FlowCatalog, mermaid
 from local_duel.server.schemas import (
     Defaults,
@@ -22,6 +22,7 @@ from local_duel.server.tickets import Tickets
 from local_duel.voice import UnknownVoiceError, Voices
 
 router = APIRouter(prefix="/api")
+RETRY_AFTER_SECONDS = 10  # a short duel's line or two: a full stage frees up about that often
 
 
 def catalog(request: Request) -> FlowCatalog:
@@ -111,19 +112,17 @@ def defaults() -> Defaults:
 
 @router.get("/health")
 async def health(request: Request, engine: ReadyEngine) -> Health:
-    """Whether the engine answers and the models are loaded; 503 if not."""
+    """Whether the engine answers and the models are loaded; 503 if not. It only asks:
+    a dead embedded engine is brought back by its supervisor, not by this read."""
     state = request.app.state
-    try:
-        await engine.revive()  # the page polls this: a dead engine comes back by itself
-    except EngineError as e:
-        raise HTTPException(503, f"the engine could not start: {e}")
     ok = await engine.healthy()
     report = Health(
-        engine="embedded" if engine.embedded else "external",
+        engine=engine.kind,
         engine_url=engine.url,
         models_loaded=ok and bool(state.voices.bases()),
         voices=state.voices.ids(),
         duels_running=len(state.duels),
+        max_duels=state.settings.max_duels,
         tasks=len(asyncio.all_tasks()),
     )
     if not report.models_loaded:
@@ -132,8 +131,9 @@ async def health(request: Request, engine: ReadyEngine) -> Health:
 
 
 @router.get("/models")
-async def list_models(engine: ReadyEngine) -> list[dict]:
-    """The LLM models an agent can use, each with how it is prompted (screenplay or chat)."""
+async def list_models(engine: ReadyEngine) -> list[ModelInfo]:
+    """The LLM models an agent can use, each with how it is prompted (screenplay or chat)
+    and, for the embedded engine's GGUF files, its size."""
     try:
         return await engine.models()
     except EngineError as e:
@@ -149,7 +149,16 @@ async def start(
     tickets: Annotated[Tickets, Depends(tickets)],
     engine: ReadyEngine,
 ) -> StartResponse:
-    """Check the duel's settings and hand out a one-time WebSocket URL that runs it."""
+    """Check the duel's settings and hand out a one-time WebSocket URL that runs it; 429
+    when the stage is full, so a new duel never makes the running ones stall."""
+    booked = len(request.app.state.duels) + tickets.pending()
+    if booked >= (limit := request.app.state.settings.max_duels):
+        raise HTTPException(
+            429,
+            f"the stage is full: {limit} duels are running or about to start, as many as this server plays "
+            "without dead air; try again when one ends",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     problems = []
     try:
         catalog.get(body.flow)
@@ -165,7 +174,6 @@ async def start(
     if problems:
         raise HTTPException(422, problems)
     try:
-        await engine.revive()
         views = await engine.views(body.cast)
     except ModelChoiceError as e:
         raise HTTPException(422, [{"loc": ["body", "cast", e.side, "model"], "msg": str(e), "type": "value_error"}])

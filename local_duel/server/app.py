@@ -10,9 +10,9 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from loguru import logger
 
+from local_duel.engine import engine_for
 from local_duel.history.leases import hold_leases, owner_id
 from local_duel.history.store import DuelStore
-from local_duel.llm import Engine
 from local_duel.models import voices_dir
 from local_duel.server import api, duels, stream
 from local_duel.server.catalog import FlowCatalog
@@ -59,7 +59,7 @@ def create_app(
 
     app = FastAPI(title="Local Duel", summary="Two local AI agents duel out loud.", lifespan=lifespan)
     app.state.settings = settings
-    app.state.engine = engine = Engine(settings)
+    app.state.engine = engine = engine_for(settings)
     app.state.ready = False
     app.state.warmup_error = None
     app.state.voices = Voices(voices_dir(settings.models_dir), settings.voice_threads)

@@ -50,4 +50,5 @@ class Health(BaseModel):
     models_loaded: bool
     voices: list[str]
     duels_running: int
+    max_duels: int
     tasks: int  # asyncio tasks alive in the server: a duel that ended must leave none behind

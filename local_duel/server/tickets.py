@@ -25,9 +25,15 @@ class Tickets:
         self._lifetime = lifetime
         self._open: dict[str, Ticket] = {}
 
-    def issue(self, request: DuelRequest, views: dict[str, View]) -> tuple[str, Ticket]:
+    def pending(self) -> int:
+        """Tickets issued and not yet redeemed or expired: duels about to start."""
         now = time.monotonic()
         self._open = {t: k for t, k in self._open.items() if k.expires > now}
+        return len(self._open)
+
+    def issue(self, request: DuelRequest, views: dict[str, View]) -> tuple[str, Ticket]:
+        now = time.monotonic()
+        self.pending()  # forget the expired ones
         token = secrets.token_urlsafe(24)
         ticket = Ticket(secrets.token_hex(6), request, views, now + self._lifetime)
         self._open[token] = ticket

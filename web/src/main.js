@@ -264,7 +264,8 @@ async function start(event) {
     duel = { running: false, over: true, phases: duel.phases };
     showError(`Can't start the duel:\n${err.message}`);
     if (err.status === 422) markInvalid(err.detail);
-    setStatus("ready", "Fix the settings and press Start again.");
+    if (err.status === 429) setStatus("full", "The stage is full: every duel this server can play at once is on. Try again in a moment.");
+    else setStatus("ready", "Fix the settings and press Start again.");
     updateButtons();
     return;
   }
@@ -350,6 +351,10 @@ async function uploadFlow() {
   }
 }
 
+function modelLabel({ name, prompt_style, size_mb }) {
+  return [name, prompt_style, size_mb ? `${Math.round(size_mb)} MB` : null].filter(Boolean).join(" · ");
+}
+
 async function loadSettings() {
   const [defaults, voices, models] = await Promise.all([
     api("/api/defaults"),
@@ -366,7 +371,7 @@ async function loadSettings() {
     // Each model says how it is prompted: a screenplay (base models) or a chat.
     const select = field(`cast.${side}.model`);
     select.replaceChildren(
-      ...models.map((m) => new Option(`${m.name} · ${m.prompt_style}`, m.name, false, m.name === agent.model)),
+      ...models.map((m) => new Option(modelLabel(m), m.name, false, m.name === agent.model)),
     );
     $(`name-${side}`).textContent = agent.name;
   }

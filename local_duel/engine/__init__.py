@@ -1,0 +1,16 @@
+"""The LLM engine duels talk to: llama.cpp's own server embedded here, or an external
+Ollama. Both serve the same OpenAI-compatible API at `Engine.url`, which is all a duel
+ever sees; what differs (supervision, which models exist, how each is prompted) stays
+behind the `Engine` interface."""
+
+from local_duel.engine.base import Engine, EngineError, ModelChoiceError, ModelInfo
+from local_duel.engine.embedded import EmbeddedEngine, free_port
+from local_duel.engine.external import ExternalEngine
+from local_duel.settings import Settings
+
+__all__ = ["EmbeddedEngine", "Engine", "EngineError", "ExternalEngine", "ModelChoiceError", "ModelInfo", "engine_for", "free_port"]
+
+
+def engine_for(settings: Settings) -> Engine:
+    """An external Ollama when `LOCAL_DUEL_LLM_URL` is set, else the embedded engine."""
+    return ExternalEngine(settings) if settings.llm_url else EmbeddedEngine(settings)

@@ -1,0 +1,215 @@
+"""The embedded engine: llama.cpp's own `llama-server` on the bundled model, for real.
+
+Parallel slots mean duels never cut each other's lines short; any GGUF dropped into
+`models/llm/` is offered per agent and prompted by what it is; the server admits only as
+many duels as it can play, and a hung engine ends its duel in words.
+"""
+
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import psutil
+import pytest
+import pytest_asyncio
+
+from conftest import ROOT, serving
+from local_duel.cast import Agent, Cast
+from local_duel.engine import EmbeddedEngine, ModelChoiceError
+from local_duel.listener import listen
+from local_duel.models import LLM_FILE
+from local_duel.settings import Settings
+
+BUNDLED = ROOT / "models" / LLM_FILE
+# Gemma's own chat template, trimmed: what an instruction-tuned GGUF carries in its metadata.
+GEMMA_CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}"
+    "{% set role = 'model' if message['role'] == 'assistant' else 'user' %}"
+    "{{ '<start_of_turn>' + role + '\n' + message['content'] | trim + '<end_of_turn>\n' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<start_of_turn>model\n' }}{% endif %}"
+)
+pytestmark = pytest.mark.asyncio(loop_scope="module")  # one engine, kept up by its loop, for the module
+CAST = {
+    "first": {"name": "Max", "persona": "a smug engineer", "voice": "en_US-joe-medium"},
+    "second": {"name": "Ava", "persona": "a sharp comedian", "voice": "en_US-joe-medium@1.35"},
+}
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory) -> Path:
+    """A models folder with the bundled GGUF, a FAKE instruction-tuned model (the same
+    weights with a chat template written into its metadata by the `gguf` package: the
+    registries carry no real instruct GGUF), and a broken file."""
+    folder = tmp_path_factory.mktemp("models")
+    llm = folder / "llm"
+    llm.mkdir()
+    (llm / BUNDLED.name).symlink_to(BUNDLED)
+    subprocess.run(
+        [str(Path(sys.executable).with_name("gguf-new-metadata")), "--chat-template", GEMMA_CHAT_TEMPLATE,
+         str(BUNDLED), str(llm / "fake-instruct.gguf"), "--force"],
+        check=True, capture_output=True, timeout=600,
+    )
+    (llm / "broken.gguf").write_bytes(b"not a model at all")
+    return folder
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def engine(models_dir):
+    async with EmbeddedEngine(Settings(models_dir=models_dir, engine_slots=4)) as running:
+        yield running
+
+
+async def _complete(url: str, model: str, content: str, seed: int) -> tuple[dict, float, float]:
+    body = {
+        "model": model, "max_tokens": 48, "seed": seed, "temperature": 0.9, "stop": ["\n"],
+        "messages": [{"role": "system", "content": "A roast battle."}, {"role": "user", "content": content}],
+    }
+    async with aiohttp.ClientSession() as http:
+        started = time.monotonic()
+        async with http.post(f"{url}/chat/completions", json=body) as response:
+            assert response.status == 200, await response.text()
+            answer = await response.json()
+        return answer, started, time.monotonic()
+
+
+async def test_three_requests_at_once_run_side_by_side_and_each_ends_where_the_model_stopped(engine):
+    cues = ["Max: Nice tie.\nAva:", "Ava: You again?\nMax:", "Bo: Tabs or spaces?\nCy:"]
+    busy = asyncio.gather(*(_complete(engine.url, "local-duel", cue, seed) for seed, cue in enumerate(cues)))
+    checks = []
+    while not busy.done():  # the health check never waits behind generation
+        began = time.monotonic()
+        assert await engine.healthy()
+        checks.append(time.monotonic() - began)
+        await asyncio.sleep(0.05)
+    answers = await busy
+    assert checks and max(checks) < 1.0, checks
+    for answer, _, _ in answers:
+        choice, used = answer["choices"][0], answer["usage"]
+        # the stop string or the token budget ended it: nothing else cut it short
+        assert choice["finish_reason"] == "stop" or used["completion_tokens"] == 48, answer
+        assert used["completion_tokens"] >= 1
+    starts, ends = [a[1] for a in answers], [a[2] for a in answers]
+    assert max(starts) < min(ends)  # all three were being written at the same time
+
+
+async def test_every_gguf_in_the_folder_is_offered_with_its_size_and_prompt_style(engine):
+    listed = {m.name: m for m in await engine.models()}
+    assert set(listed) == {"local-duel", "fake-instruct"}  # the broken file is left out
+    assert listed["local-duel"].prompt_style == "screenplay" and listed["fake-instruct"].prompt_style == "chat"
+    assert listed["local-duel"].size_mb == pytest.approx(BUNDLED.stat().st_size / 1e6, abs=0.1)
+
+
+async def test_an_agent_on_an_instruct_gguf_gets_the_chat_view_and_its_own_template(engine):
+    cast = Cast(
+        first=Agent(name="Max", persona="p", voice="v"),
+        second=Agent(name="Ava", persona="p", voice="v", model="fake-instruct"),
+    )
+    assert await engine.views(cast) == {"Max": "screenplay", "Ava": "chat"}
+    root = engine.url.removesuffix("/v1")
+    messages = [{"role": "user", "content": "Max: Hello."}]
+    async with aiohttp.ClientSession() as http:
+        for model, expected in (("fake-instruct", "<start_of_turn>user\nMax: Hello.<end_of_turn>\n<start_of_turn>model\n"),
+                                ("local-duel", "Max: Hello.")):
+            async with http.post(f"{root}/apply-template", json={"model": model, "messages": messages}) as response:
+                assert (await response.json())["prompt"] == expected
+    answer, _, _ = await _complete(engine.url, "fake-instruct", "Max: Hello.", 1)
+    assert answer["choices"][0]["finish_reason"] in ("stop", "length")
+
+
+@pytest.mark.parametrize("model, words", [
+    ("broken", "is not a GGUF file"),
+    ("nothing-here", "there is no nothing-here.gguf"),
+])
+async def test_a_broken_or_missing_gguf_is_refused_by_name(engine, model, words):
+    cast = Cast(first=Agent(name="Max", persona="p", voice="v", model=model), second=Agent(name="Ava", persona="p", voice="v"))
+    with pytest.raises(ModelChoiceError, match=words) as refused:
+        await engine.views(cast)
+    assert refused.value.side == "first" and "local-duel" in str(refused.value)
+
+
+async def test_a_dead_engine_is_restarted_by_its_supervisor(engine):
+    old_url = engine.url
+    engine.process.kill()
+    for _ in range(150):
+        await asyncio.sleep(0.2)
+        if engine.restarts == 1:  # counted once the new engine answers and is warm
+            break
+    else:
+        raise AssertionError("the engine did not come back")
+    assert engine.url != old_url and await engine.healthy()
+    answer, _, _ = await _complete(engine.url, "local-duel", "Max: Hi.\nAva:", 3)
+    assert answer["choices"][0]["message"]["content"]
+
+
+# -- through the real server ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def small_stage(tmp_path_factory):
+    """A server that admits one duel and gives each line 5 s."""
+    log = (tmp_path_factory.mktemp("small") / "server.log").open("w")
+    with serving(ROOT / "flows", log, {"LOCAL_DUEL_MAX_DUELS": "1", "LOCAL_DUEL_LINE_TIMEOUT": "5"}) as base:
+        yield base
+    log.close()
+
+
+async def _start(base: str) -> tuple[int, dict, dict]:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{base}/api/start", json={"cast": CAST, "topic": "chess", "turns": 1}) as response:
+            return response.status, dict(response.headers), await response.json()
+
+
+async def _health(base: str) -> dict:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{base}/api/health") as response:
+            return await response.json()
+
+
+def _model_processes(base: str) -> list[psutil.Process]:
+    port = base.rsplit(":", 1)[1]
+    server = next(p for p in psutil.process_iter(["cmdline"]) if f"--port {port}" in " ".join(p.info["cmdline"] or []))
+    return [p for p in server.children(recursive=True) if "--model" in p.cmdline()]
+
+
+async def test_a_hung_engine_ends_the_duel_in_words_within_the_line_timeout(small_stage):
+    """SIGSTOP on the model process once the duel is under way: no answer ever comes, and
+    the duel must end with an error naming the timeout rather than fall silent."""
+    stopped: list[psutil.Process] = []
+
+    async def freeze_once_under_way():
+        while not (await _health(small_stage))["duels_running"]:
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.0)
+        stopped.extend(_model_processes(small_stage))
+        for process in stopped:
+            process.send_signal(signal.SIGSTOP)
+        return time.monotonic()
+
+    try:
+        heard, frozen_at = await asyncio.gather(
+            listen(small_stage, {"cast": CAST, "topic": "ice", "turns": 3}), freeze_once_under_way()
+        )
+        ended_after = time.monotonic() - frozen_at
+    finally:
+        for process in stopped:
+            process.send_signal(signal.SIGCONT)
+    assert stopped
+    error = heard.named("error")
+    assert error and error[0]["fatal"] and "within 5 s" in error[0]["message"]
+    assert "the LLM at http://127.0.0.1:" in error[0]["message"] and not heard.named("duel-ended")
+    assert ended_after < 5 + 5  # the timeout, plus a line that may already have been playing
+
+
+async def test_a_full_stage_answers_429_with_retry_after(small_stage):
+    for _ in range(150):  # the duel before may still be winding down
+        if not (await _health(small_stage))["duels_running"]:
+            break
+        await asyncio.sleep(0.2)
+    status, _, _ = await _start(small_stage)  # a ticket counts: that duel is about to start
+    assert status == 200
+    status, headers, body = await _start(small_stage)
+    assert status == 429 and int(headers["Retry-After"]) > 0
+    assert "the stage is full: 1 duels are running or about to start" in body["detail"]
