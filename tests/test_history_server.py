@@ -86,6 +86,8 @@ def killed(tmp_path_factory):
 
             asyncio.run(hear())
             heard = heard_holder["heard"]
+            ended = heard.named("duel-ended") + heard.named("error")
+            assert not ended, f"the duel ended before {HEARD_BEFORE_KILL} lines were heard: {ended}"
             assert started[0].wait(timeout=10) == -signal.SIGKILL
         with serving(flows, log, env, port=port) as base:
             yield base, heard, data
