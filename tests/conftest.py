@@ -72,7 +72,7 @@ def serving(flows: Path, log, env: dict | None = None, port: int | None = None, 
     process = subprocess.Popen(
         [str(Path(sys.executable).with_name("local-duel")), "serve", "--port", str(port)],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-        env={**os.environ, "LOCAL_DUEL_FLOWS_DIR": str(flows), "LOCAL_DUEL_DATA_DIR": str(flows.parent / "data"), **(env or {})},
+        env={**os.environ, "LOCAL_DUEL_FLOWS_DIR": str(flows), **(env or {})},
     )
     if started is not None:
         started.append(process)
