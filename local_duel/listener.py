@@ -111,10 +111,10 @@ async def listen(
     *,
     hang_up_after_audio: float | None = None,
     timeout: float = 600,
-    on_event: Callable[[Heard], None] | None = None,
+    on_event: Callable[[Heard], bool | None] | None = None,
 ) -> Heard:
     """Start a duel through `POST /api/start`, then listen until it ends (or hang up early).
-    `on_event` sees what was heard so far after each duel event."""
+    `on_event` sees what was heard so far after each duel event; True from it hangs up."""
     serializer = ProtobufFrameSerializer()
     heard = Heard(epoch=time.time())
     started = time.monotonic()
@@ -144,8 +144,8 @@ async def listen(
                         data = message["data"]
                         heard.events.append((now, data))
                         lines += data["event"] == "line-started"
-                        if on_event:
-                            on_event(heard)
+                        if on_event and on_event(heard):
+                            return heard
                         if data["event"] == "duel-ended" or (data["event"] == "error" and data.get("fatal")):
                             return heard
                     else:
