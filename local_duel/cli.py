@@ -24,6 +24,7 @@ from local_duel.history import commands as history  # noqa: E402
 from local_duel.history.store import HistoryError, history_url  # noqa: E402
 from local_duel.line import Line  # noqa: E402
 from local_duel.engine import EngineError, ModelChoiceError  # noqa: E402
+from local_duel.rating import Rating  # noqa: E402
 from local_duel.settings import Settings  # noqa: E402
 from local_duel.voice import UnknownVoiceError, Voices  # noqa: E402
 
@@ -65,6 +66,7 @@ def render(
     wav: Annotated[Path, typer.Option(help="Where to write the conversation audio.")] = Path("out/duel.wav"),
     transcript: Annotated[Path, typer.Option(help="Where to write the transcript JSON.")] = Path("out/duel.json"),
     seed: Annotated[int | None, typer.Option(help="Sampling seed; the same seed gives the same duel.")] = None,
+    rating: Annotated[Rating | None, typer.Option(help="family: no profanity reaches the voice; adult. Default: the flow's, else family.")] = None,
     no_save: Annotated[bool, typer.Option("--no-save", help="Don't keep the duel in the history.")] = False,
 ):
     """Play a whole duel offline and write it to a WAV and a transcript JSON."""
@@ -93,9 +95,9 @@ def render(
 
     typer.echo(f"{duel_flow.name}: {' → '.join(p.name for p in duel_flow.phases)} · topic: {topic}")
     try:
-        result = asyncio.run(
-            run_render(duel_flow, duel_cast, topic, settings, voices, wav, transcript, turns, show, save=not no_save)
-        )
+        result = asyncio.run(run_render(
+            duel_flow, duel_cast, topic, settings, voices, wav, transcript, turns, show, rating, save=not no_save
+        ))
     except (EngineError, models.MissingModelError, HistoryError) as e:
         raise _fail(str(e), 1)
     except ModelChoiceError as e:
@@ -137,18 +139,42 @@ def serve(
     uvicorn.run(create_app(settings, announce=typer.echo), host=settings.host, port=settings.port, log_level="warning")
 
 
-@app.command()
+bench_app = typer.Typer(help="Benchmarks: speed (the default) and line quality.")
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.callback(invoke_without_command=True)
 def bench(
+    context: typer.Context,
     short: Annotated[bool, typer.Option("--short", help="One duel of a few lines per mode (what CI runs).")] = False,
     out: Annotated[Path, typer.Option(help="Where to write results.json and timeline.png.")] = Path("bench"),
 ):
     """Measure duels through the real server and WebSocket, lookahead against sequential."""
+    if context.invoked_subcommand:
+        return
     from local_duel import bench as benchmark
 
     results = asyncio.run(benchmark.run(short, out))
     typer.echo(benchmark.table(results))
     typer.echo("\n" + benchmark.concurrency_table(results["lookahead"]["concurrency"]))
     typer.echo(f"\nwrote {out / 'results.json'} and {out / 'timeline.png'} in {results['bench_seconds']} s")
+
+
+@bench_app.command("quality")
+def bench_quality(
+    out: Annotated[Path, typer.Option(help="Where to write quality.json.")] = Path("bench"),
+    half: Annotated[bool, typer.Option("--half", help="Only the first seed's duels: half the matrix, for a quick comparison.")] = False,
+):
+    """What the agents say: topic, persona, phase, generic, profane, echo… over a fixed matrix."""
+    from local_duel import quality_bench
+
+    try:
+        seeds = quality_bench.SEEDS[:1] if half else quality_bench.SEEDS
+        results = asyncio.run(quality_bench.run(out, say=typer.echo, seeds=seeds))
+    except (EngineError, models.MissingModelError) as e:
+        raise _fail(str(e), 1)
+    typer.echo(quality_bench.table(results))
+    typer.echo(f"\nwrote {out / 'quality.json'} in {results['bench_seconds']} s")
 
 
 @app.command()

@@ -1,13 +1,14 @@
 """Loading duel flows: Pipecat Flows `FlowConfig` files, checked for what a duel needs.
 
 A broken file gets a `FlowFileError` naming the file and the problem, before any model
-is loaded: bad YAML, a schema error, a missing prompt, a phase with no turns, a `next`
-that names no node, a placeholder no duel fills, or phases that never end.
+is loaded: bad YAML, a schema error, a missing prompt, a phase with no turns (or more
+than the server allows), a `next` that names no node, a placeholder no duel fills,
+phases that never end, or text that nests too deep or expands too far (`flow_bounds`).
 """
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -15,6 +16,7 @@ from pydantic import ValidationError
 from pipecat.flows import Flow, FlowConfig
 from pipecat.flows.exceptions import FlowError
 
+from local_duel.flow_bounds import check_json, check_yaml
 from local_duel.phase import HANDLER, Phase, phase_of
 from local_duel.turn import Turns
 
@@ -38,6 +40,11 @@ class DuelFlow:
     config: FlowConfig
     phases: list[Phase]
 
+    @property
+    def rating(self) -> str | None:
+        """The flow's content rating, if its first phase sets one."""
+        return self.phases[0].rating
+
     def build(self, handlers) -> Flow:
         """Join the config to a duel's `take_turn` handler."""
         return Flow(self.config, handlers=handlers)
@@ -45,18 +52,22 @@ class DuelFlow:
     def with_turns(self, turns: int | None) -> "DuelFlow":
         if turns is None:
             return self
-        return DuelFlow(self.name, self.config, [Phase(p.name, turns, p.next) for p in self.phases])
+        return DuelFlow(self.name, self.config, [replace(p, turns=turns) for p in self.phases])
 
 
-def parse_flow(text: str, source: str, *, json_format: bool = False, base_dir: Path | None = None) -> DuelFlow:
-    """Parse and check flow text; `base_dir` None rejects `!include` (for uploads)."""
+def parse_flow(
+    text: str, source: str, *, json_format: bool = False, base_dir: Path | None = None, max_turns: int | None = None
+) -> DuelFlow:
+    """Parse and check flow text; `base_dir` None rejects `!include` (for uploads), and
+    `max_turns` bounds each phase's `turns`."""
     name = Path(source).stem
     try:
         if len(text.encode()) > MAX_FLOW_BYTES:
             raise ValueError(f"larger than {MAX_FLOW_BYTES // 1024} KiB")
+        (check_json if json_format else check_yaml)(text)
         config = FlowConfig.from_json(text) if json_format else FlowConfig.from_yaml(text, base_dir=base_dir)
         _check(config)
-        return DuelFlow(name, config, _phases(config))
+        return DuelFlow(name, config, _phases(config, max_turns))
     except yaml.YAMLError as e:
         raise FlowFileError(f"{source}: not valid YAML: {_one_line(e)}") from None
     except json.JSONDecodeError as e:
@@ -70,12 +81,14 @@ def parse_flow(text: str, source: str, *, json_format: bool = False, base_dir: P
         raise FlowFileError(f"{source}: {e}") from None
 
 
-def load_flow(path: Path) -> DuelFlow:
+def load_flow(path: Path, max_turns: int | None = None) -> DuelFlow:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise FlowFileError(f"{path}: can't read it: {e.strerror}") from None
-    return parse_flow(text, str(path), json_format=path.suffix == ".json", base_dir=path.parent)
+    except UnicodeDecodeError:
+        raise FlowFileError(f"{path}: not UTF-8 text") from None
+    return parse_flow(text, str(path), json_format=path.suffix == ".json", base_dir=path.parent, max_turns=max_turns)
 
 
 def _one_line(error: yaml.YAMLError) -> str:
@@ -100,8 +113,8 @@ def _check(config: FlowConfig) -> None:
     Flow(config, handlers=Turns)  # resolves every handler a node names, as a duel will
 
 
-def _phases(config: FlowConfig) -> list[Phase]:
-    phases = {name: phase_of(name, node.post_actions) for name, node in config.nodes.items()}
+def _phases(config: FlowConfig, max_turns: int | None) -> list[Phase]:
+    phases = {name: phase_of(name, node.post_actions, max_turns) for name, node in config.nodes.items()}
     order, current = [], config.initial_node
     while current is not None:
         if current in {p.name for p in order}:
@@ -110,4 +123,7 @@ def _phases(config: FlowConfig) -> list[Phase]:
             raise ValueError(f"`next: {current}` names no node; nodes are {', '.join(phases)}")
         order.append(phases[current])
         current = phases[current].next
+    for phase in order[1:]:
+        if phase.rating:
+            raise ValueError(f"node '{phase.name}': `rating` rates the whole flow, so it goes on the first node, '{order[0].name}'")
     return order

@@ -22,6 +22,7 @@ from local_duel.history.recorder import Recording, new_duel
 from local_duel.history.store import DuelStore
 from local_duel.line import Line
 from local_duel.engine import engine_for
+from local_duel.rating import Rating
 from local_duel.settings import Settings
 from local_duel.voice import Voices
 
@@ -61,6 +62,7 @@ class Render:
     cast: dict
     seed: int
     pause_seconds: float
+    rating: str = ""
     lines: list[Line] = field(default_factory=list)
     wall_seconds: float = 0.0
     audio_seconds: float = 0.0
@@ -86,6 +88,7 @@ async def render(
     transcript_path: Path,
     turns_per_phase: int | None = None,
     on_line=None,
+    rating: Rating | None = None,
     save: bool = True,
 ) -> Render:
     """Run one duel to the end (or to an error or Ctrl-C) and write what was said; with
@@ -103,9 +106,10 @@ async def render(
             result.duel_id = record.id
         duel = Duel(
             flow, cast, topic,
-            llm_url=engine.url, voices=voices, settings=settings, views=views,
+            llm_url=engine.url, voices=voices, settings=settings, views=views, rating=rating,
             output=[recording.recorder, tape] if recording else [tape], turns_per_phase=turns_per_phase, on_line=on_line,
         )
+        result.rating = duel.rating
 
         @duel.worker.event_handler("on_pipeline_started")
         async def on_started(worker, frame):
@@ -120,7 +124,7 @@ async def render(
         loop.add_signal_handler(signal.SIGINT, interrupt)
         try:
             if recording:
-                await recording.begin()
+                await recording.begin(rating=duel.rating)
             await duel.run()
         finally:
             loop.remove_signal_handler(signal.SIGINT)

@@ -3,6 +3,7 @@
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +45,12 @@ class Settings(BaseSettings):
     # an engine that hangs must not leave the audience in silence.
     line_timeout: float = 30.0
     max_tokens: int = 48
+    # Sample and rank: candidate lines written per turn, and how many of them are asked
+    # for at once (the engine's parallel slots write them side by side).
+    candidates: int = Field(4, ge=1, le=10)
+    candidates_at_once: int = Field(4, ge=1, le=10)
+    # Each turn's cue carries a move picked by code (local_duel.move).
+    moves: bool = True
     temperature: float = 0.9
     seed: int = 7
     sample_rate: int = 24000
@@ -61,3 +68,14 @@ class Settings(BaseSettings):
     # Retention, oldest first: the most duels, and the most bytes of stored audio, to keep.
     keep_duels: int | None = None
     keep_bytes: int | None = None
+
+    # Security and limits (README: "Security and limits").
+    # Host names the server answers to besides loopback and `host`, e.g. ["duel.lan"]
+    # (LOCAL_DUEL_ALLOWED_HOSTS as JSON): the Host allowlist that stops DNS rebinding.
+    allowed_hosts: list[str] = []
+    upload_max_files: int = Field(32, ge=0)  # uploaded flows kept in flows/uploaded/
+    upload_max_bytes: int = Field(1024 * 1024, ge=0)  # their total size
+    upload_max_file_bytes: int = Field(64 * 1024, ge=1, le=64 * 1024)  # one upload; 64 KiB is what any flow may be
+    client_ready_seconds: float = Field(10.0, gt=0)  # a new socket must send client-ready within this
+    starts_per_minute: int = Field(30, ge=1)  # `POST /api/start` per client address
+    max_turns_per_phase: int = Field(20, ge=1)  # in `turns` of a request, and of any flow the server loads

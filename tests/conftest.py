@@ -134,11 +134,35 @@ def render_template(offline):
     process.wait()
 
 
-@pytest.fixture(scope="session")
-def server(offline, tmp_path_factory):
-    """The server for the whole session, with its own flows folder (a copy of flows/) so
-    uploads made by tests don't land in the repo."""
-    flows = tmp_path_factory.mktemp("flows") / "flows"
+def copy_of_flows(folder: Path) -> Path:
+    """A copy of flows/ (without uploads), so uploads made by tests don't land in the repo."""
+    flows = folder / "flows"
     shutil.copytree(ROOT / "flows", flows, ignore=shutil.ignore_patterns("uploaded"))
-    with (tmp_path_factory.mktemp("server") / "server.log").open("w") as log, serving(flows, log) as base:
+    return flows
+
+
+@pytest.fixture(scope="session")
+def server_flows(tmp_path_factory) -> Path:
+    """The flows folder of the session's server."""
+    return copy_of_flows(tmp_path_factory.mktemp("flows"))
+
+
+@pytest.fixture(scope="session")
+def server(offline, server_flows, tmp_path_factory):
+    """The server for the whole session, on its own copy of flows/. Tests start duels far
+    faster than a person would, so its start rate is not limited (tests/test_limits.py
+    checks the limit on a server of its own)."""
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    with log_path.open("w") as log, serving(server_flows, log, {"LOCAL_DUEL_STARTS_PER_MINUTE": "100000"}) as base:
         yield base
+
+
+def server_process(base: str):
+    """The `local-duel serve` process listening at `base`."""
+    import psutil
+
+    port = base.rsplit(":", 1)[1]
+    return next(
+        p for p in psutil.process_iter(["cmdline"])
+        if (cmdline := p.info["cmdline"] or []) and "serve" in cmdline and cmdline[-1] == port
+    )

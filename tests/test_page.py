@@ -159,7 +159,12 @@ def test_a_short_duel_is_seen_and_heard(visit, server):
     first, second = page.input_value('[data-testid="first-name"]'), page.input_value('[data-testid="second-name"]')
 
     page.fill('[data-testid="turns"]', "1")  # one line per phase: 3 lines in the default flow
-    page.click('[data-testid="start"]')
+    # The rating: the flow's by default, family or adult on demand, sent with the duel.
+    assert page.input_value('[data-testid="rating"]') == ""
+    page.select_option('[data-testid="rating"]', "family")
+    with page.expect_request("**/api/start") as start:
+        page.click('[data-testid="start"]')
+    assert start.value.post_data_json["rating"] == "family"
 
     samples = []
     ARTIFACTS.mkdir(exist_ok=True)

@@ -107,7 +107,9 @@ class Recording:
         self.owner = owner
         self.recorder = Recorder(store, duel.id, cast, duel.settings["sample_rate"])
 
-    async def begin(self) -> None:
+    async def begin(self, **settings) -> None:
+        """Keep the duel as it starts, with `settings` only known once it is set up (its rating)."""
+        self.duel.settings.update(settings)
         await self.store.begin(self.duel, self.owner)
 
     async def end(self, error: str | None, settings: Settings) -> str:

@@ -9,13 +9,18 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from loguru import logger
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from local_duel.engine import engine_for
 from local_duel.history.leases import hold_leases, owner_id
 from local_duel.history.store import DuelStore
 from local_duel.models import voices_dir
+from local_duel.rating import steer_for
 from local_duel.server import api, duels, stream
 from local_duel.server.catalog import FlowCatalog
+from local_duel.server.errors import HANDLERS, SafeJSONResponse
+from local_duel.server.guard import SameOrigin, allowed_hosts
+from local_duel.server.limits import ENVELOPE, BodyLimit, StartRate
 from local_duel.server.tickets import Tickets
 from local_duel.settings import ROOT, Settings
 from local_duel.voice import Voices
@@ -36,7 +41,12 @@ def create_app(
         async def warm_up():
             try:
                 await engine.start()
-                await asyncio.gather(engine.warm(), asyncio.to_thread(app.state.voices.warm))
+                await asyncio.gather(
+                    engine.warm(),
+                    asyncio.to_thread(app.state.voices.warm),
+                    # The family rating's steering reads the vocabulary once (about a second).
+                    asyncio.to_thread(steer_for, [settings.llm_model], settings),
+                )
             except Exception as e:
                 app.state.warmup_error = str(e)
                 logger.error(f"the engine could not start: {e}")
@@ -57,14 +67,27 @@ def create_app(
             engine.stop()
             await app.state.store.close()
 
-    app = FastAPI(title="Local Duel", summary="Two local AI agents duel out loud.", lifespan=lifespan)
+    app = FastAPI(
+        title="Local Duel",
+        summary="Two local AI agents duel out loud.",
+        lifespan=lifespan,
+        default_response_class=SafeJSONResponse,
+        exception_handlers=HANDLERS,
+    )
+    # outermost first: the Host, then the Origin, then the body's size
+    app.add_middleware(BodyLimit, max_bytes=settings.upload_max_file_bytes + ENVELOPE)
+    app.add_middleware(SameOrigin)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(settings))
     app.state.settings = settings
     app.state.engine = engine = engine_for(settings)
     app.state.ready = False
     app.state.warmup_error = None
     app.state.voices = Voices(voices_dir(settings.models_dir), settings.voice_threads)
-    app.state.catalog = FlowCatalog(settings.flows_dir)
+    app.state.catalog = FlowCatalog(
+        settings.flows_dir, settings.max_turns_per_phase, settings.upload_max_files, settings.upload_max_bytes
+    )
     app.state.tickets = Tickets()
+    app.state.start_rate = StartRate(settings.starts_per_minute)
     app.state.duels = {}
     app.state.owner = owner_id(f"serve :{settings.port}")
     app.include_router(api.router)

@@ -39,7 +39,7 @@ async function api(path, init) {
   return body;
 }
 
-const LABELS = { flow: "Flow", topic: "Topic", turns: "Turns per phase", cast: "Cast" };
+const LABELS = { flow: "Flow", topic: "Topic", turns: "Turns per phase", rating: "Rating", cast: "Cast" };
 
 // ["body", "cast", "first", "name"] → "First agent's name"
 function label(loc) {
@@ -239,6 +239,7 @@ function readSettings() {
     flow: field("flow").value,
     topic: field("topic").value.trim(),
     turns: turns === "" ? null : Number(turns),
+    rating: field("rating").value || null,
     cast: { first: agent("first"), second: agent("second") },
   };
 }
@@ -341,7 +342,8 @@ async function uploadFlow() {
   const body = new FormData();
   body.append("file", file);
   try {
-    const flow = await api("/api/flows", { method: "POST", body });
+    // The header makes the upload a request no other website can send without asking first.
+    const flow = await api("/api/flows", { method: "POST", body, headers: { "X-Local-Duel": "1" } });
     await loadFlows(flow.name);
     setStatus("ready", `Flow '${flow.name}' uploaded.`);
   } catch (err) {
