@@ -13,7 +13,7 @@ from local_duel.history.records import DuelDetail
 from local_duel.history.store import DuelRunningError, DuelStore, HistoryError
 from local_duel.settings import Settings
 
-app = typer.Typer(help="Stored duels: list, show, export, delete.", no_args_is_help=True)
+app = typer.Typer(help="Stored duels: list, show, export, delete; bench measures the history.", no_args_is_help=True)
 T = TypeVar("T")
 FORMATS = ("ogg", "wav", *EXPORTS)
 

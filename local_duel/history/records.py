@@ -2,10 +2,13 @@
 the HTTP API, the CLI and the exports."""
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel
 
-STATUSES = ("running", "complete", "stopped", "failed", "interrupted")
+# running → complete (played to its end), stopped (the listener hung up or pressed Stop),
+# failed (an error ended it), or interrupted (its server died before it ended)
+Status = Literal["running", "complete", "stopped", "failed", "interrupted"]
 
 
 class StoredLine(BaseModel):
@@ -47,7 +50,7 @@ class DuelSummary(BaseModel):
     id: str
     created_at: datetime
     ended_at: datetime | None
-    status: str
+    status: Status
     error: str | None
     flow: str
     topic: str
