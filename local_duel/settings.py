@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     pause: float = 0.25
     host: str = "127.0.0.1"
     port: int = 8000
+    # Duel history: SQLite in `data_dir` unless `database_url` names another database
+    # (`postgresql://user:pass@host/db`); see local_duel/history/.
+    data_dir: Path = ROOT / "data"
+    database_url: str | None = None
+    # Retention, oldest first: the most duels, and the most bytes of stored audio, to keep.
+    keep_duels: int | None = None
+    keep_bytes: int | None = None
 
     # Security and limits (README: "Security and limits").
     # Host names the server answers to besides loopback and `host`, e.g. ["duel.lan"]

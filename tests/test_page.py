@@ -107,7 +107,8 @@ class Visit:
 
     def _local(self, url: str) -> bool:
         host = self.base.removeprefix("http://")
-        return url.startswith((f"http://{host}/", f"ws://{host}/"))
+        # blob: URLs hold data the page already fetched from its server (a replay's audio)
+        return url.startswith((f"http://{host}/", f"ws://{host}/", f"blob:http://{host}/"))
 
     def open(self) -> Page:
         self.page.goto(self.base + "/")
