@@ -5,6 +5,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, Field, model_validator
 
+from local_duel.plain_text import OneLine, SpeakerName
 from local_duel.settings import ROOT
 
 DEFAULT_CAST = ROOT / "flows" / "casts" / "default.yaml"
@@ -14,8 +15,8 @@ DEFAULT_TOPIC = "pineapple on pizza"
 class Agent(BaseModel):
     """One side of the duel."""
 
-    name: str = Field(min_length=1, max_length=24, pattern=r"^[A-Z][\w .'-]*$")
-    persona: str = Field(min_length=1, max_length=400)
+    name: SpeakerName = Field(min_length=1, max_length=24)
+    persona: OneLine = Field(min_length=1, max_length=400)
     voice: str = Field(min_length=1)
     model: str | None = None
 

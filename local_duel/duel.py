@@ -60,6 +60,7 @@ class Duel:
         views: dict[str, View] | None = None,
         on_line: Callable[[Line], Awaitable[None]] | None = None,
         rating: Rating | None = None,
+        candidates: Callable[[], int] | None = None,
     ):
         self.flow = flow
         self.cast = cast
@@ -73,7 +74,7 @@ class Duel:
         self.llm = Writer(
             base_url=llm_url,
             settings=sampling(settings),
-            candidates=settings.candidates,
+            candidates=candidates or (lambda: settings.candidates),
             at_once=settings.candidates_at_once,
             steer=steer_for([agent.model or settings.llm_model for agent in cast.agents], settings)
             if self.rating == "family" else {},
@@ -138,10 +139,16 @@ class Duel:
             await worker.queue_frame(urgent_event("error", message=f"The duel stopped: {self.error}", fatal=True))
             await worker.cancel()
 
+    @property
+    def begun(self) -> bool:
+        return self._beginning is not None
+
     def begin(self) -> None:
-        """Start the duel without waiting on it: entering a phase only returns once its
-        first line has gone down the pipeline, which must not hold up an event handler."""
-        self._beginning = asyncio.get_running_loop().create_task(self.start())
+        """Start the duel, once (a client may say it is ready twice), without waiting on
+        it: entering a phase only returns once its first line has gone down the pipeline,
+        which must not hold up an event handler."""
+        if not self.begun:
+            self._beginning = asyncio.get_running_loop().create_task(self.start())
 
     async def start(self) -> None:
         """Announce the duel and enter the first phase: the first line is generated at once."""
@@ -163,6 +170,9 @@ class Duel:
         try:
             await runner.run()
         finally:  # a cancelled duel leaves flow transitions waiting for lines that never come
-            for task in (self._beginning, self.turns.entering):
-                if task and not task.done():
-                    task.cancel()
+            pending = [t for t in (self._beginning, *self.turns.entering) if t and not t.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=5)
+            await self.llm._client.close()  # its pooled connections to the engine are kept alive forever

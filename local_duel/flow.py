@@ -1,8 +1,9 @@
 """Loading duel flows: Pipecat Flows `FlowConfig` files, checked for what a duel needs.
 
 A broken file gets a `FlowFileError` naming the file and the problem, before any model
-is loaded: bad YAML, a schema error, a missing prompt, a phase with no turns, a `next`
-that names no node, a placeholder no duel fills, or phases that never end.
+is loaded: bad YAML, a schema error, a missing prompt, a phase with no turns (or more
+than the server allows), a `next` that names no node, a placeholder no duel fills,
+phases that never end, or text that nests too deep or expands too far (`flow_bounds`).
 """
 
 import json
@@ -15,6 +16,7 @@ from pydantic import ValidationError
 from pipecat.flows import Flow, FlowConfig
 from pipecat.flows.exceptions import FlowError
 
+from local_duel.flow_bounds import check_json, check_yaml
 from local_duel.phase import HANDLER, Phase, phase_of
 from local_duel.turn import Turns
 
@@ -53,15 +55,19 @@ class DuelFlow:
         return DuelFlow(self.name, self.config, [replace(p, turns=turns) for p in self.phases])
 
 
-def parse_flow(text: str, source: str, *, json_format: bool = False, base_dir: Path | None = None) -> DuelFlow:
-    """Parse and check flow text; `base_dir` None rejects `!include` (for uploads)."""
+def parse_flow(
+    text: str, source: str, *, json_format: bool = False, base_dir: Path | None = None, max_turns: int | None = None
+) -> DuelFlow:
+    """Parse and check flow text; `base_dir` None rejects `!include` (for uploads), and
+    `max_turns` bounds each phase's `turns`."""
     name = Path(source).stem
     try:
         if len(text.encode()) > MAX_FLOW_BYTES:
             raise ValueError(f"larger than {MAX_FLOW_BYTES // 1024} KiB")
+        (check_json if json_format else check_yaml)(text)
         config = FlowConfig.from_json(text) if json_format else FlowConfig.from_yaml(text, base_dir=base_dir)
         _check(config)
-        return DuelFlow(name, config, _phases(config))
+        return DuelFlow(name, config, _phases(config, max_turns))
     except yaml.YAMLError as e:
         raise FlowFileError(f"{source}: not valid YAML: {_one_line(e)}") from None
     except json.JSONDecodeError as e:
@@ -75,12 +81,14 @@ def parse_flow(text: str, source: str, *, json_format: bool = False, base_dir: P
         raise FlowFileError(f"{source}: {e}") from None
 
 
-def load_flow(path: Path) -> DuelFlow:
+def load_flow(path: Path, max_turns: int | None = None) -> DuelFlow:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise FlowFileError(f"{path}: can't read it: {e.strerror}") from None
-    return parse_flow(text, str(path), json_format=path.suffix == ".json", base_dir=path.parent)
+    except UnicodeDecodeError:
+        raise FlowFileError(f"{path}: not UTF-8 text") from None
+    return parse_flow(text, str(path), json_format=path.suffix == ".json", base_dir=path.parent, max_turns=max_turns)
 
 
 def _one_line(error: yaml.YAMLError) -> str:
@@ -105,8 +113,8 @@ def _check(config: FlowConfig) -> None:
     Flow(config, handlers=Turns)  # resolves every handler a node names, as a duel will
 
 
-def _phases(config: FlowConfig) -> list[Phase]:
-    phases = {name: phase_of(name, node.post_actions) for name, node in config.nodes.items()}
+def _phases(config: FlowConfig, max_turns: int | None) -> list[Phase]:
+    phases = {name: phase_of(name, node.post_actions, max_turns) for name, node in config.nodes.items()}
     order, current = [], config.initial_node
     while current is not None:
         if current in {p.name for p in order}:

@@ -29,7 +29,7 @@ class Phase:
     rating: str | None = None  # on the first phase only: the flow's content rating
 
 
-def phase_of(name: str, post_actions: list) -> Phase:
+def phase_of(name: str, post_actions: list, max_turns: int | None = None) -> Phase:
     """Read a node's phase from its `take_turn` action; raise ValueError naming what is wrong."""
     actions = [a for a in post_actions if a.type == "function" and a.handler == HANDLER]
     if len(actions) != 1:
@@ -41,6 +41,8 @@ def phase_of(name: str, post_actions: list) -> Phase:
     turns = extras.get("turns")
     if not isinstance(turns, int) or isinstance(turns, bool) or turns < 1:
         raise ValueError(f"node '{name}': `turns` must be a whole number of at least 1, not {turns!r}")
+    if max_turns is not None and turns > max_turns:
+        raise ValueError(f"node '{name}': `turns` is {turns}; this server allows at most {max_turns} per phase")
     following = extras.get("next")
     if following is not None and not isinstance(following, str):
         raise ValueError(f"node '{name}': `next` must name a node, not {following!r}")

@@ -61,3 +61,21 @@ class Settings(BaseSettings):
     pause: float = 0.25
     host: str = "127.0.0.1"
     port: int = 8000
+    # Duel history: SQLite in `data_dir` unless `database_url` names another database
+    # (`postgresql://user:pass@host/db`); see local_duel/history/.
+    data_dir: Path = ROOT / "data"
+    database_url: str | None = None
+    # Retention, oldest first: the most duels, and the most bytes of stored audio, to keep.
+    keep_duels: int | None = None
+    keep_bytes: int | None = None
+
+    # Security and limits (README: "Security and limits").
+    # Host names the server answers to besides loopback and `host`, e.g. ["duel.lan"]
+    # (LOCAL_DUEL_ALLOWED_HOSTS as JSON): the Host allowlist that stops DNS rebinding.
+    allowed_hosts: list[str] = []
+    upload_max_files: int = Field(32, ge=0)  # uploaded flows kept in flows/uploaded/
+    upload_max_bytes: int = Field(1024 * 1024, ge=0)  # their total size
+    upload_max_file_bytes: int = Field(64 * 1024, ge=1, le=64 * 1024)  # one upload; 64 KiB is what any flow may be
+    client_ready_seconds: float = Field(10.0, gt=0)  # a new socket must send client-ready within this
+    starts_per_minute: int = Field(30, ge=1)  # `POST /api/start` per client address
+    max_turns_per_phase: int = Field(20, ge=1)  # in `turns` of a request, and of any flow the server loads

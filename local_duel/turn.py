@@ -185,7 +185,7 @@ class Turns:
         self._turns_per_phase = turns_per_phase
         self._on_line = on_line
         self.flow = None  # the pipecat.flows.Flow built with this object as its handlers
-        self.entering: asyncio.Task | None = None
+        self.entering: set[asyncio.Task] = set()  # phases being entered; a cancelled duel cancels them
 
     async def take_turn(self, action: dict, flow_manager: FlowManager):
         state = flow_manager.state
@@ -212,6 +212,6 @@ class Turns:
 
     def _enter(self, flow_manager: FlowManager, phase: str):
         # Entered from a task: awaiting set_node inside a handler deadlocks the flow.
-        self.entering = asyncio.get_running_loop().create_task(
-            flow_manager.set_node_from_config(self.flow.node(phase))
-        )
+        task = asyncio.get_running_loop().create_task(flow_manager.set_node_from_config(self.flow.node(phase)))
+        self.entering.add(task)
+        task.add_done_callback(self.entering.discard)

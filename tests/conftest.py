@@ -27,6 +27,8 @@ from local_duel.models import LLM_FILE  # noqa: E402
 
 LLM_FILE_PATH = Path("models") / LLM_FILE
 
+pytest_plugins = ["databases"]  # the history's SQLite and throwaway PostgreSQL fixtures
+
 
 @pytest.fixture(scope="session", autouse=True)
 def offline(tmp_path_factory) -> Path:
@@ -37,6 +39,12 @@ def offline(tmp_path_factory) -> Path:
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(OFFLINE), os.environ.get("PYTHONPATH")]))
     offline_guard.install()
     return log
+
+
+@pytest.fixture(scope="session", autouse=True)
+def history_in_tmp(tmp_path_factory):
+    """Duels played by tests (renders, servers, the benchmark) are kept out of the repo's data/."""
+    os.environ["LOCAL_DUEL_DATA_DIR"] = str(tmp_path_factory.mktemp("data"))
 
 
 @pytest.fixture(autouse=True)
@@ -57,14 +65,17 @@ def local_duel(*args: str, env: dict | None = None, timeout: float = 600) -> sub
 
 
 @contextlib.contextmanager
-def serving(flows: Path, log, env: dict | None = None):
-    """The real server (`local-duel serve`) on a free loopback port, until the block ends."""
-    port = free_port()
+def serving(flows: Path, log, env: dict | None = None, port: int | None = None, started: list | None = None):
+    """The real server (`local-duel serve`) on a free loopback port (or `port`), until the
+    block ends; its process is appended to `started`, for tests that kill it."""
+    port = port or free_port()
     process = subprocess.Popen(
         [str(Path(sys.executable).with_name("local-duel")), "serve", "--port", str(port)],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
         env={**os.environ, "LOCAL_DUEL_FLOWS_DIR": str(flows), **(env or {})},
     )
+    if started is not None:
+        started.append(process)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     try:
@@ -123,11 +134,35 @@ def render_template(offline):
     process.wait()
 
 
-@pytest.fixture(scope="session")
-def server(offline, tmp_path_factory):
-    """The server for the whole session, with its own flows folder (a copy of flows/) so
-    uploads made by tests don't land in the repo."""
-    flows = tmp_path_factory.mktemp("flows") / "flows"
+def copy_of_flows(folder: Path) -> Path:
+    """A copy of flows/ (without uploads), so uploads made by tests don't land in the repo."""
+    flows = folder / "flows"
     shutil.copytree(ROOT / "flows", flows, ignore=shutil.ignore_patterns("uploaded"))
-    with (tmp_path_factory.mktemp("server") / "server.log").open("w") as log, serving(flows, log) as base:
+    return flows
+
+
+@pytest.fixture(scope="session")
+def server_flows(tmp_path_factory) -> Path:
+    """The flows folder of the session's server."""
+    return copy_of_flows(tmp_path_factory.mktemp("flows"))
+
+
+@pytest.fixture(scope="session")
+def server(offline, server_flows, tmp_path_factory):
+    """The server for the whole session, on its own copy of flows/. Tests start duels far
+    faster than a person would, so its start rate is not limited (tests/test_limits.py
+    checks the limit on a server of its own)."""
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    with log_path.open("w") as log, serving(server_flows, log, {"LOCAL_DUEL_STARTS_PER_MINUTE": "100000"}) as base:
         yield base
+
+
+def server_process(base: str):
+    """The `local-duel serve` process listening at `base`."""
+    import psutil
+
+    port = base.rsplit(":", 1)[1]
+    return next(
+        p for p in psutil.process_iter(["cmdline"])
+        if (cmdline := p.info["cmdline"] or []) and "serve" in cmdline and cmdline[-1] == port
+    )

@@ -101,7 +101,7 @@ def test_gpu_profile_changes_nothing_unless_enabled(compose):
     assert services["ollama-gpu"]["profiles"] == ["gpu"]
     assert services["ollama-gpu"]["deploy"]["resources"]["reservations"]["devices"][0]["driver"] == "nvidia"
     for name, service in services.items():
-        if name != "ollama-gpu":
+        if name not in ("ollama-gpu", "postgres"):
             assert "profiles" not in service, f"{name} would not start by default"
         gpu_dependency = service.get("depends_on", {}).get("ollama-gpu")
         if gpu_dependency:
@@ -112,6 +112,20 @@ def test_ollama_models_live_in_a_named_volume(compose):
     assert "ollama" in compose["volumes"]
     for name in ("ollama", "ollama-gpu"):
         assert compose["services"][name]["volumes"] == ["ollama:/root/.ollama"]
+
+
+def test_history_is_sqlite_on_a_named_volume_unless_the_postgres_profile_is_used(compose):
+    app = compose["services"]["app"]
+    assert app["volumes"] == ["history:/app/data"] and "history" in compose["volumes"]
+    assert app["environment"]["LOCAL_DUEL_DATA_DIR"] == "/app/data"
+    # unset LOCAL_DUEL_HISTORY interpolates to an empty URL: SQLite
+    url = app["environment"]["LOCAL_DUEL_DATABASE_URL"]
+    assert re.fullmatch(r"\$\{LOCAL_DUEL_HISTORY:\+postgresql://duel:\$\{\w+:-duel\}@postgres:5432/duels\}", url), url
+    postgres = compose["services"]["postgres"]
+    assert postgres["profiles"] == ["postgres"] and postgres["networks"] == ["internal"] and "ports" not in postgres
+    assert postgres["image"].startswith("postgres:") and postgres["healthcheck"]["test"][:2] == ["CMD", "pg_isready"]
+    assert postgres["environment"]["POSTGRES_DB"] == "duels" and postgres["volumes"] == ["postgres:/var/lib/postgresql/data"]
+    assert app["depends_on"]["postgres"] == {"condition": "service_healthy", "required": False}
 
 
 def _from_images() -> list[str]:

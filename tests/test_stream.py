@@ -34,10 +34,11 @@ async def post(base: str, path: str, **kwargs) -> tuple[int, dict]:
             return response.status, await response.json()
 
 
-async def upload(base: str, name: str, text: str) -> tuple[int, dict]:
+async def upload(base: str, name: str, text: str, headers: dict | None = None) -> tuple[int, dict]:
+    """Upload as the page does: with its `X-Local-Duel` header, unless `headers` says otherwise."""
     form = aiohttp.FormData()
     form.add_field("file", text, filename=name, content_type="application/yaml")
-    return await post(base, "/api/flows", data=form)
+    return await post(base, "/api/flows", data=form, headers={"X-Local-Duel": "1"} if headers is None else headers)
 
 
 @pytest.fixture(scope="module")
@@ -78,20 +79,24 @@ async def test_standard_rtvi_events_keep_working(duel):
         assert line["text"] in spoken
 
 
-async def test_bad_token_is_refused(server):
-    with pytest.raises(websockets.InvalidStatus) as refused:
-        async with websockets.connect(server.replace("http", "ws") + "/ws?token=forged"):
-            pass
-    assert refused.value.response.status_code == 403
+async def closing_reason(url: str) -> tuple[int, str]:
+    """The close code and reason of a socket the server closes at once."""
+    async with websockets.connect(url) as socket:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(socket.recv(), 10)
+    return closed.value.rcvd.code, closed.value.rcvd.reason
+
+
+async def test_bad_token_is_refused_saying_why(server):
+    code, reason = await closing_reason(server.replace("http", "ws") + "/ws?token=forged")
+    assert code == 1008 and reason == "invalid or expired token; POST /api/start for a new one"
 
 
 async def test_a_token_works_once(server):
     status, ticket = await post(server, "/api/start", json={"cast": CAST, "topic": "tea", "turns": 1})
     assert status == 200
     async with websockets.connect(ticket["wsUrl"]) as first:
-        with pytest.raises(websockets.InvalidStatus):
-            async with websockets.connect(ticket["wsUrl"]):
-                pass
+        assert (await closing_reason(ticket["wsUrl"]))[1].startswith("invalid or expired token")
         await first.close()
 
 
@@ -119,7 +124,7 @@ BROKEN_UPLOADS = {
     "include.yaml": ("initial_node: a\nnodes: !include /etc/passwd\n", 422, "include"),
     "next.yaml": (TWO_PHASES.replace("next: tease", "next: brawl"), 422, "`next: brawl` names no node"),
     "noturns.yaml": (TWO_PHASES.replace("turns: 2}]\n", "}]\n"), 422, "`turns` must be a whole number"),
-    "big.yaml": ("# " + "x" * 70000 + "\n" + TWO_PHASES, 422, "larger than 64 KiB"),
+    "big.yaml": ("# " + "x" * 70000 + "\n" + TWO_PHASES, 413, "larger than 65536 bytes (LOCAL_DUEL_UPLOAD_MAX_FILE_BYTES)"),
     "flow.txt": (TWO_PHASES, 415, "upload a .yaml, .yml or .json"),
     "flirt_roast.yaml": (TWO_PHASES, 422, "bundled flow"),
 }

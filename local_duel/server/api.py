@@ -8,7 +8,9 @@ from fastapi import APIRouter, Depends, HTTPException, Request, UploadFile
 from local_duel.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast
 from local_duel.flow import DuelFlow, FlowFileError
 from local_duel.engine import Engine, EngineError, ModelChoiceError, ModelInfo
-from local_duel.server.catalog import FlowCatalog, mermaid
+from local_duel.server.catalog import FlowCatalog, UploadsFull, mermaid
+from local_duel.server.guard import from_the_page
+from local_duel.server.limits import RateLimited, StartRate
 from local_duel.server.schemas import (
     Defaults,
     DuelRequest,
@@ -16,12 +18,21 @@ from local_duel.server.schemas import (
     FlowSummary,
     Health,
     PhaseInfo,
+    Problem,
     StartResponse,
 )
 from local_duel.server.tickets import Tickets
 from local_duel.voice import UnknownVoiceError, Voices
 
-router = APIRouter(prefix="/api")
+
+def _answers(**codes: str) -> dict:
+    """OpenAPI responses: every route may get 400 for a Host that isn't this server."""
+    codes = {"400": "the Host header is not one this server answers to", **codes}
+    return {int(code): {"model": Problem, "description": why} for code, why in codes.items()}
+
+
+router = APIRouter(prefix="/api", responses=_answers())
+WARMING = "the engine is warming up or could not start"
 RETRY_AFTER_SECONDS = 10  # a short duel's line or two: a full stage frees up about that often
 
 
@@ -69,7 +80,7 @@ def list_flows(catalog: Catalog) -> list[FlowSummary]:
     return summaries
 
 
-@router.get("/flows/{name}")
+@router.get("/flows/{name}", responses=_answers(**{"404": "no flow of that name", "422": "the flow is broken"}))
 def get_flow(name: str, catalog: Catalog) -> FlowDetail:
     try:
         flow = catalog.get(name)
@@ -81,20 +92,37 @@ def get_flow(name: str, catalog: Catalog) -> FlowDetail:
     return FlowDetail(**summary.model_dump(), mermaid=mermaid(flow), config=flow.config.model_dump(exclude_defaults=True))
 
 
-@router.post("/flows", status_code=201)
-async def upload_flow(file: UploadFile, catalog: Catalog) -> FlowSummary:
+@router.post(
+    "/flows",
+    status_code=201,
+    dependencies=[Depends(from_the_page)],
+    responses=_answers(**{
+        "403": "another website's request, or no `X-Local-Duel` header",
+        "411": "no Content-Length",
+        "413": "the file or the request is too large",
+        "415": "not a .yaml, .yml or .json file",
+        "422": "the flow is broken, or not UTF-8",
+        "507": "the server keeps no more uploads, or could not write this one",
+    }),
+)
+async def upload_flow(file: UploadFile, request: Request, catalog: Catalog) -> FlowSummary:
     """Upload a FlowConfig as YAML or JSON; it is checked like the files in flows/."""
     filename = file.filename or ""
     name, _, suffix = filename.rpartition(".")
     if suffix not in ("yaml", "yml", "json"):
         raise HTTPException(415, f"'{filename}': upload a .yaml, .yml or .json flow file")
-    raw = await file.read(64 * 1024 + 1)
-    try:
-        flow = catalog.upload(name, raw.decode("utf-8"), json_format=suffix == "json")
+    limit = request.app.state.settings.upload_max_file_bytes
+    raw = await file.read(limit + 1)
+    if len(raw) > limit:
+        raise HTTPException(413, f"'{filename}' is larger than {limit} bytes (LOCAL_DUEL_UPLOAD_MAX_FILE_BYTES)")
+    try:  # in a thread: parsing 64 KiB of YAML must not hold up the duels' audio
+        flow = await asyncio.to_thread(catalog.upload, name, raw.decode("utf-8"), json_format=suffix == "json")
     except UnicodeDecodeError:
         raise HTTPException(422, f"{filename}: not UTF-8 text")
     except FlowFileError as e:
         raise HTTPException(422, str(e))
+    except UploadsFull as e:
+        raise HTTPException(507, str(e))
     except OSError as e:
         raise HTTPException(507, f"the flow is valid but could not be kept on the server: {e.strerror}")
     return _summary(flow, uploaded=True)
@@ -110,7 +138,7 @@ def defaults() -> Defaults:
     return Defaults(cast=Cast.from_file(DEFAULT_CAST), topic=DEFAULT_TOPIC, flow="flirt_roast")
 
 
-@router.get("/health")
+@router.get("/health", responses=_answers(**{"503": WARMING}))
 async def health(request: Request, engine: ReadyEngine) -> Health:
     """Whether the engine answers and the models are loaded; 503 if not. It only asks:
     a dead embedded engine is brought back by its supervisor, not by this read."""
@@ -130,7 +158,7 @@ async def health(request: Request, engine: ReadyEngine) -> Health:
     return report
 
 
-@router.get("/models")
+@router.get("/models", responses=_answers(**{"503": WARMING}))
 async def list_models(engine: ReadyEngine) -> list[ModelInfo]:
     """The LLM models an agent can use, each with how it is prompted (screenplay or chat)
     and, for the embedded engine's GGUF files, its size."""
@@ -140,7 +168,27 @@ async def list_models(engine: ReadyEngine) -> list[ModelInfo]:
         raise HTTPException(503, str(e))
 
 
-@router.post("/start")
+def start_rate(request: Request) -> None:
+    """429 with Retry-After once a client has started `starts_per_minute` duels in a minute."""
+    rate: StartRate = request.app.state.start_rate
+    try:
+        rate.admit(request.client.host if request.client else "unknown")
+    except RateLimited as e:
+        raise HTTPException(429, str(e), headers={"Retry-After": str(e.retry_after)})
+
+
+@router.post(
+    "/start",
+    dependencies=[Depends(start_rate)],
+    responses=_answers(**{
+        "403": "another website's request",
+        "411": "no Content-Length",
+        "413": "the request is too large",
+        "422": "a setting is wrong; `loc` names it",
+        "429": "the stage is full, or too many starts from this client in the last minute; see Retry-After",
+        "503": WARMING,
+    }),
+)
 async def start(
     body: DuelRequest,
     request: Request,
@@ -160,6 +208,9 @@ async def start(
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
     problems = []
+    most = request.app.state.settings.max_turns_per_phase
+    if body.turns is not None and body.turns > most:
+        problems.append({"loc": ["body", "turns"], "msg": f"at most {most} lines per phase (LOCAL_DUEL_MAX_TURNS_PER_PHASE)", "type": "value_error"})
     try:
         catalog.get(body.flow)
     except KeyError:

@@ -9,12 +9,18 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from loguru import logger
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from local_duel.engine import engine_for
+from local_duel.history.leases import hold_leases, owner_id
+from local_duel.history.store import DuelStore
 from local_duel.models import voices_dir
 from local_duel.rating import steer_for
-from local_duel.server import api, stream
+from local_duel.server import api, duels, stream
 from local_duel.server.catalog import FlowCatalog
+from local_duel.server.errors import HANDLERS, SafeJSONResponse
+from local_duel.server.guard import SameOrigin, allowed_hosts
+from local_duel.server.limits import ENVELOPE, BodyLimit, StartRate
 from local_duel.server.tickets import Tickets
 from local_duel.settings import ROOT, Settings
 from local_duel.voice import Voices
@@ -48,23 +54,44 @@ def create_app(
             app.state.ready = True
             announce(f"Local Duel is ready: open http://{settings.host}:{settings.port}/")
 
+        app.state.store = await DuelStore.open(settings)
+        if interrupted := await app.state.store.recover(app.state.owner):
+            logger.warning(f"duels cut off when this server last stopped, now interrupted: {interrupted}")
+        leases = asyncio.get_running_loop().create_task(hold_leases(app.state.store, app.state.owner))
         warming = asyncio.get_running_loop().create_task(warm_up())
         try:
             yield
         finally:
             warming.cancel()
+            leases.cancel()
             engine.stop()
+            await app.state.store.close()
 
-    app = FastAPI(title="Local Duel", summary="Two local AI agents duel out loud.", lifespan=lifespan)
+    app = FastAPI(
+        title="Local Duel",
+        summary="Two local AI agents duel out loud.",
+        lifespan=lifespan,
+        default_response_class=SafeJSONResponse,
+        exception_handlers=HANDLERS,
+    )
+    # outermost first: the Host, then the Origin, then the body's size
+    app.add_middleware(BodyLimit, max_bytes=settings.upload_max_file_bytes + ENVELOPE)
+    app.add_middleware(SameOrigin)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(settings))
     app.state.settings = settings
     app.state.engine = engine = engine_for(settings)
     app.state.ready = False
     app.state.warmup_error = None
     app.state.voices = Voices(voices_dir(settings.models_dir), settings.voice_threads)
-    app.state.catalog = FlowCatalog(settings.flows_dir)
+    app.state.catalog = FlowCatalog(
+        settings.flows_dir, settings.max_turns_per_phase, settings.upload_max_files, settings.upload_max_bytes
+    )
     app.state.tickets = Tickets()
+    app.state.start_rate = StartRate(settings.starts_per_minute)
     app.state.duels = {}
+    app.state.owner = owner_id(f"serve :{settings.port}")
     app.include_router(api.router)
+    app.include_router(duels.router)
     app.include_router(stream.router)
     if (page / "index.html").exists():
         app.mount("/", StaticFiles(directory=page, html=True), name="page")

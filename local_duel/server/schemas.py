@@ -3,6 +3,7 @@
 from pydantic import BaseModel, Field
 
 from local_duel.cast import Cast
+from local_duel.plain_text import OneLine
 from local_duel.rating import Rating
 
 
@@ -11,9 +12,17 @@ class DuelRequest(BaseModel):
 
     flow: str = Field("flirt_roast", min_length=1, max_length=64, pattern=r"^[\w-]+$")
     cast: Cast
-    topic: str = Field(min_length=1, max_length=200)
-    turns: int | None = Field(None, ge=1, le=20, description="Lines per phase, overriding the flow's counts.")
+    topic: OneLine = Field(min_length=1, max_length=200)
+    turns: int | None = Field(
+        None, ge=1, description="Lines per phase, overriding the flow's counts; at most LOCAL_DUEL_MAX_TURNS_PER_PHASE."
+    )
     rating: Rating | None = Field(None, description="family (no profanity reaches the voice) or adult; unset: the flow's, else family.")
+
+
+class Problem(BaseModel):
+    """Every error answer: what was wrong, as a sentence or a list of `{loc, msg, type}`."""
+
+    detail: str | list | dict
 
 
 class StartResponse(BaseModel):

@@ -1,5 +1,7 @@
 """`/ws`: one duel per WebSocket, spoken as RTVI over Pipecat's protobuf serializer."""
 
+import asyncio
+
 from fastapi import APIRouter, WebSocket
 from loguru import logger
 from pipecat.frames.frames import Frame
@@ -9,8 +11,16 @@ from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPI
 from local_duel.announcer import urgent_event
 from local_duel.duel import Duel
 from local_duel.flow import FlowFileError
+from local_duel.history.recorder import Recording, new_duel
+from local_duel.settings import Settings
 
 router = APIRouter()
+
+
+def candidates_each(settings: Settings, duels: int) -> int:
+    """Candidate lines per turn for each of `duels` duels: the engine's slots shared out,
+    so a full stage writes one line per turn rather than queueing behind its own drafts."""
+    return max(1, min(settings.candidates, settings.engine_slots // max(1, duels)))
 
 
 class ForgivingSerializer(ProtobufFrameSerializer):
@@ -28,23 +38,30 @@ class ForgivingSerializer(ProtobufFrameSerializer):
             )
 
 
+async def refuse(websocket: WebSocket, reason: str) -> None:
+    """Accept, then close saying why: a browser sees the reason of a close, but nothing of
+    a handshake refused with a bare 403."""
+    await websocket.accept()
+    await websocket.close(code=1008, reason=reason.encode()[:123].decode(errors="ignore"))  # 123 bytes at most
+
+
 @router.websocket("/ws")
 async def duel_socket(websocket: WebSocket, token: str = ""):
     """Run the duel the token was issued for; refuse the socket without a valid token.
 
     The duel starts when the client says it is ready, and is cancelled if the client
-    goes away, so nothing keeps running for nobody.
+    goes away or doesn't say it is ready in time, so nothing keeps running for nobody.
     """
     state = websocket.app.state
     ticket = state.tickets.redeem(token)
     if ticket is None:
-        await websocket.close(code=1008, reason="invalid or expired token; POST /api/start for a new one")
+        await refuse(websocket, "invalid or expired token; POST /api/start for a new one")
         return
     request = ticket.request
     try:  # checked at /api/start, but an upload may have replaced it since
         flow = state.catalog.get(request.flow)
     except (KeyError, FlowFileError) as e:
-        await websocket.close(code=1008, reason=f"flow '{request.flow}' is gone or broken: {e}"[:120])
+        await refuse(websocket, f"flow '{request.flow}' is gone or broken: {e}")
         return
     await websocket.accept()
     settings = state.settings
@@ -57,6 +74,8 @@ async def duel_socket(websocket: WebSocket, token: str = ""):
             serializer=ForgivingSerializer(),
         ),
     )
+    record = new_duel(ticket.duel_id, flow, request.cast, request.topic, request.turns, settings, ticket.views)
+    recording = Recording(state.store, record, request.cast, state.owner)
     duel = Duel(
         flow,
         request.cast,
@@ -65,10 +84,11 @@ async def duel_socket(websocket: WebSocket, token: str = ""):
         voices=state.voices,
         settings=settings,
         inputs=[transport.input()],
-        output=[transport.output()],
+        output=[recording.recorder, transport.output()],
         turns_per_phase=request.turns,
         views=ticket.views,
         rating=request.rating,
+        candidates=lambda: candidates_each(settings, len(state.duels)),
     )
 
     @duel.worker.rtvi.event_handler("on_client_ready")
@@ -79,10 +99,22 @@ async def duel_socket(websocket: WebSocket, token: str = ""):
     async def on_client_disconnected(transport, socket):
         await duel.worker.cancel()
 
+    async def await_client_ready(seconds: float):
+        await asyncio.sleep(seconds)
+        if not duel.begun:
+            message = f"no RTVI client-ready within {seconds:g} s (LOCAL_DUEL_CLIENT_READY_SECONDS); the duel is off"
+            logger.info(f"duel {ticket.duel_id}: {message}")
+            await duel.worker.queue_frame(urgent_event("error", message=message, fatal=True))
+            await duel.worker.cancel()
+
     state.duels[ticket.duel_id] = duel
     logger.info(f"duel {ticket.duel_id} starts: {request.flow}, {request.cast.names}, {request.topic!r}")
+    deadline = asyncio.get_running_loop().create_task(await_client_ready(settings.client_ready_seconds))
+    await recording.begin(rating=duel.rating)
     try:
         await duel.run()
     finally:
+        deadline.cancel()
         del state.duels[ticket.duel_id]
+        await recording.end(duel.error, settings)
         logger.info(f"duel {ticket.duel_id} ended after {len(duel.script.lines)} lines")

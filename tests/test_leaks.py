@@ -1,0 +1,67 @@
+"""Hanging up leaves nothing behind: after 30 duels abandoned mid-line, the server's
+tasks, open files and connections to the engine are back where they were within 5 s,
+and none of those ordinary hang-ups is logged as an error. A real server of its own."""
+
+import asyncio
+import time
+
+import pytest
+import websockets
+
+from pipecat.frames.frames import OutputTransportMessageFrame
+from pipecat.serializers.protobuf import ProtobufFrameSerializer
+
+from conftest import copy_of_flows, server_process, serving
+from local_duel.listener import CLIENT_READY
+from test_stream import CAST, health, post
+
+CYCLES = 30
+
+
+@pytest.fixture(scope="module")
+def roomy(offline, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("leaks")
+    log = folder / "server.log"
+    with log.open("w") as out, serving(copy_of_flows(folder), out, {"LOCAL_DUEL_STARTS_PER_MINUTE": "100000"}) as base:
+        yield base, log
+
+
+def footprint(process, engine_port: int) -> dict:
+    return {
+        "open files": process.num_fds(),
+        "engine sockets": sum(1 for c in process.net_connections("tcp") if c.raddr and c.raddr.port == engine_port),
+    }
+
+
+async def hang_up_cycles(base: str, cycles: int) -> None:
+    """Start, say ready, and hang up while the first line is being written."""
+    ready = await ProtobufFrameSerializer().serialize(OutputTransportMessageFrame(message=CLIENT_READY))
+    for k in range(cycles):
+        status, ticket = await post(base, "/api/start", json={"cast": CAST, "topic": f"socks {k}"})
+        assert status == 200
+        async with websockets.connect(ticket["wsUrl"], max_size=None) as socket:
+            await socket.send(ready)
+            await asyncio.sleep(0.5)
+
+
+async def test_thirty_hang_ups_leave_no_task_file_or_engine_socket_behind(roomy):
+    base, log = roomy
+    process = server_process(base)
+    engine_port = int((await health(base))["engine_url"].rsplit(":", 1)[1].split("/")[0])
+    await hang_up_cycles(base, 2)  # the first duels load what every duel shares
+    await asyncio.sleep(2)
+    report = await health(base)
+    assert "tasks" in report, report
+    tasks, before = report["tasks"], footprint(process, engine_port)
+
+    await hang_up_cycles(base, CYCLES)
+
+    deadline = time.monotonic() + 5
+    while True:
+        now_tasks, now = (await health(base))["tasks"], footprint(process, engine_port)
+        if now_tasks <= tasks and all(now[k] <= before[k] for k in before):
+            break
+        assert time.monotonic() < deadline, f"after {CYCLES} hang-ups: {now_tasks} tasks, {now}; before: {tasks} tasks, {before}"
+        await asyncio.sleep(0.25)
+    logged = log.read_text()
+    assert not any(word in logged for word in ("| ERROR", "ERROR:", "Task was destroyed")), logged[-3000:]
