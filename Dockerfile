@@ -40,11 +40,12 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --create-home --uid 10001 --user-group duel
 WORKDIR /app
-# Owned by root and read-only to the app's user: it writes only to out/, flows/uploaded/ and $HOME.
+# Owned by root and read-only to the app's user: it writes only to out/, flows/uploaded/, data/ and $HOME.
 COPY --from=app /app /app
 COPY --from=web /web/dist /app/web/dist
-# out/ for renders, flows/uploaded/ for flows uploaded through the page or the API
-RUN mkdir -p /app/out /app/flows/uploaded && chown duel:duel /app/out /app/flows/uploaded
+# out/ for renders, flows/uploaded/ for flows uploaded through the page or the API, data/
+# for the duel history (SQLite; the compose file mounts the `history` volume there)
+RUN mkdir -p /app/out /app/flows/uploaded /app/data && chown duel:duel /app/out /app/flows/uploaded /app/data
 ENV PATH=/app/.venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     HF_HUB_OFFLINE=1 \

@@ -20,8 +20,11 @@ from pydantic import ValidationError  # noqa: E402
 from local_duel import models  # noqa: E402
 from local_duel.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast  # noqa: E402
 from local_duel.flow import FlowFileError, load_flow  # noqa: E402
+from local_duel.history import commands as history  # noqa: E402
+from local_duel.history.store import HistoryError, history_url  # noqa: E402
 from local_duel.line import Line  # noqa: E402
 from local_duel.engine import EngineError, ModelChoiceError  # noqa: E402
+from local_duel.rating import Rating  # noqa: E402
 from local_duel.settings import Settings  # noqa: E402
 from local_duel.voice import UnknownVoiceError, Voices  # noqa: E402
 
@@ -38,6 +41,7 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Pip
 
 models_app = typer.Typer(help="The bundled model weights in models/.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+app.add_typer(history.app, name="history")
 
 
 def _fail(message: str, code: int) -> typer.Exit:
@@ -62,6 +66,8 @@ def render(
     wav: Annotated[Path, typer.Option(help="Where to write the conversation audio.")] = Path("out/duel.wav"),
     transcript: Annotated[Path, typer.Option(help="Where to write the transcript JSON.")] = Path("out/duel.json"),
     seed: Annotated[int | None, typer.Option(help="Sampling seed; the same seed gives the same duel.")] = None,
+    rating: Annotated[Rating | None, typer.Option(help="family: no profanity reaches the voice; adult. Default: the flow's, else family.")] = None,
+    no_save: Annotated[bool, typer.Option("--no-save", help="Don't keep the duel in the history.")] = False,
 ):
     """Play a whole duel offline and write it to a WAV and a transcript JSON."""
     settings = Settings() if seed is None else Settings(seed=seed)
@@ -89,8 +95,10 @@ def render(
 
     typer.echo(f"{duel_flow.name}: {' → '.join(p.name for p in duel_flow.phases)} · topic: {topic}")
     try:
-        result = asyncio.run(run_render(duel_flow, duel_cast, topic, settings, voices, wav, transcript, turns, show))
-    except (EngineError, models.MissingModelError) as e:
+        result = asyncio.run(run_render(
+            duel_flow, duel_cast, topic, settings, voices, wav, transcript, turns, show, rating, save=not no_save
+        ))
+    except (EngineError, models.MissingModelError, HistoryError) as e:
         raise _fail(str(e), 1)
     except ModelChoiceError as e:
         raise _fail(f"{cast}: cast.{e.side}.model: {e}", 2)
@@ -99,7 +107,7 @@ def render(
     typer.echo(
         f"{len(result.lines)} lines · {result.audio_seconds:.1f} s of audio in {result.wall_seconds:.1f} s · "
         f"peak RSS app {result.peak_rss_mb['app']} MB, engine {result.peak_rss_mb['engine']} MB\n"
-        f"wrote {wav} and {transcript}"
+        f"wrote {wav} and {transcript}" + (f"; kept in the history as {result.duel_id}" if result.duel_id else "")
     )
     if result.error == "interrupted":
         raise _fail("interrupted; what was said so far is kept", 130)
@@ -123,22 +131,50 @@ def serve(
             models.llm_path(settings.models_dir)
         except models.MissingModelError as e:
             raise _fail(str(e), 1)
+    try:  # a history URL that can't work stops the server before anything starts
+        history_url(settings)
+    except HistoryError as e:
+        raise _fail(str(e), 1)
     typer.echo(f"Local Duel at http://{settings.host}:{settings.port}/ — starting the engine and loading the voices…")
     uvicorn.run(create_app(settings, announce=typer.echo), host=settings.host, port=settings.port, log_level="warning")
 
 
-@app.command()
+bench_app = typer.Typer(help="Benchmarks: speed (the default) and line quality.")
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.callback(invoke_without_command=True)
 def bench(
+    context: typer.Context,
     short: Annotated[bool, typer.Option("--short", help="One duel of a few lines per mode (what CI runs).")] = False,
     out: Annotated[Path, typer.Option(help="Where to write results.json and timeline.png.")] = Path("bench"),
 ):
     """Measure duels through the real server and WebSocket, lookahead against sequential."""
+    if context.invoked_subcommand:
+        return
     from local_duel import bench as benchmark
 
     results = asyncio.run(benchmark.run(short, out))
     typer.echo(benchmark.table(results))
     typer.echo("\n" + benchmark.concurrency_table(results["lookahead"]["concurrency"]))
     typer.echo(f"\nwrote {out / 'results.json'} and {out / 'timeline.png'} in {results['bench_seconds']} s")
+
+
+@bench_app.command("quality")
+def bench_quality(
+    out: Annotated[Path, typer.Option(help="Where to write quality.json.")] = Path("bench"),
+    half: Annotated[bool, typer.Option("--half", help="Only the first seed's duels: half the matrix, for a quick comparison.")] = False,
+):
+    """What the agents say: topic, persona, phase, generic, profane, echo… over a fixed matrix."""
+    from local_duel import quality_bench
+
+    try:
+        seeds = quality_bench.SEEDS[:1] if half else quality_bench.SEEDS
+        results = asyncio.run(quality_bench.run(out, say=typer.echo, seeds=seeds))
+    except (EngineError, models.MissingModelError) as e:
+        raise _fail(str(e), 1)
+    typer.echo(quality_bench.table(results))
+    typer.echo(f"\nwrote {out / 'quality.json'} in {results['bench_seconds']} s")
 
 
 @app.command()

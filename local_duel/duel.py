@@ -1,7 +1,7 @@
 """One duel, one Pipecat pipeline.
 
-    [input] → flow context → Prompter → LLM (OLLamaLLMService) → LineDeadline → LineEditor → Announcer
-        → Voicebox (Piper) → [Lookahead] → output → [Playout]
+    [input] → flow context → Prompter → Writer (OLLamaLLMService) → LineDeadline → LineEditor
+        → Announcer → Voicebox (Piper) → [Lookahead] → output → [Playout]
 
 The output is whatever the caller puts at the end: a tape for `render`, the WebSocket
 transport for the web page. A transport paces the audio in real time; there Lookahead
@@ -21,7 +21,6 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
 from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.processors.frameworks.rtvi.observer import RTVIObserverParams
-from pipecat.services.ollama.llm import OLLamaLLMService
 from pipecat.transports.base_output import BaseOutputTransport
 from pipecat.workers.runner import WorkerRunner
 
@@ -31,14 +30,20 @@ from local_duel.deadline import LineDeadline
 from local_duel.flow import DuelFlow
 from local_duel.line import Line
 from local_duel.lookahead import Lookahead, Playout
+from local_duel.rating import DEFAULT_RATING, Rating, steer_for
 from local_duel.script import Script, View
 from local_duel.settings import Settings
 from local_duel.turn import LineEditor, Prompter, Turns
 from local_duel.voice import Voicebox, Voices
+from local_duel.writer import Writer, sampling
 
 
 class Duel:
-    """A flow, a cast and a topic, run as one pipeline whose state lives in a FlowManager."""
+    """A flow, a cast and a topic, run as one pipeline whose state lives in a FlowManager.
+
+    `voices` None writes the duel without speaking it (the quality benchmark). `rating`
+    None takes the flow's, or `family`.
+    """
 
     def __init__(
         self,
@@ -47,13 +52,14 @@ class Duel:
         topic: str,
         *,
         llm_url: str,
-        voices: Voices,
+        voices: Voices | None,
         settings: Settings,
         output: list[FrameProcessor],
         inputs: list[FrameProcessor] = (),
         turns_per_phase: int | None = None,
         views: dict[str, View] | None = None,
         on_line: Callable[[Line], Awaitable[None]] | None = None,
+        rating: Rating | None = None,
     ):
         self.flow = flow
         self.cast = cast
@@ -63,26 +69,22 @@ class Duel:
         self.turns = Turns(self.script, turns_per_phase, on_line)
         self.turns.flow = flow.build(self.turns)
 
-        self.llm = OLLamaLLMService(
+        self.rating = rating or flow.rating or DEFAULT_RATING
+        self.llm = Writer(
             base_url=llm_url,
-            settings=OLLamaLLMService.Settings(
-                model=settings.llm_model,
-                temperature=settings.temperature,
-                max_tokens=settings.max_tokens,
-                seed=settings.seed,
-                # A small model loops on its own words without these.
-                presence_penalty=0.5,
-                frequency_penalty=0.5,
-                # One line per turn: stop at the newline before the next speaker's cue.
-                extra={"extra_body": {"stop": ["\n"], "repeat_penalty": 1.3}},
-            ),
+            settings=sampling(settings),
+            candidates=settings.candidates,
+            at_once=settings.candidates_at_once,
+            steer=steer_for([agent.model or settings.llm_model for agent in cast.agents], settings)
+            if self.rating == "family" else {},
         )
         aggregator = LLMContextAggregatorPair(LLMContext())
         views = views or {agent.name: "screenplay" for agent in cast.agents}
         models = {agent.name: agent.model or settings.llm_model for agent in cast.agents}
-        prompter = Prompter(self.script, views, models, settings.seed, settings.temperature)
+        prompter = Prompter(self.script, views, models, flow.phases, settings)
         # Paced output only: a render's tape takes audio as fast as it comes.
         paced = any(isinstance(p, BaseOutputTransport) for p in output)
+        speech = [Voicebox({agent.name: voices.get(agent.voice) for agent in cast.agents})] if voices else []
         deadline = LineDeadline(settings.line_timeout)
         lookahead = [Lookahead()] if paced and settings.lookahead else []
         playout = [Playout()] if paced and not settings.lookahead else []
@@ -92,9 +94,9 @@ class Duel:
             prompter,
             self.llm,
             deadline,
-            LineEditor(self.script, cast),
+            LineEditor(self.script, cast, topic, self.rating),
             Announcer(cast, settings.pause),
-            Voicebox({agent.name: voices.get(agent.voice) for agent in cast.agents}),
+            *speech,
             *lookahead,
             *output,
             *playout,

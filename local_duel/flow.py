@@ -8,7 +8,7 @@ phases that never end, or text that nests too deep or expands too far (`flow_bou
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -40,6 +40,11 @@ class DuelFlow:
     config: FlowConfig
     phases: list[Phase]
 
+    @property
+    def rating(self) -> str | None:
+        """The flow's content rating, if its first phase sets one."""
+        return self.phases[0].rating
+
     def build(self, handlers) -> Flow:
         """Join the config to a duel's `take_turn` handler."""
         return Flow(self.config, handlers=handlers)
@@ -47,7 +52,7 @@ class DuelFlow:
     def with_turns(self, turns: int | None) -> "DuelFlow":
         if turns is None:
             return self
-        return DuelFlow(self.name, self.config, [Phase(p.name, turns, p.next) for p in self.phases])
+        return DuelFlow(self.name, self.config, [replace(p, turns=turns) for p in self.phases])
 
 
 def parse_flow(
@@ -118,4 +123,7 @@ def _phases(config: FlowConfig, max_turns: int | None) -> list[Phase]:
             raise ValueError(f"`next: {current}` names no node; nodes are {', '.join(phases)}")
         order.append(phases[current])
         current = phases[current].next
+    for phase in order[1:]:
+        if phase.rating:
+            raise ValueError(f"node '{phase.name}': `rating` rates the whole flow, so it goes on the first node, '{order[0].name}'")
     return order

@@ -2,6 +2,7 @@
 
 import re
 import time
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -16,6 +17,14 @@ _DANGLING_ASIDE = re.compile(r"[(\[*].*$")
 _SPEAKER_TAG = re.compile(r"^\s*([A-Z][\w .'-]{0,30}?)\s*:\s*")
 _SENTENCE = re.compile(r"[^.!?…]+(?:[.!?…]+|$)")
 _LETTER = re.compile(r"[A-Za-z]")
+_NOT_SPOKEN = set("@/\\\ufe0e\ufe0f")  # besides symbols and control characters: emoji, signs…
+
+
+def _spoken(text: str) -> str:
+    """Only what a voice can read as words: symbols (emoji among them) become spaces."""
+    return "".join(
+        " " if ch in _NOT_SPOKEN or unicodedata.category(ch)[0] in "SC" else ch for ch in text
+    )
 
 
 @dataclass
@@ -27,6 +36,7 @@ class Line:
     turn: int
     text: str
     attempts: int = 1
+    move: str = ""  # the micro-direction its cue carried (local_duel.move)
     time_to_first_token: float | None = None
     time_to_first_audio: float | None = None
     audio_seconds: float = 0.0
@@ -56,7 +66,7 @@ def clean(raw: str, names: Sequence[str]) -> str | None:
     for name in names:  # the model ran on into the next speaker's line
         text = re.split(rf"\s{re.escape(name)}\s*:", text)[0]
     text = _DANGLING_ASIDE.sub("", _ASIDES.sub(" ", text))
-    text = " ".join(re.sub(r"[\"“”()\[\]*_#]", " ", text).split()).strip(" -–—:;,")
+    text = " ".join(re.sub(r"[\"“”()\[\]*_#]", " ", _spoken(text)).split()).strip(" -–—:;,")
     sentences = [s.strip() for s in _SENTENCE.findall(text) if _LETTER.search(s)]
     if not sentences:
         return None

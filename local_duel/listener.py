@@ -5,6 +5,7 @@ hear a duel the way the browser does.
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -104,8 +105,16 @@ class Heard:
         return [starved for _, starved, opening in self.starvations() if not opening and starved > UNDERRUN]
 
 
-async def listen(base_url: str, duel: dict, *, hang_up_after_audio: float | None = None, timeout: float = 600) -> Heard:
-    """Start a duel through `POST /api/start`, then listen until it ends (or hang up early)."""
+async def listen(
+    base_url: str,
+    duel: dict,
+    *,
+    hang_up_after_audio: float | None = None,
+    timeout: float = 600,
+    on_event: Callable[[Heard], bool | None] | None = None,
+) -> Heard:
+    """Start a duel through `POST /api/start`, then listen until it ends (or hang up early).
+    `on_event` sees what was heard so far after each duel event; True from it hangs up."""
     serializer = ProtobufFrameSerializer()
     heard = Heard(epoch=time.time())
     started = time.monotonic()
@@ -135,6 +144,8 @@ async def listen(base_url: str, duel: dict, *, hang_up_after_audio: float | None
                         data = message["data"]
                         heard.events.append((now, data))
                         lines += data["event"] == "line-started"
+                        if on_event and on_event(heard):
+                            return heard
                         if data["event"] == "duel-ended" or (data["event"] == "error" and data.get("fatal")):
                             return heard
                     else:

@@ -7,9 +7,15 @@ Both live on the flow node's `take_turn` post-action, so a duel is re-scripted i
         handler: take_turn
         turns: 4
         next: roast      # omit on the last phase: the duel ends after its turns
+        moves:           # optional: the cues its lines are written to (local_duel.move)
+          - "teasing {{ partner }} about {{ topic }}"
+        rating: adult    # optional, first phase only: the flow's content rating
 """
 
 from dataclasses import dataclass
+
+from local_duel.move import check_moves
+from local_duel.rating import RATINGS
 
 HANDLER = "take_turn"
 
@@ -19,6 +25,8 @@ class Phase:
     name: str
     turns: int
     next: str | None
+    moves: tuple[str, ...] = ()
+    rating: str | None = None  # on the first phase only: the flow's content rating
 
 
 def phase_of(name: str, post_actions: list, max_turns: int | None = None) -> Phase:
@@ -38,4 +46,7 @@ def phase_of(name: str, post_actions: list, max_turns: int | None = None) -> Pha
     following = extras.get("next")
     if following is not None and not isinstance(following, str):
         raise ValueError(f"node '{name}': `next` must name a node, not {following!r}")
-    return Phase(name, turns, following)
+    rating = extras.get("rating")
+    if rating is not None and rating not in RATINGS:
+        raise ValueError(f"node '{name}': `rating` must be one of {', '.join(RATINGS)}, not {rating!r}")
+    return Phase(name, turns, following, check_moves(name, extras.get("moves")), rating)

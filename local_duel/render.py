@@ -2,7 +2,9 @@
 
 import asyncio
 import json
+import os
 import resource
+import secrets
 import signal
 import time
 import wave
@@ -15,8 +17,12 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from local_duel.cast import Cast
 from local_duel.duel import Duel
 from local_duel.flow import DuelFlow
+from local_duel.history.leases import owner_id
+from local_duel.history.recorder import Recording, new_duel
+from local_duel.history.store import DuelStore
 from local_duel.line import Line
 from local_duel.engine import engine_for
+from local_duel.rating import Rating
 from local_duel.settings import Settings
 from local_duel.voice import Voices
 
@@ -56,11 +62,13 @@ class Render:
     cast: dict
     seed: int
     pause_seconds: float
+    rating: str = ""
     lines: list[Line] = field(default_factory=list)
     wall_seconds: float = 0.0
     audio_seconds: float = 0.0
     peak_rss_mb: dict = field(default_factory=dict)
     error: str | None = None
+    duel_id: str | None = None  # in the history, unless the render was not saved
 
     def as_dict(self) -> dict:
         return {**self.__dict__, "lines": [line.as_dict() for line in self.lines]}
@@ -80,17 +88,28 @@ async def render(
     transcript_path: Path,
     turns_per_phase: int | None = None,
     on_line=None,
+    rating: Rating | None = None,
+    save: bool = True,
 ) -> Render:
-    """Run one duel to the end (or to an error or Ctrl-C) and write what was said."""
+    """Run one duel to the end (or to an error or Ctrl-C) and write what was said; with
+    `save`, keep it in the duel history too, line by line as it is spoken."""
     result = Render(flow.name, topic, cast.model_dump(), settings.seed, settings.pause)
     started = time.monotonic()
     tape = Tape()
     async with engine_for(settings) as engine:
+        views = await engine.views(cast)
+        recording = None
+        if save:
+            record = new_duel(secrets.token_hex(6), flow, cast, topic, turns_per_phase, settings, views)
+            store = await DuelStore.open(settings)
+            recording = Recording(store, record, cast, owner_id(f"render pid {os.getpid()}"))
+            result.duel_id = record.id
         duel = Duel(
             flow, cast, topic,
-            llm_url=engine.url, voices=voices, settings=settings, views=await engine.views(cast),
-            output=[tape], turns_per_phase=turns_per_phase, on_line=on_line,
+            llm_url=engine.url, voices=voices, settings=settings, views=views, rating=rating,
+            output=[recording.recorder, tape] if recording else [tape], turns_per_phase=turns_per_phase, on_line=on_line,
         )
+        result.rating = duel.rating
 
         @duel.worker.event_handler("on_pipeline_started")
         async def on_started(worker, frame):
@@ -104,9 +123,16 @@ async def render(
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGINT, interrupt)
         try:
+            if recording:
+                await recording.begin(rating=duel.rating)
             await duel.run()
         finally:
             loop.remove_signal_handler(signal.SIGINT)
+            if recording:
+                try:
+                    await recording.end(duel.error, settings)
+                finally:
+                    await recording.store.close()
         result.error = duel.error or result.error
     result.lines = duel.script.lines
     result.wall_seconds = round(time.monotonic() - started, 3)

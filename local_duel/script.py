@@ -62,25 +62,32 @@ class Script:
         if text and not any(isinstance(e, Direction) and e.phase == phase for e in self.entries):
             self.entries.append(Direction(phase, text))
 
+    def direction(self, phase: str) -> str:
+        """How `phase` was opened, or nothing."""
+        return next((e.text for e in self.entries if isinstance(e, Direction) and e.phase == phase), "")
+
     def say(self, line: Line) -> None:
         self.entries.append(line)
 
-    def messages(self, view: View, speaker: str) -> list[dict]:
+    def messages(self, view: View, speaker: str, move: str = "") -> list[dict]:
         """The chat messages `speaker` reads next; the system instruction comes from the flow."""
-        return self.screenplay(speaker) if view == "screenplay" else self.chat(speaker)
+        return self.screenplay(speaker, move) if view == "screenplay" else self.chat(speaker, move)
 
-    def screenplay(self, speaker: str) -> list[dict]:
-        """The whole script and the cue as one message, a line each.
+    def screenplay(self, speaker: str, move: str = "") -> list[dict]:
+        """The whole script and the cue as one message, a line each. The cue carries the
+        turn's move as a parenthetical, the form a base model follows: `Ava (teasing Max):`.
 
         One message, not one per line: Ollama merges consecutive same-role messages with
         a blank line between them, llama.cpp's template with none; as one message both
         engines see the same screenplay.
         """
         text = [f"({e.text})" if isinstance(e, Direction) else f"{e.speaker}: {e.text}" for e in self.recent()]
-        return [{"role": "user", "content": "\n".join([*text, f"{speaker}:"])}]
+        cue = f"{speaker} ({move}):" if move else f"{speaker}:"
+        return [{"role": "user", "content": "\n".join([*text, cue])}]
 
-    def chat(self, speaker: str) -> list[dict]:
-        """The speaker's own lines as `assistant`; the partner's lines and directions as `user`."""
+    def chat(self, speaker: str, move: str = "") -> list[dict]:
+        """The speaker's own lines as `assistant`; the partner's lines, directions and the
+        turn's move as `user`."""
         messages = []
         for e in self.recent():
             if isinstance(e, Direction):
@@ -89,6 +96,8 @@ class Script:
                 messages.append({"role": "assistant", "content": e.text})
             else:
                 messages.append({"role": "user", "content": f"{e.speaker}: {e.text}"})
-        if not messages or messages[-1]["role"] == "assistant":
+        if move:
+            messages.append({"role": "user", "content": f"(Your turn, {speaker}: {move}.)"})
+        elif not messages or messages[-1]["role"] == "assistant":
             messages.append({"role": "user", "content": f"(Your turn, {speaker}.)"})
         return messages

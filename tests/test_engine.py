@@ -78,7 +78,15 @@ async def _complete(url: str, model: str, content: str, seed: int) -> tuple[dict
 
 async def test_three_requests_at_once_run_side_by_side_and_each_ends_where_the_model_stopped(engine):
     cues = ["Max: Nice tie.\nAva:", "Ava: You again?\nMax:", "Bo: Tabs or spaces?\nCy:"]
-    answers = await asyncio.gather(*(_complete(engine.url, "local-duel", cue, seed) for seed, cue in enumerate(cues)))
+    busy = asyncio.gather(*(_complete(engine.url, "local-duel", cue, seed) for seed, cue in enumerate(cues)))
+    checks = []
+    while not busy.done():  # the health check never waits behind generation
+        began = time.monotonic()
+        assert await engine.healthy()
+        checks.append(time.monotonic() - began)
+        await asyncio.sleep(0.05)
+    answers = await busy
+    assert checks and max(checks) < 1.0, checks
     for answer, _, _ in answers:
         choice, used = answer["choices"][0], answer["usage"]
         # the stop string or the token budget ended it: nothing else cut it short
@@ -196,6 +204,10 @@ async def test_a_hung_engine_ends_the_duel_in_words_within_the_line_timeout(smal
 
 
 async def test_a_full_stage_answers_429_with_retry_after(small_stage):
+    for _ in range(150):  # the duel before may still be winding down
+        if not (await _health(small_stage))["duels_running"]:
+            break
+        await asyncio.sleep(0.2)
     status, _, _ = await _start(small_stage)  # a ticket counts: that duel is about to start
     assert status == 200
     status, headers, body = await _start(small_stage)

@@ -107,7 +107,8 @@ class Visit:
 
     def _local(self, url: str) -> bool:
         host = self.base.removeprefix("http://")
-        return url.startswith((f"http://{host}/", f"ws://{host}/"))
+        # blob: URLs hold data the page already fetched from its server (a replay's audio)
+        return url.startswith((f"http://{host}/", f"ws://{host}/", f"blob:http://{host}/"))
 
     def open(self) -> Page:
         self.page.goto(self.base + "/")
@@ -154,11 +155,16 @@ def test_a_short_duel_is_seen_and_heard(visit, server):
     page.wait_for_selector('[data-testid="flow-diagram"][data-rendered="mermaid"] svg', timeout=30_000)
     assert "goodbye" in page.locator('[data-testid="flow-diagram"]').inner_text()
     assert page.locator('[data-testid="first-voice"] option').count() == len(get_json(f"{server}/api/voices"))
-    assert page.locator('[data-testid="second-model"] option').all_text_contents() == ["local-duel · screenplay"]
+    assert page.locator('[data-testid="second-model"] option').all_text_contents() == ["local-duel · screenplay · 253 MB"]
     first, second = page.input_value('[data-testid="first-name"]'), page.input_value('[data-testid="second-name"]')
 
     page.fill('[data-testid="turns"]', "1")  # one line per phase: 3 lines in the default flow
-    page.click('[data-testid="start"]')
+    # The rating: the flow's by default, family or adult on demand, sent with the duel.
+    assert page.input_value('[data-testid="rating"]') == ""
+    page.select_option('[data-testid="rating"]', "family")
+    with page.expect_request("**/api/start") as start:
+        page.click('[data-testid="start"]')
+    assert start.value.post_data_json["rating"] == "family"
 
     samples = []
     ARTIFACTS.mkdir(exist_ok=True)
@@ -296,7 +302,7 @@ def test_the_page_says_the_engine_is_warming_up_then_ready_and_when_the_stage_is
                 time.sleep(0.1)
         visit.page.goto(visit.base + "/")
         status = visit.page.locator('[data-testid="status"]')
-        assert status.get_attribute("data-state") == "warming"
+        visit.page.wait_for_selector('[data-testid="status"][data-state="warming"]', timeout=10_000)  # its first poll
         assert "warming up" in status.inner_text()
         visit.page.wait_for_selector('[data-testid="status"][data-state="ready"]', timeout=60_000)
         visit.page.wait_for_selector('[data-testid="first-model"] option', state="attached", timeout=10_000)

@@ -133,3 +133,24 @@ def test_ctrl_c_stops_the_duel_and_the_engine(tmp_path):
     assert json.loads((tmp_path / "duel.json").read_text())["lines"]
     time.sleep(0.5)
     assert engines_marked(mark) == []
+
+
+def test_a_short_default_duel_names_its_topic(tmp_path):
+    """The bundled flow and model, as a user first hears them, with a topic of the
+    user's: some line names it, every line is words only, and the duel is rated family."""
+    from conftest import local_duel
+    from local_duel.rating import profane
+    from local_duel.words import stems
+
+    topic = "tabs versus spaces"
+    result = local_duel(
+        "render", "--topic", topic, "--turns", "2",
+        "--wav", str(tmp_path / "duel.wav"), "--transcript", str(tmp_path / "duel.json"),
+    )
+    assert result.returncode == 0, result.stderr
+    transcript = json.loads((tmp_path / "duel.json").read_text())
+    texts = [line["text"] for line in transcript["lines"]]
+    assert len(texts) == 6 and transcript["rating"] == "family"
+    assert any(stems(text) & stems(topic) for text in texts), texts
+    assert not any(profane(text) for text in texts)
+    assert all(all(ch.isalnum() or ch.isspace() or ch in ".,!?'’-…;:%&" for ch in text) for text in texts), texts

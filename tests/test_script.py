@@ -60,3 +60,11 @@ def test_a_long_duel_keeps_the_latest_lines_dropping_old_ones_in_batches():
         assert script.screenplay("Max")[0]["content"].startswith(before)
     script.say(Line("Ava", "fight", 33, "Line 33."))
     assert script.recent()[1].text == "Line 17."
+
+
+def test_the_cue_carries_the_move_and_nothing_else_changes():
+    script = _script()
+    [plain] = script.screenplay("Ava")
+    [moved] = script.screenplay("Ava", "teasing Max about his code")
+    assert moved["content"] == plain["content"].removesuffix("Ava:") + "Ava (teasing Max about his code):"
+    assert script.chat("Ava", "conceding a point")[-1] == {"role": "user", "content": "(Your turn, Ava: conceding a point.)"}

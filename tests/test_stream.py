@@ -107,6 +107,7 @@ async def test_a_token_works_once(server):
         ({"cast": {**CAST, "second": {**CAST["second"], "voice": "klingon"}}, "topic": "x"}, ["body", "cast", "second", "voice"], "unknown voice 'klingon'"),
         ({"cast": CAST, "topic": "x", "flow": "nope"}, ["body", "flow"], "no flow named 'nope'"),
         ({"cast": CAST, "topic": "x", "turns": 0}, ["body", "turns"], "greater than or equal to 1"),
+        ({"cast": CAST, "topic": "x", "rating": "spicy"}, ["body", "rating"], "'family' or 'adult'"),
         ({"cast": {"first": CAST["first"], "second": CAST["first"]}, "topic": "x"}, ["body", "cast"], "both agents are called 'Max'"),
         ({"cast": {**CAST, "first": {**CAST["first"], "model": "llama3.2"}}, "topic": "x"}, ["body", "cast", "first", "model"], "there is no llama3.2.gguf"),
     ],
@@ -139,7 +140,7 @@ async def test_broken_upload_is_rejected_with_its_reason(server, name):
 async def test_models_voices_and_defaults_for_the_settings_form(server):
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{server}/api/models") as response:
-            assert await response.json() == [{"name": "local-duel", "prompt_style": "screenplay"}]
+            assert await response.json() == [{"name": "local-duel", "prompt_style": "screenplay", "size_mb": 253.1}]
         async with http.get(f"{server}/api/voices") as response:
             assert await response.json() == ["en_US-joe-medium", "en_US-joe-medium@1.35"]
         async with http.get(f"{server}/api/defaults") as response:
@@ -297,6 +298,8 @@ async def test_malformed_messages_are_named_and_the_duel_goes_on(server):
 
 
 def test_an_engine_killed_mid_duel_ends_that_duel_in_words_and_the_next_duel_gets_a_new_one(tmp_path):
+    import time
+
     import psutil
 
     with (tmp_path / "server.log").open("w") as log, serving(ROOT / "flows", log) as base:
@@ -316,7 +319,12 @@ def test_an_engine_killed_mid_duel_ends_that_duel_in_words_and_the_next_duel_get
         assert error and error[0]["fatal"] and "the LLM at http://127.0.0.1:" in error[0]["message"]
         assert not broken.named("duel-ended")
 
-        assert asyncio.run(health(base))["models_loaded"]  # the page's poll brings it back
+        for _ in range(150):  # the engine's supervisor brings it back by itself
+            time.sleep(0.2)
+            if asyncio.run(health(base)).get("models_loaded"):
+                break
+        else:
+            raise AssertionError("the engine did not come back")
         again = asyncio.run(listen(base, {"cast": CAST, "topic": "water", "turns": 1}))
         assert [d["event"] for _, d in again.events][-1] == "duel-ended"
         assert len(again.named("line-text")) == 3

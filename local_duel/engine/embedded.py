@@ -84,6 +84,7 @@ class EmbeddedEngine(Engine):
         self._log = None
         self._supervisor: asyncio.Task | None = None
         self._served: set[str] = set()  # the models in the running engine's presets
+        self._warm: set[str] = set()  # …and those of them already loaded and warmed
 
     # -- the models ---------------------------------------------------------------------
 
@@ -120,7 +121,9 @@ class EmbeddedEngine(Engine):
             raise ModelChoiceError(side, f"no model '{model}' for the embedded engine: {why}; it has {', '.join(ggufs)}")
         if model not in self._served:  # dropped in since the engine started: the router doesn't know it
             raise ModelChoiceError(side, f"model '{model}' was added after the engine started; restart Local Duel to use it")
-        await self.warm(model)  # a model process starts on first use: not during a duel's first line
+        if model not in self._warm:  # a model process starts on first use: not during a duel's first line
+            await self.warm(model)
+            self._warm.add(model)
         return ggufs[model].prompt_style
 
     def _broken(self, path: Path) -> str:
@@ -180,7 +183,7 @@ class EmbeddedEngine(Engine):
         port = free_port()
         self.url = f"http://127.0.0.1:{port}/v1"
         self._log = (self._workdir / "engine.log").open("w+b")
-        self._served = set(ggufs)
+        self._served, self._warm = set(ggufs), set()
         self.process = subprocess.Popen(
             self._command(port, preset),
             stdout=self._log,
@@ -228,6 +231,7 @@ class EmbeddedEngine(Engine):
                 self._spawn(await asyncio.to_thread(self.ggufs))
                 await self._wait_healthy()
                 await self.warm()
+                self._warm.add(self.settings.llm_model)
             except Exception as e:  # a missing file, a port taken: try again, never give up on the app
                 failures += 1
                 logger.error(f"the embedded engine could not be restarted: {e}")

@@ -12,8 +12,11 @@ from loguru import logger
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from local_duel.engine import engine_for
+from local_duel.history.leases import hold_leases, owner_id
+from local_duel.history.store import DuelStore
 from local_duel.models import voices_dir
-from local_duel.server import api, stream
+from local_duel.rating import steer_for
+from local_duel.server import api, duels, stream
 from local_duel.server.catalog import FlowCatalog
 from local_duel.server.errors import HANDLERS, SafeJSONResponse
 from local_duel.server.guard import SameOrigin, allowed_hosts
@@ -38,7 +41,12 @@ def create_app(
         async def warm_up():
             try:
                 await engine.start()
-                await asyncio.gather(engine.warm(), asyncio.to_thread(app.state.voices.warm))
+                await asyncio.gather(
+                    engine.warm(),
+                    asyncio.to_thread(app.state.voices.warm),
+                    # The family rating's steering reads the vocabulary once (about a second).
+                    asyncio.to_thread(steer_for, [settings.llm_model], settings),
+                )
             except Exception as e:
                 app.state.warmup_error = str(e)
                 logger.error(f"the engine could not start: {e}")
@@ -46,12 +54,18 @@ def create_app(
             app.state.ready = True
             announce(f"Local Duel is ready: open http://{settings.host}:{settings.port}/")
 
+        app.state.store = await DuelStore.open(settings)
+        if interrupted := await app.state.store.recover(app.state.owner):
+            logger.warning(f"duels cut off when this server last stopped, now interrupted: {interrupted}")
+        leases = asyncio.get_running_loop().create_task(hold_leases(app.state.store, app.state.owner))
         warming = asyncio.get_running_loop().create_task(warm_up())
         try:
             yield
         finally:
             warming.cancel()
+            leases.cancel()
             engine.stop()
+            await app.state.store.close()
 
     app = FastAPI(
         title="Local Duel",
@@ -75,7 +89,9 @@ def create_app(
     app.state.tickets = Tickets()
     app.state.start_rate = StartRate(settings.starts_per_minute)
     app.state.duels = {}
+    app.state.owner = owner_id(f"serve :{settings.port}")
     app.include_router(api.router)
+    app.include_router(duels.router)
     app.include_router(stream.router)
     if (page / "index.html").exists():
         app.mount("/", StaticFiles(directory=page, html=True), name="page")

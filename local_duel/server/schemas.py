@@ -4,6 +4,7 @@ from pydantic import BaseModel, Field
 
 from local_duel.cast import Cast
 from local_duel.plain_text import OneLine
+from local_duel.rating import Rating
 
 
 class DuelRequest(BaseModel):
@@ -15,6 +16,7 @@ class DuelRequest(BaseModel):
     turns: int | None = Field(
         None, ge=1, description="Lines per phase, overriding the flow's counts; at most LOCAL_DUEL_MAX_TURNS_PER_PHASE."
     )
+    rating: Rating | None = Field(None, description="family (no profanity reaches the voice) or adult; unset: the flow's, else family.")
 
 
 class Problem(BaseModel):

@@ -12,6 +12,7 @@ from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPI
 from local_duel.announcer import urgent_event
 from local_duel.duel import Duel
 from local_duel.flow import FlowFileError
+from local_duel.history.recorder import Recording, new_duel
 
 router = APIRouter()
 
@@ -88,6 +89,8 @@ async def duel_socket(websocket: WebSocket, token: str = ""):
             serializer=ForgivingSerializer(),
         ),
     )
+    record = new_duel(ticket.duel_id, flow, request.cast, request.topic, request.turns, settings, ticket.views)
+    recording = Recording(state.store, record, request.cast, state.owner)
     duel = Duel(
         flow,
         request.cast,
@@ -96,9 +99,10 @@ async def duel_socket(websocket: WebSocket, token: str = ""):
         voices=state.voices,
         settings=settings,
         inputs=[transport.input()],
-        output=[transport.output()],
+        output=[recording.recorder, transport.output()],
         turns_per_phase=request.turns,
         views=ticket.views,
+        rating=request.rating,
     )
 
     @duel.worker.rtvi.event_handler("on_client_ready")
@@ -120,9 +124,11 @@ async def duel_socket(websocket: WebSocket, token: str = ""):
     state.duels[ticket.duel_id] = duel
     logger.info(f"duel {ticket.duel_id} starts: {request.flow}, {request.cast.names}, {request.topic!r}")
     deadline = asyncio.get_running_loop().create_task(await_client_ready(settings.client_ready_seconds))
+    await recording.begin(rating=duel.rating)
     try:
         await duel.run()
     finally:
         deadline.cancel()
         del state.duels[ticket.duel_id]
+        await recording.end(duel.error, settings)
         logger.info(f"duel {ticket.duel_id} ended after {len(duel.script.lines)} lines")

@@ -6,6 +6,7 @@ import { PipecatClient } from "@pipecat-ai/client-js";
 import { ProtobufFrameSerializer, WebSocketTransport } from "@pipecat-ai/websocket-transport";
 
 import { drawFlow } from "./diagram.js";
+import { initHistory } from "./history.js";
 import { PlaybackMediaManager } from "./player.js";
 import "./style.css";
 
@@ -38,7 +39,7 @@ async function api(path, init) {
   return body;
 }
 
-const LABELS = { flow: "Flow", topic: "Topic", turns: "Turns per phase", cast: "Cast" };
+const LABELS = { flow: "Flow", topic: "Topic", turns: "Turns per phase", rating: "Rating", cast: "Cast" };
 
 // ["body", "cast", "first", "name"] → "First agent's name"
 function label(loc) {
@@ -86,7 +87,7 @@ function clearError() {
 
 function updateButtons() {
   $("start").disabled = duel.running || !healthy;
-  $("stop").disabled = !duel.running;
+  $("stop").disabled = !duel.running && !document.body.classList.contains("replaying");
 }
 
 function showSettings(open) {
@@ -194,6 +195,7 @@ function finish(state, text) {
   const run = duel;
   setTimeout(() => run === duel && setSpeaker(null), player.buffered() * 1000);
   done?.disconnect().catch(() => {});
+  archive.refresh();
 }
 
 // Callbacks of an earlier duel's client (Stop, then Start at once) must not touch this one.
@@ -237,6 +239,7 @@ function readSettings() {
     flow: field("flow").value,
     topic: field("topic").value.trim(),
     turns: turns === "" ? null : Number(turns),
+    rating: field("rating").value || null,
     cast: { first: agent("first"), second: agent("second") },
   };
 }
@@ -245,6 +248,7 @@ async function start(event) {
   event.preventDefault();
   if (duel.running || !healthy) return;
   player.unlock(); // inside the click: browsers start audio only on a user gesture
+  archive.stop();
   clearError();
   const settings = readSettings();
   duel = { running: true, over: false, phases: duel.phases };
@@ -282,6 +286,11 @@ async function start(event) {
 }
 
 function stop() {
+  if (!duel.running) { // Stop during a replay ends the replay
+    archive.stop();
+    setStatus("stopped", "Replay stopped.");
+    return;
+  }
   player.stop();
   finish("stopped", "Stopped.");
 }
@@ -354,6 +363,7 @@ async function loadSettings() {
     api("/api/voices"),
     api("/api/models"),
   ]);
+  voiceIds = voices;
   field("topic").value = defaults.topic;
   for (const side of ["first", "second"]) {
     const agent = defaults.cast[side];
@@ -403,5 +413,11 @@ field("flow").addEventListener("change", () => loadFlow(field("flow").value));
 field("upload").addEventListener("change", uploadFlow);
 
 let settingsLoaded = false;
+let voiceIds = [];
+const archive = initHistory({
+  api, player, showPhase, setSpeaker, setBubble, resetStage, setStatus, showError, clearError, updateButtons,
+  voices: () => voiceIds,
+  busy: () => duel.running,
+});
 meterLoop();
 pollHealth();

@@ -1,0 +1,101 @@
+"""What makes a line worth hearing, measured: the metrics of `local-duel bench quality`.
+
+Every metric is lexical (stems and word n-grams from `local_duel.words`), so a run is
+cheap and the same lines always get the same numbers. The README defines each one.
+"""
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from local_duel.line import Line
+from local_duel.rank import generic
+from local_duel.rating import profane
+from local_duel.stock import FALLBACK_LINES
+from local_duel.words import bigrams, echoes, stems, words
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([\w.]+)\s*\}\}")
+
+
+@dataclass(frozen=True)
+class Yardstick:
+    """What one duel's lines are measured against: its topic, the personas, and each
+    phase's stage direction (the flow's task messages and its own moves)."""
+
+    topic: str
+    personas: dict[str, str]
+    directions: dict[str, str]
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.personas)
+
+
+def fill(text: str, values: dict) -> str:
+    """A flow text with its `{{ placeholders }}` filled from the duel's values."""
+
+    def value(match: re.Match) -> str:
+        current = values
+        for part in match.group(1).split("."):
+            current = current.get(part, "") if isinstance(current, dict) else ""
+        return str(current)
+
+    return _PLACEHOLDER.sub(value, text)
+
+
+def _phase_words(yard: Yardstick) -> dict[str, set[str]]:
+    """Each phase's own stems: a stem every phase's direction has tells no phase apart,
+    and the topic and names belong to the whole duel."""
+    own = {p: stems(text, yard.names) - stems(yard.topic) for p, text in yard.directions.items()}
+    common = set.intersection(*own.values()) if own else set()
+    return {p: s - common for p, s in own.items()}
+
+
+def judge(lines: Sequence[Line], yard: Yardstick) -> list[dict]:
+    """Per line, in order, what the metrics see in it."""
+    phase_words = _phase_words(yard)
+    topic = stems(yard.topic)
+    judged, said = [], []
+    for line in lines:
+        mine = stems(line.text, yard.names)
+        others = {p: len(mine & s) for p, s in phase_words.items() if p != line.phase}
+        judged.append({
+            "speaker": line.speaker,
+            "phase": line.phase,
+            "text": line.text,
+            "topic": bool(mine & topic),
+            "persona": bool(mine & (stems(yard.personas[line.speaker], yard.names) - topic)),
+            "phase_adherent": len(mine & phase_words.get(line.phase, set())) > max(others.values(), default=-1),
+            "generic": generic(line.text, yard.names, [yard.topic, *yard.personas.values()]),
+            "profane": profane(line.text),
+            "first_try": line.attempts == 1,
+            "stock": line.text in FALLBACK_LINES,
+            "repeat": words(line.text) in [words(old) for old in said],
+            "echo": echoes(line.text, [yard.topic, *said]),
+            "words": len(words(line.text)),
+        })
+        said.append(line.text)
+    return judged
+
+
+def distinct_2(texts: Sequence[str]) -> float:
+    """Distinct word bigrams over all bigrams of a duel's lines (1.0: no bigram twice)."""
+    grams = [g for text in texts for g in bigrams(text)]
+    return len(set(grams)) / len(grams) if grams else 0.0
+
+
+RATES = ["topic", "persona", "phase_adherent", "generic", "profane", "first_try", "stock", "echo"]
+
+
+def summarise(duels: Sequence[list[dict]]) -> dict:
+    """The matrix's numbers: rates over every line, repeats counted, distinct-2 averaged
+    over duels."""
+    judged = [j for duel in duels for j in duel]
+    n = len(judged) or 1
+    return {
+        "lines": len(judged),
+        **{f"{rate}_rate": round(sum(j[rate] for j in judged) / n, 3) for rate in RATES},
+        "repeats": sum(j["repeat"] for j in judged),
+        "distinct_2": round(sum(distinct_2([j["text"] for j in d]) for d in duels) / (len(duels) or 1), 3),
+        "mean_words": round(sum(j["words"] for j in judged) / n, 1),
+    }

@@ -1,0 +1,134 @@
+"""`local-duel bench quality`: what the agents say, over a fixed matrix of duels.
+
+Every duel runs through the same pipeline and turn-taking code as a real one (Flows,
+Prompter, LLM, LineEditor), on the bundled model, without the voices. The matrix: the
+bundled flow and the bench-only flows in `bench/flows/`, three topics (one with emoji),
+two seeds, and three casts in rotation (the default one and the bench-only casts in
+`bench/casts/`, with Unicode names and long personas). It writes `bench/quality.json`
+(per line and in total) and prints the table the README shows.
+"""
+
+import itertools
+import json
+import resource
+import time
+from pathlib import Path
+
+from local_duel.cast import DEFAULT_CAST, Cast
+from local_duel.duel import Duel
+from local_duel.flow import DuelFlow, load_flow
+from local_duel.engine import Engine, engine_for
+from local_duel.quality import Yardstick, fill, judge, summarise
+from local_duel.settings import ROOT, Settings
+
+BENCH = ROOT / "bench"
+FLOWS = [ROOT / "flows" / "flirt_roast.yaml", BENCH / "flows" / "debate.yaml", BENCH / "flows" / "interview.yaml"]
+CASTS = [DEFAULT_CAST, BENCH / "casts" / "lighthouse.yaml", BENCH / "casts" / "poker.yaml"]
+TOPICS = ["pineapple on pizza", "tabs versus spaces", "🐙 octopuses are smarter than cats 🐱"]
+SEEDS = [7, 8]
+TARGETS = {
+    "topic_rate": "≥ 0.50",
+    "persona_rate": "≥ 0.25",
+    "phase_adherent_rate": "≥ 0.70",
+    "generic_rate": "≤ 0.10",
+    "profane_rate": "0 (family)",
+    "first_try_rate": "—",
+    "stock_rate": "≤ 0.01",
+    "repeats": "0",
+    "echo_rate": "≤ 0.05",
+    "distinct_2": "≥ 0.75",
+    "mean_words": "—",
+}
+
+
+def yardstick(flow: DuelFlow, cast: Cast, topic: str) -> Yardstick:
+    """The duel's topic, personas and per-phase directions (task messages and moves).
+    Personas are left out of the directions: drawing on them is the persona metric's."""
+    values = {
+        "first": {"name": cast.first.name}, "second": {"name": cast.second.name}, "topic": topic,
+        "speaker": cast.first.name, "partner": cast.second.name,
+    }
+    directions = {}
+    for phase in flow.phases:
+        node = flow.config.nodes[phase.name]
+        texts = [m.content for m in node.task_messages] + list(phase.moves)
+        directions[phase.name] = " ".join(fill(t, values) for t in texts)
+    return Yardstick(topic, {a.name: a.persona for a in cast.agents}, directions)
+
+
+def matrix(seeds: list[int] = SEEDS) -> list[tuple[Path, str, int, Path]]:
+    """(flow, topic, seed, cast) for every duel; the casts rotate so each flow meets each."""
+    runs = []
+    for (f, flow), (t, topic), (s, seed) in itertools.product(enumerate(FLOWS), enumerate(TOPICS), enumerate(SEEDS)):
+        if seed in seeds:
+            runs.append((flow, topic, seed, CASTS[(f + t + s) % len(CASTS)]))
+    return runs
+
+
+async def _one(engine: Engine, flow: DuelFlow, cast: Cast, topic: str, settings: Settings) -> Duel:
+    duel = Duel(flow, cast, topic, llm_url=engine.url, voices=None, settings=settings, output=[])
+
+    @duel.worker.event_handler("on_pipeline_started")
+    async def on_started(worker, frame):
+        duel.begin()
+
+    await duel.run()
+    return duel
+
+
+async def run(out: Path, settings: Settings | None = None, say=print, seeds: list[int] = SEEDS) -> dict:
+    """Run the matrix (only the duels of `seeds`) and write `quality.json` into `out`,
+    rewritten after every duel so a long run that is stopped keeps what it measured."""
+    settings = settings or Settings()
+    began = time.monotonic()
+    duels = []
+    async with engine_for(settings) as engine:
+        await engine.warm()
+        for flow_path, topic, seed, cast_path in matrix(seeds):
+            flow, cast = load_flow(flow_path), Cast.from_file(cast_path)
+            started = time.monotonic()
+            duel = await _one(engine, flow, cast, topic, settings.model_copy(update={"seed": seed}))
+            lines = judge(duel.script.lines, yardstick(flow, cast, topic))
+            seconds = time.monotonic() - started
+            say(f"{flow.name} · {cast.names} · {topic} · seed {seed}: {len(lines)} lines in {seconds:.1f} s"
+                + (f" · stopped: {duel.error}" if duel.error else ""))
+            duels.append({
+                "flow": flow.name, "cast": cast.names, "topic": topic, "seed": seed,
+                "seconds": round(seconds, 1), "error": duel.error, "lines": lines,
+            })
+            results = _results(duels, settings, seeds, time.monotonic() - began)
+            _write(out, results)
+    # The engine has exited: its peak memory is known now.
+    results["peak_rss_mb"]["engine"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+    _write(out, results)
+    return results
+
+
+def _results(duels: list[dict], settings: Settings, seeds: list[int], seconds: float) -> dict:
+    total = summarise([d["lines"] for d in duels])
+    return {
+        "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "settings": {k: settings.model_dump()[k] for k in ("temperature", "max_tokens", "candidates", "candidates_at_once", "moves")},
+        "seeds": seeds,
+        "summary": total,
+        "duels_stopped": sum(1 for d in duels if d["error"]),
+        "seconds_per_line": round(sum(d["seconds"] for d in duels) / max(total["lines"], 1), 3),
+        "peak_rss_mb": {"bench": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1), "engine": None},
+        "bench_seconds": round(seconds, 1),
+        "targets": TARGETS,
+        "duels": duels,
+    }
+
+
+def _write(out: Path, results: dict) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "quality.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def table(results: dict) -> str:
+    """The totals beside their targets, as a Markdown table."""
+    rows = [f"| {k} | {v} | {TARGETS[k]} |" for k, v in results["summary"].items() if k in TARGETS]
+    rows.append(f"| seconds per line, voices skipped | {results['seconds_per_line']} | — |")
+    rows.append(f"| duels stopped by an error | {results['duels_stopped']} | 0 |")
+    return "\n".join(["| metric | measured | target |", "| --- | --- | --- |", *rows])
+

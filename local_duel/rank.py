@@ -1,0 +1,89 @@
+"""Sample and rank: of several candidate lines for one cue, the one worth speaking.
+
+About a quarter of the bundled model's single samples touch the topic, whatever the
+prompt says; choosing among several is the lever. A candidate is refused outright if
+it is not fit to speak (nothing left after cleaning, profane under `family`, or an echo
+of the topic or of an earlier line); the rest are scored on what the quality
+benchmark measures, with the same cheap word-level tools.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from local_duel.line import clean
+from local_duel.rating import Rating, profane
+from local_duel.words import echoes, stems, words
+
+# What each quality counts for. Topic first: it is what a listener notices missing.
+WEIGHTS = {
+    "topic": 2.0,
+    "persona": 1.0,
+    "move": 0.5,  # the move or the phase's stage direction
+    "partner": 0.5,
+    "novelty": 1.0,
+    "length": 0.5,
+    "generic": -1.5,
+}
+GOOD_LENGTH = range(6, 23)  # words
+RETORT_WORDS = 4
+
+
+def generic(text: str, names: Sequence[str], subjects: Sequence[str]) -> bool:
+    """A content-free retort: at most one content word, or a few words that touch none of
+    the `subjects` (the topic, the personas). "I don't care." is; "Pineapple? Never." isn't."""
+    mine = stems(text, names)
+    touched = mine & set().union(*(stems(s, names) for s in subjects))
+    return len(mine) <= 1 or (len(words(text)) <= RETORT_WORDS and not touched)
+
+
+@dataclass(frozen=True)
+class Scene:
+    """What one turn's candidates are judged against."""
+
+    names: Sequence[str]
+    topic: str
+    persona: str  # the speaker's
+    move: str
+    direction: str  # the phase's stage direction
+    said: Sequence[str]  # every line so far, oldest first; the last is the partner's
+    rating: Rating
+
+    @property
+    def partner_line(self) -> str:
+        return self.said[-1] if self.said else ""
+
+
+def fit(raw: str, scene: Scene) -> str | None:
+    """The candidate cleaned into a speakable line, or None if it must not be spoken."""
+    text = clean(raw, scene.names)
+    if text is None or (scene.rating == "family" and profane(text)):
+        return None
+    if echoes(text, [scene.topic, *scene.said]):
+        return None
+    return text
+
+
+def score(text: str, scene: Scene) -> float:
+    """Higher is better: on topic, in character, on the move, answering the partner,
+    new, of a speakable length, and not a content-free retort."""
+    mine = stems(text, scene.names)
+    topic = stems(scene.topic)
+    persona = stems(scene.persona, scene.names) - topic
+    move = stems(f"{scene.move} {scene.direction}", scene.names) - topic - persona
+    earlier = set().union(*(stems(old, scene.names) for old in scene.said)) if scene.said else set()
+    found = {
+        "topic": bool(mine & topic),
+        "persona": bool(mine & persona),
+        "move": bool(mine & move),
+        "partner": bool(mine & stems(scene.partner_line, scene.names)),
+        "novelty": len(mine - earlier) / len(mine) if mine else 0.0,
+        "length": len(words(text)) in GOOD_LENGTH,
+        "generic": generic(text, scene.names, [scene.topic, scene.persona]),
+    }
+    return sum(WEIGHTS[k] * float(v) for k, v in found.items())
+
+
+def best(candidates: Sequence[str], scene: Scene) -> str | None:
+    """The best fit candidate (the earliest among equals), or None if none is fit."""
+    lines = [text for raw in candidates if (text := fit(raw, scene)) is not None]
+    return max(lines, key=lambda text: score(text, scene), default=None)

@@ -1,0 +1,113 @@
+"""The duel's content rating: `family` (the default) keeps profanity and slurs off the
+voice, `adult` lets the model's words through.
+
+Under `family` the bundled model is steered away from listed words as it writes (a
+`logit_bias` on every vocabulary token that is one of them), and whatever still slips
+through is refused before it can be spoken (`rank.fit`). The words come from a
+maintained word list, better-profanity's, not a list of our own.
+"""
+
+import mmap
+import struct
+from collections.abc import Iterable, Iterator
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Literal
+
+from better_profanity import Profanity
+
+from local_duel.models import llm_path
+from local_duel.settings import Settings
+
+Rating = Literal["family", "adult"]
+RATINGS: tuple[Rating, ...] = ("family", "adult")
+DEFAULT_RATING: Rating = "family"
+STEER = -100.0  # llama.cpp's logit bias for a listed word's tokens: in effect, never written
+
+_FILTER = Profanity()
+
+
+def profane(text: str) -> bool:
+    """Whether the text has a listed word (leetspeak spellings included)."""
+    return _FILTER.contains_profanity(text)
+
+
+def listed_words() -> set[str]:
+    """The word list's single words, lower case."""
+    text = (files("better_profanity") / "profanity_wordlist.txt").read_text(encoding="utf-8")
+    return {w.strip().lower() for w in text.splitlines() if w.strip() and " " not in w.strip()}
+
+
+# GGUF metadata value types (llama.cpp's gguf spec): the byte size of each scalar type.
+_SCALAR_BYTES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+_STRING, _ARRAY = 8, 9
+
+
+def vocabulary(gguf: Path) -> Iterator[str]:
+    """The model's tokens in id order, read straight from the GGUF header one at a time.
+    The `gguf` package's reader took 90 s for Gemma's 262k-token vocabulary here;
+    walking the header takes about a second and holds no list of it."""
+    with gguf.open("rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        magic, _, _, count = struct.unpack_from("<4sIQQ", data, 0)
+        if magic != b"GGUF":
+            raise ValueError(f"{gguf} is not a GGUF file")
+        at = 24
+
+        def string(at: int) -> tuple[str, int]:
+            (size,) = struct.unpack_from("<Q", data, at)
+            return data[at + 8 : at + 8 + size].decode("utf-8", "replace"), at + 8 + size
+
+        def skip(kind: int, at: int) -> int:
+            if kind == _STRING:
+                return string(at)[1]
+            if kind == _ARRAY:
+                item, n = struct.unpack_from("<IQ", data, at)
+                at += 12
+                if item in _SCALAR_BYTES:
+                    return at + n * _SCALAR_BYTES[item]
+                for _ in range(n):
+                    at = skip(item, at)
+                return at
+            return at + _SCALAR_BYTES[kind]
+
+        for _ in range(count):
+            key, at = string(at)
+            (kind,) = struct.unpack_from("<I", data, at)
+            at += 4
+            if key == "tokenizer.ggml.tokens":
+                _, n = struct.unpack_from("<IQ", data, at)
+                at += 12
+                for _ in range(n):
+                    token, at = string(at)
+                    yield token
+                return
+            at = skip(kind, at)
+    raise ValueError(f"{gguf} has no tokenizer.ggml.tokens")
+
+
+@cache
+def steering(gguf: Path) -> dict[str, float]:
+    """A `logit_bias` for the model in `gguf`: every token that is a whole listed word
+    starting a word (SentencePiece's "▁"), in any case, biased by STEER. Pieces inside
+    words are left alone: "arian" is in "vegetarian"."""
+    listed = listed_words()
+    return {
+        str(token_id): STEER
+        for token_id, token in enumerate(vocabulary(gguf))
+        if token.startswith("▁") and token[1:].lower() in listed
+    }
+
+
+def steer_for(models: Iterable[str], settings: Settings) -> dict[str, dict[str, float]]:
+    """The `logit_bias` of each model a family duel's agents use. Steering needs the
+    model's vocabulary, so only the GGUFs the embedded engine serves from models/llm/ are
+    steered; every other model's lines are still filtered before they are spoken."""
+    if settings.llm_url:
+        return {}
+    steer = {}
+    for model in models:
+        path = llm_path(settings.models_dir) if model == settings.llm_model else settings.models_dir / "llm" / f"{model}.gguf"
+        if path.is_file():
+            steer[model] = steering(path)
+    return steer

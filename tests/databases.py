@@ -1,0 +1,63 @@
+"""The history's databases for tests: a SQLite file, and a real throwaway PostgreSQL.
+
+PostgreSQL comes from Debian's `postgresql` package (`scripts/setup --test` installs it).
+Its server refuses to run as root, and pytest-postgresql's process fixture has no way
+to run it as another user (dbfixtures/pytest-postgresql#341, #455), so the cluster is
+started here with the package's own `initdb` and `pg_ctl`, as the `postgres` user when
+the tests run as root. Each test then gets a fresh database from pytest-postgresql's
+`DatabaseJanitor`, dropped afterwards. Nothing assumes a server already running.
+"""
+
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import port_for
+import pytest
+from pytest_postgresql.janitor import DatabaseJanitor
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _as_server_user(command: list) -> list:
+    return ["runuser", "-u", "postgres", "--", *map(str, command)] if os.geteuid() == 0 else list(map(str, command))
+
+
+@pytest.fixture(scope="session")
+def postgresql_server():
+    """A PostgreSQL cluster on a free loopback port for the test session: (host, port)."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    if not found:
+        pytest.fail("PostgreSQL is not installed: `scripts/setup --test` installs Debian's postgresql")
+    bin_dir = Path(found[-1]).parent
+    home = Path(tempfile.mkdtemp(prefix="local-duel-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(home, "postgres", "postgres")
+    data, port = home / "data", port_for.get_port(None)
+    subprocess.run(
+        _as_server_user([bin_dir / "initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]),
+        check=True, capture_output=True,
+    )
+    options = f"-p {port} -k {home} -c listen_addresses=127.0.0.1 -c fsync=off"
+    subprocess.run(_as_server_user([bin_dir / "pg_ctl", "-D", data, "-l", home / "log", "-w", "-o", options, "start"]),
+                   check=True, capture_output=True)
+    try:
+        yield "127.0.0.1", port
+    finally:
+        subprocess.run(_as_server_user([bin_dir / "pg_ctl", "-D", data, "-m", "immediate", "stop"]), capture_output=True)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path) -> str:
+    """A fresh, empty database: a SQLite file, or a new database on the PostgreSQL cluster."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'duels.db'}"
+        return
+    host, port = request.getfixturevalue("postgresql_server")
+    name = f"duels_{request.node.name.encode().hex()[:40]}"
+    with DatabaseJanitor(user="postgres", host=host, port=port, dbname=name, password=""):
+        yield f"postgresql://postgres@{host}:{port}/{name}"

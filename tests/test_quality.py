@@ -1,0 +1,69 @@
+"""The quality benchmark's metrics on hand-made lines: each can be true and false."""
+
+from local_duel.line import Line
+from local_duel.quality import Yardstick, distinct_2, judge, summarise
+from local_duel.stock import FALLBACK_LINES
+
+YARD = Yardstick(
+    topic="🐙 octopuses are smarter than cats 🐱",
+    personas={"Zoë": "a retired lighthouse keeper who collects sea glass", "Kai": "a chess prodigy"},
+    directions={
+        "flirt": "Zoë and Kai flirt and charm each other with compliments.",
+        "roast": "They trade savage insults and mock each other.",
+    },
+)
+
+
+def lines(*texts, phase="flirt"):
+    return [Line("Zoë" if i % 2 == 0 else "Kai", phase, i + 1, t) for i, t in enumerate(texts)]
+
+
+def test_topic_and_persona_by_stem():
+    [a, b, c] = judge(lines("Octopus arms beat cat paws.", "Your chess is cute.", "I love the sea."), YARD)
+    assert a["topic"] and not a["persona"]
+    assert not b["topic"] and b["persona"]  # Kai's persona: chess
+    assert not c["topic"] and c["persona"]  # Zoë's: sea
+
+
+def test_phase_adherence_is_closer_to_its_own_direction():
+    [flirt, neither] = judge(lines("What a charming compliment.", "Octopus arms are long."), YARD)
+    [roast] = judge(lines("Savage, you mock yourself.", phase="roast"), YARD)
+    assert flirt["phase_adherent"] and roast["phase_adherent"] and not neither["phase_adherent"]
+    [wrong] = judge(lines("Another savage insult.", phase="flirt"), YARD)
+    assert not wrong["phase_adherent"]
+
+
+def test_generic_retorts():
+    [a, b, c] = judge(lines("It's not true.", "Yeah, I don't care.", "Cats nap while octopuses plot."), YARD)
+    assert a["generic"] and b["generic"] and not c["generic"]
+
+
+def test_echo_repeat_and_stock():
+    said = lines(
+        "Octopuses are smarter than cats, obviously.",
+        "The lighthouse keeper says the sea is cold tonight.",
+        "The lighthouse keeper says the sea is cold tonight.",
+        FALLBACK_LINES[0],
+        "A fresh thought about tentacles.",
+    )
+    judged = judge(said, YARD)
+    assert [j["echo"] for j in judged] == [True, False, True, False, False]
+    assert [j["repeat"] for j in judged] == [False, False, True, False, False]
+    assert [j["stock"] for j in judged] == [False, False, False, True, False]
+
+
+def test_profanity_and_first_try():
+    said = lines("What the fuck, octopus.", "Clean words only.")
+    said[1].attempts = 2
+    judged = judge(said, YARD)
+    assert [j["profane"] for j in judged] == [True, False]
+    assert [j["first_try"] for j in judged] == [True, False]
+
+
+def test_distinct_2_and_summary():
+    assert distinct_2(["a b c", "a b c"]) == 0.5
+    assert distinct_2(["a b", "c d"]) == 1.0
+    duel = judge(lines("Octopus arms beat cat paws.", "It's not true."), YARD)
+    total = summarise([duel])
+    assert total["lines"] == 2 and total["topic_rate"] == 0.5 and total["generic_rate"] == 0.5
+    assert total["mean_words"] == 4.0 and total["repeats"] == 0

@@ -1,0 +1,61 @@
+"""Sample and rank on hand-made candidates: the line worth speaking wins, unfit ones never do."""
+
+from local_duel.rank import Scene, best, fit, score
+
+NAMES = ["Max", "Ava"]
+
+
+def scene(rating="family", said=("Max: placeholder",), move="teasing Max about his code", direction="They flirt."):
+    return Scene(
+        NAMES, "pineapple on pizza", "a quick-witted stand-up comedian", move, direction,
+        list(said), rating,
+    )
+
+
+SAID = ["Pineapple belongs on every pizza, it is sweet and brave.", "Spoken like a man who codes in the dark."]
+
+
+def test_on_topic_in_character_beats_a_generic_retort():
+    candidates = ["I don't care.", "Yeah, it's true.", "My comedy has better timing than your pineapple pizza opinions."]
+    assert best(candidates, scene(said=SAID)) == candidates[2]
+
+
+def test_topic_counts_more_than_length():
+    on_topic = "Pineapple? Gross."
+    off_topic = "You remind me of a very long and boring tax form somebody forgot."
+    assert score(on_topic, scene(said=SAID)) > score(off_topic, scene(said=SAID))
+
+
+def test_echo_of_the_topic_or_an_earlier_line_is_never_spoken():
+    assert fit("Pineapple on pizza!", scene(said=SAID)) is None
+    assert fit("Pineapple belongs on every pizza, it is sweet.", scene(said=SAID)) is None
+    assert fit("Pineapple on pizza is a crime against Naples.", scene(said=SAID)) is not None
+
+
+def test_family_refuses_profanity_and_adult_lets_it_through():
+    line = "This fucking pizza has pineapple on it and I love the chaos."
+    assert fit(line, scene("family", SAID)) is None
+    assert fit(line, scene("adult", SAID)) == line
+    assert best([line, "Nice shirt."], scene("family", SAID)) == "Nice shirt."
+
+
+def test_no_fit_candidate_means_none():
+    assert best(["", "Max:", "Pineapple on pizza.", "Sh1t."], scene(said=SAID)) is None
+
+
+def test_earliest_of_equals_wins():
+    assert best(["Nice shirt, really.", "Nice shoes, really."], scene(said=SAID)) == "Nice shirt, really."
+
+
+def test_novelty_beats_repeating_what_was_said():
+    stale = "Pineapple is sweet and brave, like I said before."
+    fresh = "Pineapple is a tropical war crime against mozzarella."
+    assert score(fresh, scene(said=SAID)) > score(stale, scene(said=SAID))
+
+
+def test_following_the_move_or_the_stage_direction_counts():
+    plain = "Your shoes squeak, but you walk well."
+    flirty = "Your shoes squeak, but you flirt well."
+    teasing = "Your shoes squeak, like your old code."
+    assert score(flirty, scene(said=SAID)) > score(plain, scene(said=SAID))
+    assert score(teasing, scene(said=SAID)) > score(plain, scene(said=SAID))

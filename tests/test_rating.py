@@ -1,0 +1,76 @@
+"""The content rating: under `family` a profane candidate never reaches the voice.
+
+The LineEditor is driven with Pipecat's own test helper, as the pipeline drives it: a
+cue, the turn's candidates between the LLM's response frames, and what comes out is
+what Voicebox would speak.
+"""
+
+from pipecat.frames.frames import LLMFullResponseEndFrame, LLMFullResponseStartFrame
+from pipecat.tests.utils import run_test
+
+from local_duel.cast import DEFAULT_CAST, Cast
+from local_duel.line import Line, LineFrame
+from local_duel.models import llm_path
+from local_duel.rating import STEER, listed_words, profane, steer_for, steering, vocabulary
+from local_duel.script import Script
+from local_duel.settings import Settings
+from local_duel.stock import FALLBACK_LINES
+from local_duel.turn import MAX_ATTEMPTS, CueFrame, LineEditor
+from local_duel.writer import CandidateFrame
+
+CAST = Cast.from_file(DEFAULT_CAST)
+SWEARING = "Pineapple pizza is fucking genius, you shit engineer."
+CLEAN = "Pineapple pizza is a crime, and so is your code."
+
+
+async def spoken(candidates: list[str], rating: str, attempt: int = 1) -> list[str]:
+    """What the editor lets through to the voice for one turn's candidates."""
+    editor = LineEditor(Script(), CAST, "pineapple on pizza", rating)
+    frames = [
+        CueFrame(Line("Ava", "roast", 1, "", attempts=attempt)),
+        LLMFullResponseStartFrame(),
+        *(CandidateFrame(text, 12, None) for text in candidates),
+        LLMFullResponseEndFrame(),
+    ]
+    down, _ = await run_test(editor, frames_to_send=frames)
+    return [f.line.text for f in down if isinstance(f, LineFrame)]
+
+
+async def test_family_speaks_the_clean_candidate_even_if_the_profane_one_ranks_higher():
+    assert await spoken([SWEARING, CLEAN], "adult") == [SWEARING]  # it would win on merit
+    assert await spoken([SWEARING, CLEAN], "family") == [CLEAN]
+
+
+async def test_family_with_only_profane_candidates_speaks_nothing_then_a_stock_line():
+    assert await spoken([SWEARING, "Damn you."], "family") == []  # the turn is asked again
+    last = await spoken([SWEARING, "Damn you."], "family", attempt=MAX_ATTEMPTS)
+    assert len(last) == 1 and last[0] in FALLBACK_LINES and not profane(last[0])
+
+
+async def test_lines_are_words_under_both_ratings():
+    for rating in ("family", "adult"):
+        assert await spoken(["🍍 Pineapple 🍕 is a crime against Naples! 🔥"], rating) == [
+            "Pineapple is a crime against Naples!"
+        ]
+
+
+def test_stock_lines_are_clean():
+    assert not any(profane(line) for line in FALLBACK_LINES)
+
+
+def test_steering_biases_only_whole_listed_words_in_the_bundled_vocabulary():
+    """The real GGUF's vocabulary: every biased token starts a word and is a listed word."""
+    path = llm_path(Settings().models_dir)
+    tokens = list(vocabulary(path))
+    assert len(tokens) == 262144 and tokens[:3] == ["<pad>", "<eos>", "<bos>"]
+    bias = steering(path)
+    biased = {tokens[int(i)] for i in bias}
+    assert all(t.startswith("▁") and t[1:].lower() in listed_words() for t in biased)
+    assert {"▁fuck", "▁shit", "▁Fuck"} <= biased and "▁pizza" not in biased
+    assert set(bias.values()) == {STEER} and STEER < 0
+
+
+def test_only_models_with_a_known_vocabulary_are_steered(tmp_path):
+    settings = Settings()
+    assert list(steer_for([settings.llm_model, "not-here"], settings)) == [settings.llm_model]
+    assert steer_for([settings.llm_model], Settings(llm_url="http://127.0.0.1:9/v1")) == {}  # an Ollama's own
