@@ -60,6 +60,7 @@ class Duel:
         views: dict[str, View] | None = None,
         on_line: Callable[[Line], Awaitable[None]] | None = None,
         rating: Rating | None = None,
+        candidates: Callable[[], int] | None = None,
     ):
         self.flow = flow
         self.cast = cast
@@ -73,7 +74,7 @@ class Duel:
         self.llm = Writer(
             base_url=llm_url,
             settings=sampling(settings),
-            candidates=settings.candidates,
+            candidates=candidates or (lambda: settings.candidates),
             at_once=settings.candidates_at_once,
             steer=steer_for([agent.model or settings.llm_model for agent in cast.agents], settings)
             if self.rating == "family" else {},

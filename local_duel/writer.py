@@ -9,6 +9,7 @@ the embedded engine's parallel slots write them side by side.
 """
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pipecat.frames.frames import DataFrame
@@ -45,10 +46,11 @@ def sampling(settings: Settings) -> OLLamaLLMService.Settings:
 
 
 class Writer(OLLamaLLMService):
-    """Writes `candidates` completions per context, seeds `seed`, `seed + 1`, …, each
+    """Writes `candidates()` completions per context (asked anew each turn: the server
+    shares the engine's slots among the duels running), seeds `seed`, `seed + 1`, …, each
     with the `logit_bias` that `steer` holds for the model asked (none if it holds none)."""
 
-    def __init__(self, *, candidates: int, at_once: int, steer: dict[str, dict[str, float]], **kwargs):
+    def __init__(self, *, candidates: Callable[[], int], at_once: int, steer: dict[str, dict[str, float]], **kwargs):
         super().__init__(**kwargs)
         self._candidates = candidates
         self._slots = asyncio.Semaphore(at_once)
@@ -65,7 +67,7 @@ class Writer(OLLamaLLMService):
         if bias := self._steer.get(params["model"]):
             params["logit_bias"] = bias
         seed = params["seed"]
-        written = await asyncio.gather(*(self._write({**params, "seed": seed + k}) for k in range(self._candidates)))
+        written = await asyncio.gather(*(self._write({**params, "seed": seed + k}) for k in range(self._candidates())))
         for candidate in written:  # in seed order, whichever finished first: ties rank the same every run
             await self.push_frame(candidate)
 

@@ -173,6 +173,10 @@ class EmbeddedEngine(Engine):
             "--cache-type-k", "q8_0",
             "--cache-type-v", "q8_0",
             "--cache-ram", str(s.engine_cache_mb),
+            # Gemma's sliding-window layers keep per-slot checkpoints to roll back to; the
+            # default 32 grew a model process by 75 MB over 48 lines of 6 duels, and 2 reuse
+            # the same share of each prompt (79% of prompt tokens from cache either way).
+            "--ctx-checkpoints", "2",
             "--no-webui",
         ]
 

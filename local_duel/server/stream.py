@@ -13,8 +13,15 @@ from local_duel.announcer import urgent_event
 from local_duel.duel import Duel
 from local_duel.flow import FlowFileError
 from local_duel.history.recorder import Recording, new_duel
+from local_duel.settings import Settings
 
 router = APIRouter()
+
+
+def candidates_each(settings: Settings, duels: int) -> int:
+    """Candidate lines per turn for each of `duels` duels: the engine's slots shared out,
+    so a full stage writes one line per turn rather than queueing behind its own drafts."""
+    return max(1, min(settings.candidates, settings.engine_slots // max(1, duels)))
 
 
 class ForgivingSerializer(ProtobufFrameSerializer):
@@ -103,6 +110,7 @@ async def duel_socket(websocket: WebSocket, token: str = ""):
         turns_per_phase=request.turns,
         views=ticket.views,
         rating=request.rating,
+        candidates=lambda: candidates_each(settings, len(state.duels)),
     )
 
     @duel.worker.rtvi.event_handler("on_client_ready")
