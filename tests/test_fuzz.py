@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ROOT, copy_of_flows, serving
+from conftest import copy_of_flows, serving
 
 EXAMPLES = 150  # per operation: about 1,400 requests in all
 # Valid starts issue tickets nobody redeems: lift the rate and stage limits, so that the
@@ -23,7 +23,8 @@ EXAMPLES = 150  # per operation: about 1,400 requests in all
 UNLIMITED = {"LOCAL_DUEL_STARTS_PER_MINUTE": "100000", "LOCAL_DUEL_MAX_DUELS": "100000"}
 
 
-def schemathesis(base: str, examples: int, seed: int) -> subprocess.CompletedProcess:
+def schemathesis(base: str, examples: int, seed: int, workdir: Path) -> subprocess.CompletedProcess:
+    """`st run`, in `workdir`: it keeps a cache of what it found in `.schemathesis/` there."""
     return subprocess.run(
         [
             str(Path(sys.executable).with_name("st")), "run", f"{base}/openapi.json",
@@ -31,14 +32,14 @@ def schemathesis(base: str, examples: int, seed: int) -> subprocess.CompletedPro
             "--header", "X-Local-Duel: 1",  # the page's upload header, so uploads reach the parser
             "--max-examples", str(examples), "--seed", str(seed), "--no-color",
         ],
-        capture_output=True, text=True, timeout=1200, cwd=ROOT,
+        capture_output=True, text=True, timeout=1200, cwd=workdir,
     )
 
 
 def test_over_1000_generated_requests_get_only_answers_the_spec_lists(offline, tmp_path):
     flows = copy_of_flows(tmp_path)
     with (tmp_path / "server.log").open("w") as log, serving(flows, log, UNLIMITED) as base:
-        run = schemathesis(base, EXAMPLES, seed=12)
+        run = schemathesis(base, EXAMPLES, seed=12, workdir=tmp_path)
     generated = re.search(r"(\d+) generated", run.stdout)
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
     assert generated and int(generated.group(1)) >= 1000, run.stdout[-2000:]

@@ -1,6 +1,7 @@
 """Hanging up leaves nothing behind: after 30 duels abandoned mid-line, the server's
 tasks, open files and connections to the engine are back where they were within 5 s,
-and none of those ordinary hang-ups is logged as an error. A real server of its own."""
+and none of those ordinary hang-ups, nor the page's own after a duel has ended, is
+logged as an error. A real server of its own."""
 
 import asyncio
 import time
@@ -12,7 +13,7 @@ from pipecat.frames.frames import OutputTransportMessageFrame
 from pipecat.serializers.protobuf import ProtobufFrameSerializer
 
 from conftest import copy_of_flows, server_process, serving
-from local_duel.listener import CLIENT_READY
+from local_duel.listener import CLIENT_READY, listen
 from test_stream import CAST, health, post
 
 CYCLES = 30
@@ -48,7 +49,11 @@ async def test_thirty_hang_ups_leave_no_task_file_or_engine_socket_behind(roomy)
     base, log = roomy
     process = server_process(base)
     engine_port = int((await health(base))["engine_url"].rsplit(":", 1)[1].split("/")[0])
-    await hang_up_cycles(base, 2)  # the first duels load what every duel shares
+    # A whole duel first, hung up on as the page does once it has ended; it also loads
+    # what every duel shares.
+    heard = await listen(base, {"cast": CAST, "topic": "socks", "turns": 1})
+    assert heard.named("duel-ended")
+    await hang_up_cycles(base, 1)
     await asyncio.sleep(2)
     report = await health(base)
     assert "tasks" in report, report

@@ -18,20 +18,15 @@ from local_duel.server.schemas import (
     FlowSummary,
     Health,
     PhaseInfo,
-    Problem,
+    CHANGES,
     StartResponse,
+    answers,
 )
 from local_duel.server.tickets import Tickets
 from local_duel.voice import UnknownVoiceError, Voices
 
 
-def _answers(**codes: str) -> dict:
-    """OpenAPI responses: every route may get 400 for a Host that isn't this server."""
-    codes = {"400": "the Host header is not one this server answers to", **codes}
-    return {int(code): {"model": Problem, "description": why} for code, why in codes.items()}
-
-
-router = APIRouter(prefix="/api", responses=_answers())
+router = APIRouter(prefix="/api", responses=answers())
 WARMING = "the engine is warming up or could not start"
 RETRY_AFTER_SECONDS = 10  # a short duel's line or two: a full stage frees up about that often
 
@@ -80,7 +75,7 @@ def list_flows(catalog: Catalog) -> list[FlowSummary]:
     return summaries
 
 
-@router.get("/flows/{name}", responses=_answers(**{"404": "no flow of that name", "422": "the flow is broken"}))
+@router.get("/flows/{name}", responses=answers(**{"404": "no flow of that name", "422": "the flow is broken"}))
 def get_flow(name: str, catalog: Catalog) -> FlowDetail:
     try:
         flow = catalog.get(name)
@@ -96,9 +91,9 @@ def get_flow(name: str, catalog: Catalog) -> FlowDetail:
     "/flows",
     status_code=201,
     dependencies=[Depends(from_the_page)],
-    responses=_answers(**{
+    responses=answers(**{
+        **CHANGES,
         "403": "another website's request, or no `X-Local-Duel` header",
-        "411": "no Content-Length",
         "413": "the file or the request is too large",
         "415": "not a .yaml, .yml or .json file",
         "422": "the flow is broken, or not UTF-8",
@@ -138,7 +133,7 @@ def defaults() -> Defaults:
     return Defaults(cast=Cast.from_file(DEFAULT_CAST), topic=DEFAULT_TOPIC, flow="flirt_roast")
 
 
-@router.get("/health", responses=_answers(**{"503": WARMING}))
+@router.get("/health", responses=answers(**{"503": WARMING}))
 async def health(request: Request, engine: ReadyEngine) -> Health:
     """Whether the engine answers and the models are loaded; 503 if not. It only asks:
     a dead embedded engine is brought back by its supervisor, not by this read."""
@@ -158,7 +153,7 @@ async def health(request: Request, engine: ReadyEngine) -> Health:
     return report
 
 
-@router.get("/models", responses=_answers(**{"503": WARMING}))
+@router.get("/models", responses=answers(**{"503": WARMING}))
 async def list_models(engine: ReadyEngine) -> list[ModelInfo]:
     """The LLM models an agent can use, each with how it is prompted (screenplay or chat)
     and, for the embedded engine's GGUF files, its size."""
@@ -180,10 +175,8 @@ def start_rate(request: Request) -> None:
 @router.post(
     "/start",
     dependencies=[Depends(start_rate)],
-    responses=_answers(**{
-        "403": "another website's request",
-        "411": "no Content-Length",
-        "413": "the request is too large",
+    responses=answers(**{
+        **CHANGES,
         "422": "a setting is wrong; `loc` names it",
         "429": "the stage is full, or too many starts from this client in the last minute; see Retry-After",
         "503": WARMING,

@@ -10,9 +10,11 @@ from local_duel.history.export import EXPORTS
 from local_duel.history.records import DuelDetail, DuelPage
 from local_duel.history.revoice import NothingToRevoice, revoice
 from local_duel.history.store import DuelRunningError, DuelStore
+from local_duel.server.schemas import CHANGES, answers
 from local_duel.voice import UnknownVoiceError, Voices
 
-router = APIRouter(prefix="/api/duels", tags=["history"])
+router = APIRouter(prefix="/api/duels", tags=["history"], responses=answers())
+UNKNOWN = {"404": "no duel with that id"}
 
 
 def store(request: Request) -> DuelStore:
@@ -56,13 +58,13 @@ async def list_duels(
     return await store.list_duels(limit, offset, topic=topic, cast=cast)
 
 
-@router.get("/{duel_id}")
+@router.get("/{duel_id}", responses=answers(**UNKNOWN))
 async def get_duel(duel_id: str, store: Store) -> DuelDetail:
     """A duel with its settings, flow snapshot and every line."""
     return await _duel(duel_id, store)
 
 
-@router.get("/{duel_id}/audio.{suffix}")
+@router.get("/{duel_id}/audio.{suffix}", responses=answers(**{"404": "no duel with that id, or no such audio format"}))
 async def duel_audio(duel_id: str, suffix: str, store: Store) -> Response:
     """The duel's sound as Ogg/Opus (`audio.ogg`) or WAV (`audio.wav`)."""
     if suffix not in ("ogg", "wav"):
@@ -71,7 +73,7 @@ async def duel_audio(duel_id: str, suffix: str, store: Store) -> Response:
     return _download(sound, f"audio/{suffix}", duel_id, suffix)
 
 
-@router.get("/{duel_id}/transcript.{suffix}")
+@router.get("/{duel_id}/transcript.{suffix}", responses=answers(**{"404": "no duel with that id, or no such transcript format"}))
 async def transcript(duel_id: str, suffix: str, store: Store) -> Response:
     """The transcript as JSON (`.json`), WebVTT subtitles (`.vtt`) or a Markdown script (`.md`)."""
     if suffix not in EXPORTS:
@@ -80,7 +82,7 @@ async def transcript(duel_id: str, suffix: str, store: Store) -> Response:
     return _download(render(await _duel(duel_id, store)), f"{media_type}; charset=utf-8", duel_id, suffix)
 
 
-@router.delete("/{duel_id}", status_code=204)
+@router.delete("/{duel_id}", status_code=204, responses=answers(**{"403": CHANGES["403"], **UNKNOWN, "409": "the duel is still running"}))
 async def delete_duel(duel_id: str, store: Store) -> None:
     try:
         deleted = await store.delete(duel_id)
@@ -90,7 +92,11 @@ async def delete_duel(duel_id: str, store: Store) -> None:
         raise HTTPException(404, f"no duel with id '{duel_id}'")
 
 
-@router.post("/{duel_id}/revoice", status_code=201)
+@router.post(
+    "/{duel_id}/revoice",
+    status_code=201,
+    responses=answers(**CHANGES, **UNKNOWN, **{"409": "the duel is still running", "422": "an unknown voice, or nothing to revoice"}),
+)
 async def revoice_duel(duel_id: str, body: RevoiceRequest, request: Request, store: Store) -> DuelDetail:
     """Speak the duel's lines again in new voices, no LLM; kept as a new duel whose
     `source_id` is this one."""

@@ -25,6 +25,19 @@ class Problem(BaseModel):
     detail: str | list | dict
 
 
+CHANGES = {  # what any POST or DELETE may get before its route runs (server/guard.py, limits.py)
+    "403": "another website's request",
+    "411": "no Content-Length",
+    "413": "the request is too large",
+}
+
+
+def answers(**codes: str) -> dict:
+    """OpenAPI responses for a route; every route may get 400 for a Host that isn't this server."""
+    codes = {"400": "the Host header is not one this server answers to", **codes}
+    return {int(code): {"model": Problem, "description": why} for code, why in codes.items()}
+
+
 class StartResponse(BaseModel):
     wsUrl: str
     duel_id: str

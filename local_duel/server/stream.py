@@ -2,7 +2,8 @@
 
 import asyncio
 
-from fastapi import APIRouter, WebSocket
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketState
 from loguru import logger
 from pipecat.frames.frames import Frame
 from pipecat.serializers.protobuf import ProtobufFrameSerializer
@@ -45,6 +46,26 @@ async def refuse(websocket: WebSocket, reason: str) -> None:
     await websocket.close(code=1008, reason=reason.encode()[:123].decode(errors="ignore"))  # 123 bytes at most
 
 
+def tolerate_hang_ups(websocket: WebSocket) -> None:
+    """Closing a socket the client has already closed is done, not an error.
+
+    The page hangs up as soon as the last line has played, while the server closes the
+    socket at the end of the duel; whichever goes second finds the other gone, and
+    Pipecat logged each such ordinary ending as an ERROR.
+    """
+    close = websocket.close
+
+    async def close_unless_gone(code: int = 1000, reason: str | None = None) -> None:
+        if websocket.application_state == WebSocketState.DISCONNECTED:  # a send found the client gone
+            return
+        try:
+            await close(code, reason)
+        except WebSocketDisconnect:  # the client's close crossed ours
+            pass
+
+    websocket.close = close_unless_gone
+
+
 @router.websocket("/ws")
 async def duel_socket(websocket: WebSocket, token: str = ""):
     """Run the duel the token was issued for; refuse the socket without a valid token.
@@ -64,6 +85,7 @@ async def duel_socket(websocket: WebSocket, token: str = ""):
         await refuse(websocket, f"flow '{request.flow}' is gone or broken: {e}")
         return
     await websocket.accept()
+    tolerate_hang_ups(websocket)
     settings = state.settings
     transport = FastAPIWebsocketTransport(
         websocket,
