@@ -187,3 +187,10 @@ async def first_event(socket, name: str) -> dict:
                 if frame.message["data"]["event"] == name:
                     return frame.message["data"]
     raise AssertionError(f"the socket closed before {name}")
+
+
+async def test_a_history_offset_past_what_sqlite_holds_is_a_422_not_a_500(server):
+    """Found by the long schemathesis run: an offset of 2**67 overflowed SQLite's integer."""
+    status, answer = await get(server, f"/api/duels?offset={2**67}")
+    assert status == 422 and answer["detail"][0]["loc"] == ["query", "offset"]
+    assert (await get(server, f"/api/duels?offset={2**63 - 1}"))[0] == 200

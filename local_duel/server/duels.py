@@ -50,7 +50,7 @@ def _download(content: bytes | str, media_type: str, duel_id: str, suffix: str) 
 async def list_duels(
     store: Store,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
-    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,  # what a database integer holds
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,  # SQLite takes no larger integer
     topic: Annotated[str | None, Query(max_length=200, description="Part of the topic, any case.")] = None,
     cast: Annotated[str | None, Query(max_length=64, description="Part of either agent's name, any case.")] = None,
 ) -> DuelPage:
