@@ -64,6 +64,21 @@ def local_duel(*args: str, env: dict | None = None, timeout: float = 600) -> sub
     )
 
 
+def wait_until_answered(url: str, process: subprocess.Popen, within: float) -> None:
+    """Poll `url` until it answers 200; fail if `process` exits or time runs out."""
+    deadline = time.monotonic() + within
+    while True:
+        assert process.poll() is None, f"{process.args[0]} exited during start-up"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, f"{url} did not answer within {within:g} s"
+        time.sleep(0.2)
+
+
 @contextlib.contextmanager
 def serving(flows: Path, log, env: dict | None = None, port: int | None = None, started: list | None = None):
     """The real server (`local-duel serve`) on a free loopback port (or `port`), until the
@@ -77,18 +92,8 @@ def serving(flows: Path, log, env: dict | None = None, port: int | None = None, 
     if started is not None:
         started.append(process)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
     try:
-        while True:
-            assert process.poll() is None, "the server exited during start-up"
-            try:
-                with urllib.request.urlopen(f"{base}/api/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "the server did not become healthy"
-            time.sleep(0.3)
+        wait_until_answered(f"{base}/api/health", process, within=180)
         yield base
     finally:
         process.terminate()
@@ -111,16 +116,7 @@ def render_template(offline):
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        assert process.poll() is None and time.monotonic() < deadline, "llama-server did not start"
-        time.sleep(0.2)
+    wait_until_answered(f"{url}/health", process, within=60)
 
     def render(messages: list[dict]) -> str:
         request = urllib.request.Request(

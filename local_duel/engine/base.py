@@ -10,6 +10,16 @@ from local_duel.script import View
 from local_duel.settings import Settings
 
 
+async def answers(url: str) -> bool:
+    """Whether a GET of `url` answers 200 within 2 s."""
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as client:
+            async with client.get(url) as response:
+                return response.status == 200
+    except (aiohttp.ClientError, TimeoutError):
+        return False
+
+
 class EngineError(RuntimeError):
     """The LLM server could not be started or reached."""
 

@@ -24,11 +24,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiohttp
 from loguru import logger
 
 from local_duel import ollama
-from local_duel.engine.base import Engine, EngineError, ModelChoiceError, ModelInfo
+from local_duel.engine.base import Engine, EngineError, ModelChoiceError, ModelInfo, answers
 from local_duel.engine.gguf import GGUFError, chat_template
 from local_duel.models import llm_path
 from local_duel.script import View
@@ -215,12 +214,7 @@ class EmbeddedEngine(Engine):
 
     async def healthy(self) -> bool:
         """The router's own `/health`: answered by its HTTP thread, not by a slot."""
-        try:
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as client:
-                async with client.get(f"{self.url.removesuffix('/v1')}/health") as response:
-                    return response.status == 200
-        except (aiohttp.ClientError, TimeoutError):
-            return False
+        return await answers(f"{self.url.removesuffix('/v1')}/health")
 
     async def _supervise(self) -> None:
         """Start a new engine whenever the running one stops without being asked to."""

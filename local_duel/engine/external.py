@@ -5,11 +5,10 @@ it which models exist and how each wants to be prompted."""
 import asyncio
 import time
 
-import aiohttp
 from loguru import logger
 
 from local_duel import ollama
-from local_duel.engine.base import Engine, EngineError, ModelChoiceError, ModelInfo
+from local_duel.engine.base import Engine, EngineError, ModelChoiceError, ModelInfo, answers
 from local_duel.script import View
 from local_duel.settings import Settings
 
@@ -38,12 +37,7 @@ class ExternalEngine(Engine):
         """Nothing to stop: the server is not ours."""
 
     async def healthy(self) -> bool:
-        try:
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as client:
-                async with client.get(f"{self.url}/models") as response:
-                    return response.status == 200
-        except (aiohttp.ClientError, TimeoutError):
-            return False
+        return await answers(f"{self.url}/models")
 
     async def models(self) -> list[ModelInfo]:
         try:
