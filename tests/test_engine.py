@@ -215,7 +215,7 @@ async def test_a_full_stage_answers_429_with_retry_after(small_stage):
     assert "the stage is full: 1 duels are running or about to start" in body["detail"]
 
 
-def test_candidates_per_line_share_the_slots_out_as_duels_join():
+async def test_candidates_per_line_share_the_slots_out_as_duels_join():
     """Sample-and-rank asks for several drafts per line; with many duels at once the
     engine's slots are shared out instead, down to one draft, so no duel queues."""
     from local_duel.server.stream import candidates_each
