@@ -122,8 +122,12 @@ class EmbeddedEngine(Engine):
             raise ModelChoiceError(side, f"model '{model}' was added after the engine started; restart Local Duel to use it")
         if model not in self._warm:  # a model process starts on first use: not during a duel's first line
             await self.warm(model)
-            self._warm.add(model)
         return ggufs[model].prompt_style
+
+    async def warm(self, model: str | None = None) -> None:
+        """Warm `model` and remember it, so the server's warm-up counts for the first duel."""
+        await super().warm(model)
+        self._warm.add(self.model(model))
 
     def _broken(self, path: Path) -> str:
         try:
@@ -229,7 +233,6 @@ class EmbeddedEngine(Engine):
                 self._spawn(await asyncio.to_thread(self.ggufs))
                 await self._wait_healthy()
                 await self.warm()
-                self._warm.add(self.settings.llm_model)
             except Exception as e:  # a missing file, a port taken: try again, never give up on the app
                 failures += 1
                 logger.error(f"the embedded engine could not be restarted: {e}")
