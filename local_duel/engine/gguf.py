@@ -6,6 +6,7 @@ the `gguf` package's `GGUFReader` maps every tensor too, which takes 14 s for th
 file, and a model list must not wait for that.
 """
 
+import functools
 import struct
 from pathlib import Path
 from typing import BinaryIO
@@ -22,7 +23,14 @@ class GGUFError(ValueError):
 
 
 def chat_template(path: Path) -> str | None:
-    """The chat template in the file's metadata, or None for a base model."""
+    """The chat template in the file's metadata, or None for a base model. Read once per
+    version of the file: the model list and every duel's start ask again."""
+    stat = path.stat()
+    return _read(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _read(path: Path, _mtime_ns: int, _size: int) -> str | None:
     try:
         with path.open("rb") as f:
             if f.read(4) != MAGIC:
