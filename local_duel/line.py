@@ -14,9 +14,9 @@ MAX_WORDS = 40
 _TAGS = re.compile(r"<[^>\n]{0,40}>")  # <end_of_turn>, <bos>, </s>, <|im_end|> …
 _ASIDES = re.compile(r"\([^)]*\)|\[[^\]]*\]|\*[^*]*\*")  # (laughs), [beat], *winks*
 _DANGLING_ASIDE = re.compile(r"[(\[*].*$")
-_SPEAKER_TAG = re.compile(r"^\s*([A-Z][\w .'-]{0,30}?)\s*:\s*")
-_SENTENCE = re.compile(r"[^.!?…]+(?:[.!?…]+|$)")
-_LETTER = re.compile(r"[A-Za-z]")
+_ENDS = ".!?…。！？"  # sentence ends, CJK among them
+_SENTENCE = re.compile(rf"[^{_ENDS}]+(?:[{_ENDS}]+|$)")
+_LETTER = re.compile(r"[^\W\d_]")  # a letter of any script
 _NOT_SPOKEN = set("@/\\\ufe0e\ufe0f")  # besides symbols and control characters: emoji, signs…
 
 
@@ -25,6 +25,11 @@ def _spoken(text: str) -> str:
     return "".join(
         " " if ch in _NOT_SPOKEN or unicodedata.category(ch)[0] in "SC" else ch for ch in text
     )
+
+
+def _wide(text: str) -> bool:
+    """CJK writes a sentence without spaces, so one "word" of it can be a whole line."""
+    return sum(unicodedata.east_asian_width(ch) == "W" for ch in text) >= 4
 
 
 @dataclass
@@ -61,24 +66,24 @@ def clean(raw: str, names: Sequence[str]) -> str | None:
     partner's line, add stage directions or leak template tokens; all of that goes.
     """
     text = _TAGS.sub(" ", raw).replace("\r", "\n").split("\n")[0]
-    while (tag := _SPEAKER_TAG.match(text)) and tag.group(1) in names:
-        text = text[tag.end() :]
-    for name in names:  # the model ran on into the next speaker's line
-        text = re.split(rf"\s{re.escape(name)}\s*:", text)[0]
+    if names:
+        named = "|".join(re.escape(name) for name in names)
+        text = re.sub(rf"^(?:\s*(?:{named})\s*[:：])+\s*", "", text)  # "Ava: " or "さくら：", repeated
+        text = re.split(rf"(?<!\w)(?:{named})\s*[:：]", text)[0]  # the model ran on into the next line
     text = _DANGLING_ASIDE.sub("", _ASIDES.sub(" ", text))
     text = " ".join(re.sub(r"[\"“”()\[\]*_#]", " ", _spoken(text)).split()).strip(" -–—:;,")
     sentences = [s.strip() for s in _SENTENCE.findall(text) if _LETTER.search(s)]
     if not sentences:
         return None
-    complete = [s for s in sentences if s[-1] in ".!?…"]
+    complete = [s for s in sentences if s[-1] in _ENDS]
     kept = (complete or sentences)[:MAX_SENTENCES]
     text = " ".join(kept)
     words = text.split()
-    if len(words) < 2 or any(name.lower() == text.lower().rstrip(".!?") for name in names):
+    if (len(words) < 2 and not _wide(text)) or any(name.lower() == text.lower().rstrip(_ENDS) for name in names):
         return None
     if len(words) > MAX_WORDS:
         text = " ".join(words[:MAX_WORDS]).rstrip(",;:") + "…"
-    if text[-1] not in ".!?…":
+    if text[-1] not in _ENDS:
         text += "."
     return text[0].upper() + text[1:]
 

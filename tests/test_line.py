@@ -34,3 +34,21 @@ def test_clean_rejects_what_is_not_a_line(raw):
 def test_clean_caps_a_runaway_sentence():
     text = clean(" ".join(["blah"] * 80), NAMES)
     assert text is not None and len(text.split()) == 40 and text.endswith("…")
+
+
+@pytest.mark.parametrize(
+    "names, raw, spoken",
+    [
+        (["さくら", "Ólafur"], "さくら: さくら: Ólafur, you call that pizza?", "Ólafur, you call that pizza?"),
+        (["さくら", "Ólafur"], "Nice try. Ólafur: Thanks.", "Nice try."),
+        (["Søren", "Zoë"], "Zoë : Søren, darling, you are late!", "Søren, darling, you are late!"),
+        (["Борис", "Анна"], "Анна: Борис, ты опять опоздал.", "Борис, ты опять опоздал."),
+        (["さくら", "けん"], "けん：ピザにパイナップルは絶対に許せない！さくら：なぜ？", "ピザにパイナップルは絶対に許せない！"),
+    ],
+)
+def test_clean_knows_names_and_sentences_in_any_script(names, raw, spoken):
+    assert clean(raw, names) == spoken
+
+
+def test_clean_keeps_a_colon_that_is_not_a_speaker_tag():
+    assert clean("Rule one: never trust a pizza.", NAMES) == "Rule one: never trust a pizza."
