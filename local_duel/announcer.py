@@ -59,6 +59,7 @@ class Announcer(FrameProcessor):
                 await self.push_frame(event("phase-changed", phase=line.phase, previous=self._phase, turn=line.turn))
             self._phase = line.phase
             who = {"speaker": line.speaker, "side": self._sides[line.speaker], "phase": line.phase, "turn": line.turn}
-            await self.push_frame(event("line-started", **who))
+            answers = {"heckle": line.heckle} if line.heckle else {}
+            await self.push_frame(event("line-started", **who, **answers))
             await self.push_frame(event("line-text", **who, text=line.text))
         await self.push_frame(frame, direction)

@@ -119,13 +119,22 @@ def render(
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on (default 8000).")] = None,
+    lan: Annotated[bool, typer.Option("--lan", help="Serve the room: listen on the LAN, behind an access code the links carry.")] = False,
 ):
     """Serve the page and the duel WebSocket on the embedded engine (or LOCAL_DUEL_LLM_URL)."""
     import uvicorn
 
     from local_duel.server import create_app
+    from local_duel.server.app import page_url
+    from local_duel.server.lan import lan_address, new_code
 
     settings = Settings(**{k: v for k, v in {"host": host, "port": port}.items() if v is not None})
+    if lan:
+        address = settings.lan_address or lan_address()
+        settings = settings.model_copy(update={
+            "host": host or "0.0.0.0", "lan_address": address, "access_code": settings.access_code or new_code(),
+            "allowed_hosts": [*settings.allowed_hosts, address],
+        })
     if not settings.llm_url:  # the embedded engine's weights must be there before anything starts
         try:
             models.llm_path(settings.models_dir)
@@ -135,7 +144,7 @@ def serve(
         history_url(settings)
     except HistoryError as e:
         raise _fail(str(e), 1)
-    typer.echo(f"Local Duel at http://{settings.host}:{settings.port}/ — starting the engine and loading the voices…")
+    typer.echo(f"Local Duel at {page_url(settings)} — starting the engine and loading the voices…")
     uvicorn.run(create_app(settings, announce=typer.echo), host=settings.host, port=settings.port, log_level="warning")
 
 

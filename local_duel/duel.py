@@ -42,7 +42,8 @@ class Duel:
     """A flow, a cast and a topic, run as one pipeline whose state lives in a FlowManager.
 
     `voices` None writes the duel without speaking it (the quality benchmark). `rating`
-    None takes the flow's, or `family`.
+    None takes the flow's, or `family`. `heckles` hands over the audience's heckle, if
+    one is waiting, as each line is prompted.
     """
 
     def __init__(
@@ -61,6 +62,7 @@ class Duel:
         on_line: Callable[[Line], Awaitable[None]] | None = None,
         rating: Rating | None = None,
         candidates: Callable[[], int] | None = None,
+        heckles: Callable[[], str | None] = lambda: None,
     ):
         self.flow = flow
         self.cast = cast
@@ -82,7 +84,7 @@ class Duel:
         aggregator = LLMContextAggregatorPair(LLMContext())
         views = views or {agent.name: "screenplay" for agent in cast.agents}
         models = {agent.name: agent.model or settings.llm_model for agent in cast.agents}
-        prompter = Prompter(self.script, views, models, flow.phases, settings)
+        prompter = Prompter(self.script, views, models, flow.phases, settings, heckles)
         # Paced output only: a render's tape takes audio as fast as it comes.
         paced = any(isinstance(p, BaseOutputTransport) for p in output)
         speech = [Voicebox({agent.name: voices.get(agent.voice) for agent in cast.agents})] if voices else []

@@ -24,6 +24,7 @@ class Chunk:
     seconds: float
     zero: bool  # all-zero samples: the deliberate pause between speakers
     line: int  # how many lines had started when it arrived
+    sound: bytes = field(default=b"", repr=False)  # the PCM itself
 
 
 @dataclass
@@ -124,30 +125,52 @@ async def listen(
                 raise RuntimeError(f"POST /api/start answered {response.status}: {await response.text()}")
             ticket = await response.json()
     heard.duel_id = ticket["duel_id"]
-    lines, sound = 0, 0.0  # lines started and seconds of sound so far
     async with websockets.connect(ticket["wsUrl"], max_size=None) as socket:
         await socket.send(await serializer.serialize(OutputTransportMessageFrame(message=CLIENT_READY)))
-        async with asyncio.timeout(timeout):
-            async for raw in socket:
-                now = time.monotonic() - started
-                frame = await serializer.deserialize(raw)
-                if isinstance(frame, InputAudioRawFrame):
-                    samples = np.frombuffer(frame.audio, dtype=np.int16)
-                    chunk = Chunk(now, samples.size / frame.sample_rate, not samples.any(), lines)
-                    heard.audio.append(chunk)
-                    sound += 0.0 if chunk.zero else chunk.seconds
-                    if hang_up_after_audio is not None and sound >= hang_up_after_audio:
+        return await hear(socket, heard, started, hang_up_after_audio=hang_up_after_audio, timeout=timeout, on_event=on_event)
+
+
+def client_message(action: str, data: dict | None = None) -> OutputTransportMessageFrame:
+    """An RTVI client message, as the page sends a heckle, a vote or a host control."""
+    return OutputTransportMessageFrame(message={"label": "rtvi-ai", "type": "client-message", "id": action, "data": {"t": action, "d": data or {}}})
+
+
+async def hear(
+    socket,
+    heard: Heard,
+    started: float,
+    *,
+    hang_up_after_audio: float | None = None,
+    timeout: float = 600,
+    on_event: Callable[[Heard], bool | None] | None = None,
+) -> Heard:
+    """Record what arrives on an open duel socket until the duel ends (or `on_event` or
+    `hang_up_after_audio` says to stop); times are seconds since `started` (monotonic)."""
+    serializer = ProtobufFrameSerializer()
+    lines, sound = 0, 0.0  # lines started and seconds of sound so far
+    async with asyncio.timeout(timeout):
+        async for raw in socket:
+            now = time.monotonic() - started
+            frame = await serializer.deserialize(raw)
+            if isinstance(frame, InputAudioRawFrame):
+                samples = np.frombuffer(frame.audio, dtype=np.int16)
+                chunk = Chunk(now, samples.size / frame.sample_rate, not samples.any(), lines, frame.audio)
+                heard.audio.append(chunk)
+                sound += 0.0 if chunk.zero else chunk.seconds
+                if hang_up_after_audio is not None and sound >= hang_up_after_audio:
+                    return heard
+            elif isinstance(frame, InputTransportMessageFrame):
+                message = frame.message
+                if message.get("type") == "server-message" and isinstance(message.get("data"), dict) and "event" in message["data"]:
+                    data = message["data"]
+                    heard.events.append((now, data))
+                    lines += data["event"] == "line-started"
+                    if data["event"] == "duel-state":  # a late joiner counts the lines before it
+                        lines = len(data["transcript"]) + (data["speaking"] is not None)
+                    if on_event and on_event(heard):
                         return heard
-                elif isinstance(frame, InputTransportMessageFrame):
-                    message = frame.message
-                    if message.get("type") == "server-message" and isinstance(message.get("data"), dict) and "event" in message["data"]:
-                        data = message["data"]
-                        heard.events.append((now, data))
-                        lines += data["event"] == "line-started"
-                        if on_event and on_event(heard):
-                            return heard
-                        if data["event"] == "duel-ended" or (data["event"] == "error" and data.get("fatal")):
-                            return heard
-                    else:
-                        heard.rtvi.append((now, message))
+                    if data["event"] == "duel-ended" or (data["event"] == "error" and data.get("fatal")):
+                        return heard
+                else:
+                    heard.rtvi.append((now, message))
     return heard

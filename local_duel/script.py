@@ -23,6 +23,14 @@ class Direction:
     text: str
 
 
+@dataclass
+class Aside:
+    """A stage direction from outside the flow: a heckle from the audience. Unlike a
+    phase's direction it is forgotten with the lines around it."""
+
+    text: str
+
+
 REMEMBERED_LINES = 24  # an agent reads at most this many recent lines…
 FORGOTTEN_AT_ONCE = 8  # …and the oldest are dropped this many at a time
 
@@ -31,13 +39,13 @@ FORGOTTEN_AT_ONCE = 8  # …and the oldest are dropped this many at a time
 class Script:
     """Everything said and directed so far, in order."""
 
-    entries: list[Line | Direction] = field(default_factory=list)
+    entries: list[Line | Direction | Aside] = field(default_factory=list)
 
     @property
     def lines(self) -> list[Line]:
         return [e for e in self.entries if isinstance(e, Line)]
 
-    def recent(self) -> list[Line | Direction]:
+    def recent(self) -> list[Line | Direction | Aside]:
         """What an agent reads: the latest lines, so a long duel never outgrows the LLM's
         context. Old lines go in batches, so the prompt keeps the same beginning, and
         llama.cpp its cache, between drops; the current phase's direction always stays."""
@@ -69,6 +77,9 @@ class Script:
     def say(self, line: Line) -> None:
         self.entries.append(line)
 
+    def interject(self, text: str) -> None:
+        self.entries.append(Aside(text))
+
     def messages(self, view: View, speaker: str, move: str = "") -> list[dict]:
         """The chat messages `speaker` reads next; the system instruction comes from the flow."""
         return self.screenplay(speaker, move) if view == "screenplay" else self.chat(speaker, move)
@@ -81,7 +92,7 @@ class Script:
         a blank line between them, llama.cpp's template with none; as one message both
         engines see the same screenplay.
         """
-        text = [f"({e.text})" if isinstance(e, Direction) else f"{e.speaker}: {e.text}" for e in self.recent()]
+        text = [f"({e.text})" if isinstance(e, (Direction, Aside)) else f"{e.speaker}: {e.text}" for e in self.recent()]
         cue = f"{speaker} ({move}):" if move else f"{speaker}:"
         return [{"role": "user", "content": "\n".join([*text, cue])}]
 
@@ -90,7 +101,7 @@ class Script:
         turn's move as `user`."""
         messages = []
         for e in self.recent():
-            if isinstance(e, Direction):
+            if isinstance(e, (Direction, Aside)):
                 messages.append({"role": "user", "content": f"({e.text})"})
             elif e.speaker == speaker:
                 messages.append({"role": "assistant", "content": e.text})

@@ -73,9 +73,20 @@ class Settings(BaseSettings):
     # Host names the server answers to besides loopback and `host`, e.g. ["duel.lan"]
     # (LOCAL_DUEL_ALLOWED_HOSTS as JSON): the Host allowlist that stops DNS rebinding.
     allowed_hosts: list[str] = []
+    # LAN mode (`serve --lan`, local_duel/server/lan.py): the code every request must
+    # carry, and the address the watch links name.
+    access_code: str | None = None
+    lan_address: str | None = None
     upload_max_files: int = Field(32, ge=0)  # uploaded flows kept in flows/uploaded/
     upload_max_bytes: int = Field(1024 * 1024, ge=0)  # their total size
     upload_max_file_bytes: int = Field(64 * 1024, ge=1, le=64 * 1024)  # one upload; 64 KiB is what any flow may be
     client_ready_seconds: float = Field(10.0, gt=0)  # a new socket must send client-ready within this
+    # The audience (README: "A live audience"): how long a duel goes on once nobody
+    # watches, how far a viewer may fall behind before it is cut off, how often one
+    # viewer may heckle, and how many may watch one duel.
+    audience_grace_seconds: float = Field(5.0, ge=0)
+    viewer_backlog_seconds: float = Field(3.0, gt=0)
+    heckle_seconds: float = Field(10.0, ge=0)
+    max_viewers: int = Field(200, ge=1)
     starts_per_minute: int = Field(30, ge=1)  # `POST /api/start` per client address
     max_turns_per_phase: int = Field(20, ge=1)  # in `turns` of a request, and of any flow the server loads

@@ -30,6 +30,7 @@ from pipecat.services.settings import LLMSettings
 
 from local_duel.announcer import event
 from local_duel.cast import Cast
+from local_duel.heckle import direction as heckle_direction
 from local_duel.line import Line, LineFrame
 from local_duel.move import MovePicker, hook, plain
 from local_duel.phase import Phase
@@ -59,6 +60,8 @@ class Prompter(FrameProcessor):
     the first turn of a phase writes it into the shared script, so every later prompt
     keeps the same prefix. The cue at the end carries the turn's move, picked once per
     turn (a retry keeps it) from the phase's moves; `moves=False` leaves cues bare.
+    A heckle waiting in `heckles` goes into the script just before the cue, as a stage
+    direction, and the turn's move is to answer it.
     """
 
     def __init__(
@@ -68,9 +71,12 @@ class Prompter(FrameProcessor):
         models: dict[str, str],
         phases: list[Phase],
         settings: Settings,
+        heckles: Callable[[], str | None] = lambda: None,
     ):
         super().__init__()
         self._script = script
+        self._heckles = heckles
+        self._heckle: str | None = None
         self.state: dict = {}  # the FlowManager's state, set once the manager exists
         self._views = views
         self._models = models
@@ -88,9 +94,16 @@ class Prompter(FrameProcessor):
         state = self.state
         tasks = [m.get("content", "") for m in frame.context.get_messages() if isinstance(m, dict)]
         self._script.direct(state["phase"], " ".join(t for t in tasks if isinstance(t, str)).strip())
-        if self._picker and state["attempt"] == 1:
-            self._move = self._picker.pick(self._moves[state["phase"]], self._values())
-        cue = Line(state["speaker"], state["phase"], state["turn"], "", attempts=state["attempt"], move=self._move)
+        if state["attempt"] == 1:
+            self._heckle = self._heckles()
+            if self._heckle:
+                self._script.interject(heckle_direction(self._heckle, state["speaker"]))
+                self._move = f"answering the heckler, then back to {state['partner']}"
+            else:
+                self._move = self._picker.pick(self._moves[state["phase"]], self._values()) if self._picker else ""
+        cue = Line(
+            state["speaker"], state["phase"], state["turn"], "", attempts=state["attempt"], move=self._move, heckle=self._heckle
+        )
         cue.started_at = asyncio.get_running_loop().time()
         cue.mark("llm_start")
         # A seed per turn and attempt, candidates counting up from it (at most
@@ -186,6 +199,11 @@ class Turns:
         self._on_line = on_line
         self.flow = None  # the pipecat.flows.Flow built with this object as its handlers
         self.entering: set[asyncio.Task] = set()  # phases being entered; a cancelled duel cancels them
+        self._skipping = False
+
+    def skip(self) -> None:
+        """End the current phase after the line being written (the host's control)."""
+        self._skipping = True
 
     async def take_turn(self, action: dict, flow_manager: FlowManager):
         state = flow_manager.state
@@ -202,7 +220,8 @@ class Turns:
             speaker=state["partner"],
             partner=state["speaker"],
         )
-        if state["phase_turn"] > turns:
+        skipping, self._skipping = self._skipping, False
+        if state["phase_turn"] > turns or skipping:
             if action.get("next") is None:
                 lines = len(self._script.lines)
                 await flow_manager.worker.queue_frames([event("duel-ended", lines=lines), EndFrame()])

@@ -1,5 +1,5 @@
-"""The history's tables: one row per duel, one row per spoken line, and a finished
-duel's whole sound.
+"""The history's tables: one row per duel (with its audience's votes), one row per
+spoken line (with the heckle it answered), and a finished duel's whole sound.
 
 Each line carries its own Ogg/Opus audio, so a line and its sound are committed together,
 as the line is spoken, and a duel cut off mid-way keeps both. Once the duel is over its
@@ -68,6 +68,9 @@ class DuelRow(Base):
     # (killed) is marked interrupted by the next server to look.
     owner: Mapped[str | None] = mapped_column(String(200))
     lease_until: Mapped[datetime | None]
+    # The audience's votes when the duel ended.
+    votes_first: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    votes_second: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class LineRow(Base):
@@ -90,6 +93,7 @@ class LineRow(Base):
     time_to_first_token: Mapped[float | None] = mapped_column(Float)
     time_to_first_audio: Mapped[float | None] = mapped_column(Float)
     spoken_at: Mapped[datetime]
+    heckle: Mapped[str | None] = mapped_column(Text)  # the audience's heckle this line answered
     audio: Mapped[bytes | None] = mapped_column(LargeBinary)  # cleared once the whole duel's is kept
 
 

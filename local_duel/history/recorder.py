@@ -89,7 +89,7 @@ class Recorder(FrameProcessor):
             voice=voice, attempts=line.attempts, tokens=line.tokens,
             start_seconds=self._line_start / rate, audio_seconds=len(self._line_audio) / 2 / rate,
             time_to_first_token=line.time_to_first_token, time_to_first_audio=line.time_to_first_audio,
-            spoken_at=datetime.now(timezone.utc),
+            spoken_at=datetime.now(timezone.utc), heckle=line.heckle,
         )
         try:
             ogg = await asyncio.to_thread(audio.encode, bytes(self._line_audio), rate)
@@ -112,11 +112,11 @@ class Recording:
         self.duel.settings.update(settings)
         await self.store.begin(self.duel, self.owner)
 
-    async def end(self, error: str | None, settings: Settings) -> str:
-        """Set the status (complete, failed, or stopped when cut short), keep the whole
-        duel's sound, and apply retention."""
+    async def end(self, error: str | None, settings: Settings, votes: dict[str, int] | None = None) -> str:
+        """Set the status (complete, failed, or stopped when cut short) and the audience's
+        votes, keep the whole duel's sound, and apply retention."""
         status = "failed" if error else "complete" if self.recorder.ended else "stopped"
-        await self.store.finish(self.duel.id, status, error)
+        await self.store.finish(self.duel.id, status, error, votes)
         if self.recorder.kept:
             await audio.whole_ogg(self.store, self.duel.id, self.duel.settings["sample_rate"], finished=True)
         if pruned := await self.store.prune(settings.keep_duels, settings.keep_bytes):

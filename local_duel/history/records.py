@@ -28,6 +28,7 @@ class StoredLine(BaseModel):
     time_to_first_token: float | None = None
     time_to_first_audio: float | None = None
     spoken_at: datetime
+    heckle: str | None = None  # the audience's heckle it answered
 
 
 class NewDuel(BaseModel):
@@ -59,6 +60,8 @@ class DuelSummary(BaseModel):
     audio_seconds: float
     audio_bytes: int
     source_id: str | None
+    votes_first: int = 0  # the audience's votes when it ended
+    votes_second: int = 0
 
 
 class DuelDetail(DuelSummary):

@@ -112,11 +112,13 @@ class DuelStore:
                 )
             )
 
-    async def finish(self, duel_id: str, status: str, error: str | None = None) -> None:
+    async def finish(self, duel_id: str, status: str, error: str | None = None, votes: dict[str, int] | None = None) -> None:
+        votes = votes or {}
         async with self.engine.begin() as connection:
             await connection.execute(
                 update(DuelRow).where(DuelRow.id == duel_id)
-                .values(status=status, error=error, ended_at=_now(), owner=None, lease_until=None)
+                .values(status=status, error=error, ended_at=_now(), owner=None, lease_until=None,
+                        votes_first=votes.get("first", 0), votes_second=votes.get("second", 0))
             )
 
     async def renew(self, owner: str) -> None:

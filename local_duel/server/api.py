@@ -2,6 +2,7 @@
 
 import asyncio
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request, UploadFile
 
@@ -145,6 +146,7 @@ async def health(request: Request, engine: ReadyEngine) -> Health:
         models_loaded=ok and bool(state.voices.bases()),
         voices=state.voices.ids(),
         duels_running=len(state.duels),
+        viewers=sum(len(live.audience.viewers) for live in state.duels.values()),
         max_duels=state.settings.max_duels,
         tasks=len(asyncio.all_tasks()),
     )
@@ -225,4 +227,12 @@ async def start(
         raise HTTPException(503, str(e))
     token, ticket = tickets.issue(body, views)
     scheme = "wss" if request.url.scheme == "https" else "ws"
-    return StartResponse(wsUrl=f"{scheme}://{request.url.netloc}/ws?token={token}", duel_id=ticket.duel_id)
+    settings = request.app.state.settings
+    netloc = f"{settings.lan_address}:{settings.port}" if settings.lan_address else request.url.netloc  # what phones reach
+    code = settings.access_code
+    return StartResponse(
+        wsUrl=f"{scheme}://{request.url.netloc}/ws?token={token}",
+        duel_id=ticket.duel_id,
+        watchUrl=f"{request.url.scheme}://{netloc}/?{urlencode({'watch': ticket.watch, **({'code': code} if code else {})})}",
+        watchWsUrl=f"{scheme}://{netloc}/ws?{urlencode({'token': ticket.watch, **({'code': code} if code else {})})}",
+    )

@@ -20,12 +20,20 @@ from local_duel.server import api, duels, stream
 from local_duel.server.catalog import FlowCatalog
 from local_duel.server.errors import HANDLERS, SafeJSONResponse
 from local_duel.server.guard import SameOrigin, allowed_hosts
+from local_duel.server.lan import AccessCode
 from local_duel.server.limits import ENVELOPE, BodyLimit, StartRate
 from local_duel.server.tickets import Tickets
 from local_duel.settings import ROOT, Settings
 from local_duel.voice import Voices
 
 PAGE = ROOT / "web" / "dist"
+
+
+def page_url(settings: Settings) -> str:
+    """Where the page is: on the LAN, with the access code."""
+    if settings.access_code:
+        return f"http://{settings.lan_address}:{settings.port}/?code={settings.access_code}"
+    return f"http://{settings.host}:{settings.port}/"
 
 
 def create_app(
@@ -52,7 +60,7 @@ def create_app(
                 logger.error(f"the engine could not start: {e}")
                 return
             app.state.ready = True
-            announce(f"Local Duel is ready: open http://{settings.host}:{settings.port}/")
+            announce(f"Local Duel is ready: open {page_url(settings)}")
 
         app.state.store = await DuelStore.open(settings)
         if interrupted := await app.state.store.recover(app.state.owner):
@@ -64,6 +72,9 @@ def create_app(
         finally:
             warming.cancel()
             leases.cancel()
+            for stage in list(app.state.stages):  # duels still on: stopped, and kept as stopped
+                stage.cancel()
+            await asyncio.gather(*app.state.stages, return_exceptions=True)
             engine.stop()
             await app.state.store.close()
 
@@ -74,9 +85,10 @@ def create_app(
         default_response_class=SafeJSONResponse,
         exception_handlers=HANDLERS,
     )
-    # outermost first: the Host, then the Origin, then the body's size
+    # outermost first: the Host, then the access code (LAN mode), the Origin, the body's size
     app.add_middleware(BodyLimit, max_bytes=settings.upload_max_file_bytes + ENVELOPE)
     app.add_middleware(SameOrigin)
+    app.add_middleware(AccessCode, code=settings.access_code)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(settings))
     app.state.settings = settings
     app.state.engine = engine = engine_for(settings)
@@ -88,7 +100,9 @@ def create_app(
     )
     app.state.tickets = Tickets()
     app.state.start_rate = StartRate(settings.starts_per_minute)
-    app.state.duels = {}
+    app.state.duels = {}  # duel id → LiveDuel, while it runs
+    app.state.watching = {}  # watch token → duel id
+    app.state.stages = set()  # the tasks running them
     app.state.owner = owner_id(f"serve :{settings.port}")
     app.include_router(api.router)
     app.include_router(duels.router)

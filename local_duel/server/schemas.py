@@ -39,8 +39,12 @@ def answers(**codes: str) -> dict:
 
 
 class StartResponse(BaseModel):
+    """The host's one-time socket, and the watch link (page and socket) for everyone else."""
+
     wsUrl: str
     duel_id: str
+    watchUrl: str
+    watchWsUrl: str
 
 
 class PhaseInfo(BaseModel):
@@ -75,4 +79,5 @@ class Health(BaseModel):
     voices: list[str]
     duels_running: int
     max_duels: int
+    viewers: int  # sockets watching the duels now, hosts included
     tasks: int  # asyncio tasks alive in the server: a duel that ended must leave none behind

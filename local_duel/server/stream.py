@@ -1,27 +1,27 @@
-"""`/ws`: one duel per WebSocket, spoken as RTVI over Pipecat's protobuf serializer."""
+"""`/ws`: the duel's WebSocket, RTVI over Pipecat's protobuf serializer, for the host and
+every viewer.
+
+The host's one-time token starts the duel (`LiveDuel`, one pipeline); a watch token joins
+it. Every socket says `client-ready` and gets `bot-ready`, then the duel's state and
+stream; what it sends after that are RTVI client messages `{t, d}`: heckle, vote, and
+for the host skip, pause, resume and end.
+"""
 
 import asyncio
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from starlette.websockets import WebSocketState
 from loguru import logger
-from pipecat.frames.frames import Frame
+from pipecat.frames.frames import Frame, InputTransportMessageFrame, OutputTransportMessageUrgentFrame
+from pipecat.processors.frameworks.rtvi.models import PROTOCOL_VERSION
 from pipecat.serializers.protobuf import ProtobufFrameSerializer
-from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
+from starlette.websockets import WebSocketState
 
 from local_duel.announcer import urgent_event
-from local_duel.duel import Duel
 from local_duel.flow import FlowFileError
-from local_duel.history.recorder import Recording, new_duel
-from local_duel.settings import Settings
+from local_duel.server.audience import Viewer
+from local_duel.server.live import LiveDuel
 
 router = APIRouter()
-
-
-def candidates_each(settings: Settings, duels: int) -> int:
-    """Candidate lines per turn for each of `duels` duels: the engine's slots shared out,
-    so a full stage writes one line per turn rather than queueing behind its own drafts."""
-    return max(1, min(settings.candidates, settings.engine_slots // max(1, duels)))
 
 
 class ForgivingSerializer(ProtobufFrameSerializer):
@@ -39,6 +39,12 @@ class ForgivingSerializer(ProtobufFrameSerializer):
             )
 
 
+def _rtvi(kind: str, message_id: object, **data) -> OutputTransportMessageUrgentFrame:
+    return OutputTransportMessageUrgentFrame(
+        message={"label": "rtvi-ai", "type": kind, "id": str(message_id or ""), "data": data}
+    )
+
+
 async def refuse(websocket: WebSocket, reason: str) -> None:
     """Accept, then close saying why: a browser sees the reason of a close, but nothing of
     a handshake refused with a bare 403."""
@@ -46,97 +52,80 @@ async def refuse(websocket: WebSocket, reason: str) -> None:
     await websocket.close(code=1008, reason=reason.encode()[:123].decode(errors="ignore"))  # 123 bytes at most
 
 
-def tolerate_hang_ups(websocket: WebSocket) -> None:
-    """Closing a socket the client has already closed is done, not an error.
-
-    The page hangs up as soon as the last line has played, while the server closes the
-    socket at the end of the duel; whichever goes second finds the other gone, and
-    Pipecat logged each such ordinary ending as an ERROR.
-    """
-    close = websocket.close
-
-    async def close_unless_gone(code: int = 1000, reason: str | None = None) -> None:
-        if websocket.application_state == WebSocketState.DISCONNECTED:  # a send found the client gone
-            return
-        try:
-            await close(code, reason)
-        except WebSocketDisconnect:  # the client's close crossed ours
-            pass
-
-    websocket.close = close_unless_gone
+async def _stage(live: LiveDuel, state, watch: str) -> None:
+    """Run a duel from its host's socket to its end, listed while it runs."""
+    state.duels[live.id] = live
+    state.watching[watch] = live.id
+    try:
+        await live.run()
+    finally:
+        del state.duels[live.id]
+        state.watching.pop(watch, None)
 
 
 @router.websocket("/ws")
 async def duel_socket(websocket: WebSocket, token: str = ""):
-    """Run the duel the token was issued for; refuse the socket without a valid token.
-
-    The duel starts when the client says it is ready, and is cancelled if the client
-    goes away or doesn't say it is ready in time, so nothing keeps running for nobody.
-    """
+    """The host's token (once) starts the duel; a watch token joins it while it runs."""
     state = websocket.app.state
-    ticket = state.tickets.redeem(token)
-    if ticket is None:
-        await refuse(websocket, "invalid or expired token; POST /api/start for a new one")
-        return
-    request = ticket.request
-    try:  # checked at /api/start, but an upload may have replaced it since
-        flow = state.catalog.get(request.flow)
-    except (KeyError, FlowFileError) as e:
-        await refuse(websocket, f"flow '{request.flow}' is gone or broken: {e}")
+    live: LiveDuel | None = state.duels.get(state.watching.get(token, ""))
+    host = False
+    if live is None:
+        ticket = state.tickets.redeem(token)
+        if ticket is None:
+            waiting = state.tickets.watched(token)
+            await refuse(websocket, "the duel has not started yet; open the watch link again in a moment" if waiting
+                         else "invalid or expired token; POST /api/start for a new one")
+            return
+        request = ticket.request
+        try:  # checked at /api/start, but an upload may have replaced it since
+            flow = state.catalog.get(request.flow)
+        except (KeyError, FlowFileError) as e:
+            await refuse(websocket, f"flow '{request.flow}' is gone or broken: {e}")
+            return
+        live, host = LiveDuel(ticket.duel_id, request, flow, ticket.views, state), True
+        logger.info(f"duel {live.id} starts: {request.flow}, {request.cast.names}, {request.topic!r}")
+        task = asyncio.get_running_loop().create_task(_stage(live, state, ticket.watch))
+        state.stages.add(task)
+        task.add_done_callback(state.stages.discard)
+    elif len(live.audience.viewers) >= state.settings.max_viewers:
+        await refuse(websocket, f"this duel has {state.settings.max_viewers} viewers, as many as it takes (LOCAL_DUEL_MAX_VIEWERS)")
         return
     await websocket.accept()
-    tolerate_hang_ups(websocket)
-    settings = state.settings
-    transport = FastAPIWebsocketTransport(
-        websocket,
-        FastAPIWebsocketParams(
-            audio_out_enabled=True,
-            audio_out_sample_rate=settings.sample_rate,
-            add_wav_header=False,
-            serializer=ForgivingSerializer(),
-        ),
-    )
-    record = new_duel(ticket.duel_id, flow, request.cast, request.topic, request.turns, settings, ticket.views)
-    recording = Recording(state.store, record, request.cast, state.owner)
-    duel = Duel(
-        flow,
-        request.cast,
-        request.topic,
-        llm_url=state.engine.url,
-        voices=state.voices,
-        settings=settings,
-        inputs=[transport.input()],
-        output=[recording.recorder, transport.output()],
-        turns_per_phase=request.turns,
-        views=ticket.views,
-        rating=request.rating,
-        candidates=lambda: candidates_each(settings, len(state.duels)),
-    )
-
-    @duel.worker.rtvi.event_handler("on_client_ready")
-    async def on_client_ready(rtvi):
-        duel.begin()
-
-    @transport.event_handler("on_client_disconnected")
-    async def on_client_disconnected(transport, socket):
-        await duel.worker.cancel()
-
-    async def await_client_ready(seconds: float):
-        await asyncio.sleep(seconds)
-        if not duel.begun:
-            message = f"no RTVI client-ready within {seconds:g} s (LOCAL_DUEL_CLIENT_READY_SECONDS); the duel is off"
-            logger.info(f"duel {ticket.duel_id}: {message}")
-            await duel.worker.queue_frame(urgent_event("error", message=message, fatal=True))
-            await duel.worker.cancel()
-
-    state.duels[ticket.duel_id] = duel
-    logger.info(f"duel {ticket.duel_id} starts: {request.flow}, {request.cast.names}, {request.topic!r}")
-    deadline = asyncio.get_running_loop().create_task(await_client_ready(settings.client_ready_seconds))
-    await recording.begin(rating=duel.rating)
+    viewer = live.viewer(websocket, host)
     try:
-        await duel.run()
+        await _listen(websocket, live, viewer)
     finally:
-        deadline.cancel()
-        del state.duels[ticket.duel_id]
-        await recording.end(duel.error, settings)
-        logger.info(f"duel {ticket.duel_id} ended after {len(duel.script.lines)} lines")
+        await live.leave(viewer)
+
+
+async def _listen(websocket: WebSocket, live: LiveDuel, viewer: Viewer) -> None:
+    """Read what the client sends until it goes: RTVI messages, malformed ones answered."""
+    serializer = ForgivingSerializer()
+    while True:
+        try:
+            received = await websocket.receive()
+        except (WebSocketDisconnect, RuntimeError):
+            return
+        if received["type"] == "websocket.disconnect" or websocket.application_state == WebSocketState.DISCONNECTED:
+            return
+        raw = received.get("bytes")
+        frame = await serializer.deserialize(raw if raw is not None else received.get("text", ""))
+        if isinstance(frame, OutputTransportMessageUrgentFrame):  # what was wrong with the message
+            viewer.offer(await serializer.serialize(frame))
+        elif isinstance(frame, InputTransportMessageFrame):
+            await _answer(live, viewer, frame.message, serializer)
+
+
+async def _answer(live: LiveDuel, viewer: Viewer, message: object, serializer: ProtobufFrameSerializer) -> None:
+    kind = message.get("type") if isinstance(message, dict) else None
+    message_id = message.get("id") if isinstance(message, dict) else None
+    if kind == "client-ready":
+        about = {"library": "local-duel", "viewer": viewer.name, "host": viewer.host}
+        viewer.offer(await serializer.serialize(_rtvi("bot-ready", message_id, version=PROTOCOL_VERSION, about=about)))
+        await live.admit(viewer)
+    elif kind == "client-message":
+        data = message.get("data") if isinstance(message.get("data"), dict) else {}
+        await live.act(viewer, data.get("t"), data.get("d"))
+    elif kind != "disconnect-bot":  # hanging up is done by closing the socket
+        error = f"Unsupported RTVI message type {kind!r}: this server takes client-ready and client-message"
+        viewer.offer(await serializer.serialize(_rtvi("error-response", message_id, error=error)))

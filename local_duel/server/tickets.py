@@ -1,4 +1,6 @@
-"""One-time WebSocket tickets: `POST /api/start` issues one, `/ws` redeems it once."""
+"""WebSocket tickets: `POST /api/start` issues one, `/ws` redeems it once to start the
+duel. Each ticket also carries the duel's watch token, which viewers use (any number of
+times) once the duel runs."""
 
 import secrets
 import time
@@ -16,6 +18,7 @@ class Ticket:
     request: DuelRequest
     views: dict[str, View]
     expires: float
+    watch: str  # the viewers' token
 
 
 class Tickets:
@@ -35,9 +38,13 @@ class Tickets:
         now = time.monotonic()
         self.pending()  # forget the expired ones
         token = secrets.token_urlsafe(24)
-        ticket = Ticket(secrets.token_hex(6), request, views, now + self._lifetime)
+        ticket = Ticket(secrets.token_hex(6), request, views, now + self._lifetime, secrets.token_urlsafe(24))
         self._open[token] = ticket
         return token, ticket
+
+    def watched(self, token: str) -> bool:
+        """Whether `token` is the watch token of a duel about to start."""
+        return any(ticket.watch == token for ticket in self._open.values())
 
     def redeem(self, token: str) -> Ticket | None:
         ticket = self._open.pop(token, None)

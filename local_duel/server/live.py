@@ -1,0 +1,180 @@
+"""A duel on stage: one pipeline, its audience, and what the audience and the host may do.
+
+The duel runs in a task of its own, not in any socket's: it goes on while anyone
+watches, the host leaving included, and is called off `audience_grace_seconds` after
+the last viewer has left. The host's socket starts it, and only the host may skip a
+phase, pause, resume or end it; every viewer may vote and heckle.
+"""
+
+import asyncio
+
+from fastapi import WebSocket
+from loguru import logger
+
+from local_duel.duel import Duel
+from local_duel.flow import DuelFlow
+from local_duel.heckle import Heckle, HeckleBox, HeckleRate, HeckleRefused, check
+from local_duel.history.recorder import Recording, new_duel
+from local_duel.script import View
+from local_duel.server.audience import Audience, Viewer
+from local_duel.server.broadcast import Broadcast
+from local_duel.server.schemas import DuelRequest
+from local_duel.settings import Settings
+from local_duel.vote import VoteRefused, Votes
+
+HOST_ONLY = {"skip": "skip to the next phase", "pause": "pause the duel", "resume": "resume the duel", "end": "end the duel"}
+ACTIONS = ("heckle", "vote", *HOST_ONLY)
+
+
+def candidates_each(settings: Settings, duels: int) -> int:
+    """Candidate lines per turn for each of `duels` duels: the engine's slots shared out,
+    so a full stage writes one line per turn rather than queueing behind its own drafts."""
+    return max(1, min(settings.candidates, settings.engine_slots // max(1, duels)))
+
+
+class LiveDuel:
+    def __init__(self, duel_id: str, request: DuelRequest, flow: DuelFlow, views: dict[str, View], app_state):
+        settings: Settings = app_state.settings
+        self.id = duel_id
+        self.settings = settings
+        self.votes = Votes()
+        self.heckles = HeckleBox()
+        self._heckle_rate = HeckleRate(settings.heckle_seconds)
+        self.audience = Audience(settings.viewer_backlog_seconds, self._cut_off)
+        self.broadcast = Broadcast(self.audience, settings.sample_rate, self.verdict)
+        record = new_duel(duel_id, flow, request.cast, request.topic, request.turns, settings, views)
+        self.recording = Recording(app_state.store, record, request.cast, app_state.owner)
+        self.duel = Duel(
+            flow,
+            request.cast,
+            request.topic,
+            llm_url=app_state.engine.url,
+            voices=app_state.voices,
+            settings=settings,
+            output=[self.recording.recorder, self.broadcast],
+            turns_per_phase=request.turns,
+            views=views,
+            rating=request.rating,
+            candidates=lambda: candidates_each(settings, len(app_state.duels)),
+            heckles=self.heckles.take,
+        )
+        self._ended_by: str | None = None
+        self._grace: asyncio.Task | None = None
+        self._viewers = 0  # viewers ever joined, for their names
+        self._pending: set[asyncio.Task] = set()
+
+    # --- the duel's life ---
+
+    async def run(self) -> None:
+        """Run the duel to its end, then tell and close every viewer and keep the record."""
+        deadline = asyncio.get_running_loop().create_task(self._await_host(self.settings.client_ready_seconds))
+        await self.recording.begin(rating=self.duel.rating)
+        try:
+            await self.duel.run()
+        finally:
+            deadline.cancel()
+            if self._grace:
+                self._grace.cancel()
+            if self._ended_by:
+                await self.audience.announce("duel-ended", lines=len(self.duel.script.lines), by=self._ended_by, **self.verdict())
+            for viewer in list(self.audience.viewers.values()):
+                viewer.finish()
+            await self.recording.end(self.duel.error, self.settings, self.votes.tally())
+            logger.info(f"duel {self.id} ended after {len(self.duel.script.lines)} lines, votes {self.votes.tally()}")
+
+    async def _await_host(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        if not self.duel.begun:
+            message = f"no RTVI client-ready within {seconds:g} s (LOCAL_DUEL_CLIENT_READY_SECONDS); the duel is off"
+            logger.info(f"duel {self.id}: {message}")
+            await self.audience.announce("error", message=message, fatal=True)
+            await self.duel.worker.cancel()
+
+    def verdict(self) -> dict:
+        """The votes, and the winner's side and name (None for a tie)."""
+        side = self.votes.winner()
+        return {"votes": self.votes.tally(), "winner": side, "winner_name": getattr(self.duel.cast, side).name if side else None}
+
+    # --- viewers coming and going ---
+
+    def viewer(self, websocket: WebSocket, host: bool) -> Viewer:
+        self._viewers += 1
+        return Viewer(websocket, "host" if host else f"viewer-{self._viewers}", host, self.settings.viewer_backlog_seconds)
+
+    async def admit(self, viewer: Viewer) -> None:
+        """Once its client is ready: the state so far, then the stream; the host's starts the duel."""
+        if viewer.name in self.audience.viewers:
+            return
+        state = await self.audience.encode(
+            "duel-state", **self.audience.story, votes=self.votes.tally(),
+            viewers=len(self.audience.viewers) + 1, you=viewer.name, host=viewer.host,
+        )
+        self.audience.join(viewer, state)
+        if self._grace:
+            self._grace.cancel()
+            self._grace = None
+        await self.audience.announce("audience", viewers=len(self.audience.viewers))
+        if viewer.host:
+            self.duel.begin()
+
+    async def leave(self, viewer: Viewer) -> None:
+        if self.audience.viewers.pop(viewer.name, None) is not None:
+            await self._after_leaving()
+        await viewer.stop()
+
+    def _cut_off(self, viewer: Viewer) -> None:
+        task = asyncio.get_running_loop().create_task(self._after_leaving())
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _after_leaving(self) -> None:
+        await self.audience.announce("audience", viewers=len(self.audience.viewers))
+        if not self.audience.viewers and self.duel.begun and self._grace is None:
+            self._grace = asyncio.get_running_loop().create_task(self._call_off())
+
+    async def _call_off(self) -> None:
+        await asyncio.sleep(self.settings.audience_grace_seconds)
+        if not self.audience.viewers:
+            logger.info(f"duel {self.id}: nobody has watched for {self.settings.audience_grace_seconds:g} s; it is off")
+            await self.duel.worker.cancel()
+
+    # --- what viewers do ---
+
+    async def act(self, viewer: Viewer, action: object, data: object) -> None:
+        """A viewer's client message `{t: action, d: data}`; a refusal names what was wrong."""
+        async def refuse(code: str, message: str):
+            await self.audience.tell(viewer, "refused", action=action if isinstance(action, str) else None, code=code, message=message)
+
+        if viewer.name not in self.audience.viewers:
+            return await refuse("not-ready", "send RTVI client-ready first")
+        if action not in ACTIONS:
+            return await refuse("unknown-action", f"no action {action!r}; send one of {', '.join(ACTIONS)}")
+        if action in HOST_ONLY and not viewer.host:
+            return await refuse("forbidden", f"only the host can {HOST_ONLY[action]}; this is a watch link")
+        data = data if isinstance(data, dict) else {}
+        if action == "heckle":
+            try:
+                text = check(data.get("text"), self.duel.rating)
+                self._heckle_rate.admit(viewer.name)
+                self.heckles.offer(Heckle(text, viewer.name))
+            except HeckleRefused as e:
+                return await refuse(e.code, str(e))
+            self.audience.story["heckles"].append(text)
+            await self.audience.announce("heckle", text=text)
+        elif action == "vote":
+            try:
+                self.votes.cast(viewer.name, data.get("side"))
+            except VoteRefused as e:
+                return await refuse("bad-vote", str(e))
+            await self.audience.announce("votes", votes=self.votes.tally())
+        elif action == "skip":
+            self.duel.turns.skip()
+            await self.audience.announce("control", action="skip")
+        elif action in ("pause", "resume"):
+            self.broadcast.pause() if action == "pause" else self.broadcast.resume()
+            self.audience.story["paused"] = self.broadcast.paused
+            await self.audience.announce("control", action=action)
+        elif action == "end":
+            self._ended_by = "host"
+            self.broadcast.resume()  # a paused output would hold the cancel up
+            await self.duel.worker.cancel()

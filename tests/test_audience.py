@@ -1,0 +1,121 @@
+"""A live audience on the real server: one duel, one pipeline, many sockets. The host
+and viewers are Python clients on the page's wire format (RTVI over protobuf)."""
+
+import asyncio
+import hashlib
+import statistics
+
+import pytest
+import websockets
+
+from local_duel.crowd import gather_crowd, ready, start
+from local_duel.listener import Heard, client_message, hear
+from pipecat.serializers.protobuf import ProtobufFrameSerializer
+
+CAST = {
+    "first": {"name": "Max", "persona": "a smug engineer", "voice": "en_US-joe-medium"},
+    "second": {"name": "Ava", "persona": "a sharp comedian", "voice": "en_US-joe-medium@1.35"},
+}
+SHORT = {"cast": CAST, "topic": "pineapple on pizza", "turns": 1}  # three lines: one per phase
+DEAD_AIR_SLACK = 0.5  # seconds a loaded 2-core machine may add at a change of speaker
+
+
+def sound(heard: Heard) -> bytes:
+    return b"".join(chunk.sound for chunk in heard.audio)
+
+
+def line_sound(heard: Heard, line: int) -> str:
+    return hashlib.sha256(b"".join(c.sound for c in heard.audio if c.line == line and not c.zero)).hexdigest()
+
+
+async def send(connection, action: str, data: dict | None = None) -> None:
+    await connection.send(await ProtobufFrameSerializer().serialize(client_message(action, data)))
+
+
+async def test_fifty_viewers_hear_the_same_bytes_and_a_stalled_one_is_cut_off(server):
+    crowd = await gather_crowd(server, SHORT, viewers=50, stalled=True)
+    host = crowd.host
+    assert host.named("duel-ended") and len(host.line_spans()) == 3
+    reference = sound(host)
+    assert len(reference) > 24000 * 2 * 3  # seconds of speech, not silence
+    for viewer in crowd.viewers:
+        assert viewer.named("duel-ended"), "every healthy viewer hears the duel to its end"
+        assert sound(viewer) == reference, "the same audio bytes, in the same order"
+    # the stalled viewer was cut off: the room counted it out while nobody left
+    counts = [e["viewers"] for e in host.named("audience")]
+    assert max(counts) == 52 and counts[-1] == 51
+    code, reason = crowd.stalled
+    assert code in (4008, None) and (code is None or "behind the duel" in reason)
+    # dead air as every viewer played it: what the host got, give or take the machine's load
+    dead = [d for v in [host, *crowd.viewers] for d in v.dead_air()]
+    assert statistics.median(dead) <= DEAD_AIR_SLACK, dead
+
+
+async def test_a_late_viewer_gets_the_story_so_far_then_the_line_being_spoken(server):
+    ticket = await start(server, SHORT)
+    host_heard, late_heard = Heard(), Heard()
+    async with websockets.connect(ticket["wsUrl"], max_size=None) as host:
+        await ready(host)
+        started = asyncio.get_running_loop().time()
+        await hear(host, host_heard, started, on_event=lambda h: bool(h.named("line-text")))  # the first line is playing
+        async with websockets.connect(ticket["watchWsUrl"], max_size=None) as late:
+            await ready(late)
+            await asyncio.gather(hear(host, host_heard, started), hear(late, late_heard, started))
+    state = late_heard.named("duel-state")[0]
+    assert [e["event"] for _, e in late_heard.events][0] == "duel-state"
+    assert state["cast"]["first"]["name"] == "Max" and state["flow"] == "flirt_roast" and state["phase"] == "flirt"
+    first = host_heard.named("line-text")[0]
+    assert state["transcript"] == [{k: first[k] for k in ("speaker", "side", "phase", "turn", "text")}]
+    assert state["votes"] == {"first": 0, "second": 0}
+    assert late_heard.audio and late_heard.named("duel-ended")
+    # the lines it was there for from their start sound the same as the host heard them
+    for line in (2, 3):
+        assert line_sound(late_heard, line) == line_sound(host_heard, line)
+
+
+async def test_heckles_votes_and_who_may_do_what(server):
+    """Refusals name their reason; a flood of 100 heckles in 2 s gets at most one into each
+    line, each answered by one line, and the duel plays on without extra dead air."""
+    ticket = await start(server, {**SHORT, "turns": 2})
+    heard = {name: Heard() for name in ("host", "a", "b", "c")}
+    async with (
+        websockets.connect(ticket["wsUrl"], max_size=None) as host,
+        websockets.connect(ticket["watchWsUrl"], max_size=None) as a,
+        websockets.connect(ticket["watchWsUrl"], max_size=None) as b,
+        websockets.connect(ticket["watchWsUrl"], max_size=None) as c,
+    ):
+        sockets = {"host": host, "a": a, "b": b, "c": c}
+        for connection in sockets.values():
+            await ready(connection)
+        started = asyncio.get_running_loop().time()
+        listening = {name: asyncio.create_task(hear(sockets[name], heard[name], started)) for name in sockets}
+        await asyncio.sleep(1)
+        for action in ("skip", "pause", "resume", "end"):  # a watch link can't steer the duel
+            await send(a, action)
+        await send(b, "heckle", {"text": "You are full of shit"})  # refused under family
+        await send(b, "heckle", {"text": "x" * 141})
+        await send(b, "vote", {"side": "third"})
+        await send(a, "vote", {"side": "second"})
+        await send(b, "vote", {"side": "second"})
+        await send(c, "vote", {"side": "first"})
+        for k in range(100):  # the flood: 100 heckles in 2 s from three viewers
+            await send([a, b, c][k % 3], "heckle", {"text": f"Heckle number {k}: is pizza a salad?"})
+            await asyncio.sleep(0.02)
+        await asyncio.gather(*listening.values())
+
+    refusals = {name: [(e["action"], e["code"]) for e in h.named("refused")] for name, h in heard.items()}
+    assert refusals["a"][:4] == [("skip", "forbidden"), ("pause", "forbidden"), ("resume", "forbidden"), ("end", "forbidden")]
+    assert refusals["b"][:3] == [("heckle", "rating"), ("heckle", "too-long"), ("vote", "bad-vote")]
+    assert refusals["host"] == []
+    flood_refused = sum(r == ("heckle", code) for rs in refusals.values() for r in rs for code in ("rate-limited", "one-per-line"))
+    accepted = [e["text"] for e in heard["host"].named("heckle")]
+    assert 1 <= len(accepted) <= 3 and flood_refused + len(accepted) == 100
+    for h in heard.values():  # every viewer saw each accepted heckle arrive, and the votes
+        assert [e["text"] for e in h.named("heckle")] == accepted
+        assert h.named("votes")[-1]["votes"] == {"first": 1, "second": 2}
+    host_heard = heard["host"]
+    answers = [e["heckle"] for e in host_heard.named("line-started") if e.get("heckle")]
+    assert sorted(answers) == sorted(accepted), "each accepted heckle answered by exactly one line"
+    assert len(host_heard.line_spans()) == 6 and statistics.median(host_heard.dead_air()) <= DEAD_AIR_SLACK
+    ended = host_heard.named("duel-ended")[0]
+    assert ended["winner"] == "second" and ended["winner_name"] == "Ava" and ended["votes"] == {"first": 1, "second": 2}
