@@ -145,7 +145,14 @@ def serve(
     except HistoryError as e:
         raise _fail(str(e), 1)
     typer.echo(f"Local Duel at {page_url(settings)} — starting the engine and loading the voices…")
-    uvicorn.run(create_app(settings, announce=typer.echo), host=settings.host, port=settings.port, log_level="warning")
+    from local_duel.server.audience import listening_socket
+
+    try:
+        sock = listening_socket(settings.host, settings.port)
+    except OSError as e:
+        raise _fail(f"can't listen on {settings.host}:{settings.port}: {e.strerror}", 1)
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, announce=typer.echo), log_level="warning"))
+    server.run(sockets=[sock])
 
 
 bench_app = typer.Typer(help="Benchmarks: speed (the default) and line quality.")

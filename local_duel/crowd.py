@@ -61,7 +61,7 @@ async def drain(connection, seconds: float = 30) -> tuple[int | None, str]:
                 pass
     except (websockets.ConnectionClosed, TimeoutError, OSError):
         pass
-    received = connection.close_rcvd
+    received = connection.protocol.close_rcvd
     return (received.code, received.reason) if received else (None, "closed without a reason (reset)")
 
 

@@ -166,7 +166,7 @@ async def hear(
                     heard.events.append((now, data))
                     lines += data["event"] == "line-started"
                     if data["event"] == "duel-state":  # a late joiner counts the lines before it
-                        lines = len(data["transcript"]) + (data["speaking"] is not None)
+                        lines = data["speaking"]["turn"] if data["speaking"] else len(data["transcript"])
                     if on_event and on_event(heard):
                         return heard
                     if data["event"] == "duel-ended" or (data["event"] == "error" and data.get("fatal")):

@@ -9,6 +9,7 @@ wherever it is: the line being spoken, from the chunk playing now.
 """
 
 import asyncio
+import socket
 from collections.abc import Callable
 
 from fastapi import WebSocket
@@ -20,6 +21,23 @@ from local_duel.announcer import urgent_event
 FELL_BEHIND = 4008  # close code (application range): the viewer could not keep up
 MAX_MESSAGES = 2000  # a backlog of events alone (no audio) is cut off here
 CLOSE_SECONDS = 2.0  # a socket that won't take its close frame is left to the server's own timeout
+# The kernel's send buffer per socket. Left to autotuning it grows to megabytes, a
+# minute of audio a stalled phone could hide in; this much is under a second at 24 kHz,
+# far more than a healthy LAN connection needs in flight. Accepted sockets inherit it
+# from the listening socket (`listening_socket`).
+SEND_BUFFER = 32 * 1024
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The server's listening socket, with `SEND_BUFFER` for every connection it accepts,
+    so a viewer's stall shows in its own backlog rather than in the kernel's."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
 
 
 class Viewer:
