@@ -147,7 +147,8 @@ async def hear(
     """Record what arrives on an open duel socket until the duel ends (or `on_event` or
     `hang_up_after_audio` says to stop); times are seconds since `started` (monotonic)."""
     serializer = ProtobufFrameSerializer()
-    lines, sound = 0, 0.0  # lines started and seconds of sound so far
+    lines, sound = max((c.line for c in heard.audio), default=0), 0.0  # lines started (so far, on a second call) and seconds of sound
+    lines = max(lines, len(heard.named("line-started")))
     async with asyncio.timeout(timeout):
         async for raw in socket:
             now = time.monotonic() - started
