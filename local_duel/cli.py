@@ -176,6 +176,31 @@ def bench(
     typer.echo(f"\nwrote {out / 'results.json'} and {out / 'timeline.png'} in {results['bench_seconds']} s")
 
 
+@bench_app.command("audience")
+def bench_audience(
+    out: Annotated[Path, typer.Option(help="Where to write audience.json.")] = Path("bench"),
+    viewers: Annotated[int, typer.Option(help="The crowd's size (besides the one-viewer run).")] = 50,
+):
+    """One duel watched by 1 and by N viewers (plus a stalled one): the server's CPU, memory and dead air."""
+    import json
+
+    from local_duel import crowd
+    from local_duel.bench import Server, _duel
+
+    async def run() -> dict:
+        async with Server(lookahead=True) as server:
+            await server.wait_healthy()
+            return await crowd.bench(server.url, _duel(1, "pineapple on pizza"), (1, viewers))
+
+    results = asyncio.run(run())
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "audience.json").write_text(json.dumps(results, indent=2) + "\n")
+    for row in results["rows"]:
+        typer.echo(f"{row['viewers']:>3} viewers: server CPU {row['cpu_percent']}% · RSS peak {row['rss_peak_mb']} MB · "
+                   f"dead air median {row['dead_air_median_s']} s, max {row['dead_air_max_s']} s · identical audio {row['identical_audio']}")
+    typer.echo(f"wrote {out / 'audience.json'}")
+
+
 @bench_app.command("quality")
 def bench_quality(
     out: Annotated[Path, typer.Option(help="Where to write quality.json.")] = Path("bench"),

@@ -116,3 +116,20 @@ async def _sample_rss(process: psutil.Process, peak: list[float]) -> None:
         except psutil.Error:
             return
         await asyncio.sleep(0.1)
+
+
+async def bench(base_url: str, duel: dict, crowds: tuple[int, ...] = (1, 50)) -> dict:
+    """`local-duel bench audience`: the server's CPU and memory, and dead air, with one
+    viewer and with many (plus a stalled one), on the same duel."""
+    rows = []
+    for viewers in crowds:
+        crowd = await gather_crowd(base_url, duel, viewers=viewers - 1, stalled=viewers > 1)
+        dead = crowd.host.dead_air()
+        same = all(b"".join(c.sound for c in v.audio) == b"".join(c.sound for c in crowd.host.audio) for v in crowd.viewers)
+        rows.append({
+            "viewers": viewers, **crowd.server,
+            "dead_air_median_s": round(sorted(dead)[len(dead) // 2], 3) if dead else None,
+            "dead_air_max_s": round(max(dead), 3) if dead else None,
+            "identical_audio": same, "stalled_viewer_closed": crowd.stalled,
+        })
+    return {"duel": duel, "rows": rows}

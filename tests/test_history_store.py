@@ -86,6 +86,17 @@ async def test_a_duel_is_kept_line_by_line_with_its_audio(store):
     assert await store.get("nope") is None
 
 
+async def test_the_audience_is_kept_with_the_duel_heckles_by_line_and_the_final_votes(store):
+    await store.begin(new_duel("d1"), owner="me")
+    await store.add_line("d1", spoken(1, "Hello."), b"ogg1")
+    await store.add_line("d1", spoken(2, "Yes, I do.").model_copy(update={"heckle": "Do you like pizza? 🍕"}), b"ogg2")
+    await store.finish("d1", "complete", votes={"first": 3, "second": 5})
+    duel = await store.get("d1")
+    assert [line.heckle for line in duel.lines] == [None, "Do you like pizza? 🍕"]
+    assert (duel.votes_first, duel.votes_second) == (3, 5)
+    assert (await store.list_duels()).items[0].votes_second == 5
+
+
 async def test_a_finished_duels_whole_sound_is_kept_once_and_its_lines_copies_cleared(store):
     await store.begin(new_duel("d1"), owner="me")
     await store.add_line("d1", spoken(1), b"line one")

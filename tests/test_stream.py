@@ -60,7 +60,9 @@ async def test_event_sequence_is_well_formed(duel):
     assert [(t["speaker"], t["turn"]) for t in texts] == [(s["speaker"], s["turn"]) for s in started]
     assert all(len(t["text"].split()) >= 2 for t in texts)
     assert duel.named("phase-changed") == [{"event": "phase-changed", "phase": "tease", "previous": "hello", "turn": 3}]
-    assert duel.named("duel-ended") == [{"event": "duel-ended", "lines": 4}]
+    assert duel.named("duel-ended") == [
+        {"event": "duel-ended", "lines": 4, "votes": {"first": 0, "second": 0}, "winner": None, "winner_name": None}
+    ]
 
 
 async def test_audio_arrives_for_every_line(duel):
@@ -170,7 +172,7 @@ async def test_hanging_up_mid_line_ends_the_duel_and_leaves_no_task(server):
     before = (await health(server))["tasks"]
     heard = await listen(server, {"cast": CAST, "topic": "socks"}, hang_up_after_audio=0.5)
     assert heard.first_audio is not None and len(heard.named("line-ended")) == 0  # mid-line
-    for _ in range(50):
+    for _ in range(100):  # the audience's grace (5 s) and the duel's cancelling
         now = await health(server)
         if now["duels_running"] == 0 and now["tasks"] <= before:
             break

@@ -69,8 +69,9 @@ class DuelRow(Base):
     owner: Mapped[str | None] = mapped_column(String(200))
     lease_until: Mapped[datetime | None]
     # The audience's votes when the duel ended.
-    votes_first: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    votes_second: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # (server defaults only: a duel begun on an older schema must not name these columns)
+    votes_first: Mapped[int] = mapped_column(Integer, server_default="0")
+    votes_second: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class LineRow(Base):

@@ -102,7 +102,9 @@ class DuelStore:
     async def add_line(self, duel_id: str, line: StoredLine, audio: bytes) -> None:
         """Keep one spoken line and its audio, in one transaction with the duel's totals."""
         async with self.engine.begin() as connection:
-            await connection.execute(LineRow.__table__.insert().values(duel_id=duel_id, audio=audio, **line.model_dump()))
+            # unset fields (a line no heckle went with) are left to the database, so a line
+            # is kept alike on every schema that has its set fields
+            await connection.execute(LineRow.__table__.insert().values(duel_id=duel_id, audio=audio, **line.model_dump(exclude_none=True)))
             await connection.execute(
                 update(DuelRow).where(DuelRow.id == duel_id).values(
                     line_count=DuelRow.line_count + 1,
