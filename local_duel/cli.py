@@ -164,16 +164,20 @@ def bench(
 def bench_quality(
     out: Annotated[Path, typer.Option(help="Where to write quality.json.")] = Path("bench"),
     seed: Annotated[list[int] | None, typer.Option(help="Only this seed's duels (repeatable); the matrix has seeds 7 and 8.")] = None,
+    rejudge: Annotated[bool, typer.Option("--rejudge", help="Judge the lines already in quality.json again, with no LLM.")] = False,
 ):
     """What the agents say: topic, persona, phase, generic, profane, echo… over a fixed matrix."""
     from local_duel import quality_bench
 
     try:
-        results = asyncio.run(quality_bench.run(out, say=typer.echo, seeds=seed or quality_bench.SEEDS))
-    except (EngineError, models.MissingModelError) as e:
+        if rejudge:
+            results = quality_bench.rejudge(out)
+        else:
+            results = asyncio.run(quality_bench.run(out, say=typer.echo, seeds=seed or quality_bench.SEEDS))
+    except (EngineError, models.MissingModelError, RuntimeError, OSError) as e:
         raise _fail(str(e), 1)
     typer.echo(quality_bench.table(results))
-    typer.echo(f"\nwrote {out / 'quality.json'} in {results['bench_seconds']} s")
+    typer.echo(f"\n{'rejudged' if rejudge else 'wrote'} {out / 'quality.json'}" + ("" if rejudge else f" in {results['bench_seconds']} s"))
 
 
 @app.command()
