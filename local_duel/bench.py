@@ -11,7 +11,6 @@ writes a JSON of the results and a PNG timeline of one duel, and prints a table.
 import asyncio
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import aiohttp
 import psutil
 from PIL import Image, ImageDraw
 
+from local_duel import generation
 from local_duel.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast
 from local_duel.line import Line
 from local_duel.listener import Heard, listen
@@ -47,7 +47,6 @@ TARGETS = {
     "memory_per_extra_duel_mb": "≤ 60",
 }
 CONCURRENCY = [1, 2, 4, 6, 8]  # duels at once, each row through the same server
-_PLACEHOLDER = re.compile(r"(?<!\\)\{\{\s*([\w.]+)\s*\}\}")
 
 
 def _p95(values: list[float]) -> float:
@@ -141,19 +140,8 @@ async def _direct_rate(engine_url: str, flow: dict, heard: Heard, settings: Sett
     started = heard.named("duel-started")[0]
     state = {"first": started["cast"]["first"], "second": started["cast"]["second"], "topic": started["topic"]}
 
-    def fill(text: str, **more) -> str:
-        values = {**state, **more}
-
-        def value(match: re.Match) -> str:
-            current = values
-            for part in match.group(1).split("."):
-                current = current[part]
-            return str(current)
-
-        return _PLACEHOLDER.sub(value, text)
-
     nodes = flow["config"]["nodes"]
-    scene = fill(nodes[flow["config"]["initial_node"]]["role_message"])
+    scene = generation.fill(nodes[flow["config"]["initial_node"]]["role_message"], state)
     script, app_tokens, app_seconds, direct_tokens, direct_seconds = Script(), 0, 0.0, 0, 0.0
     texts = {(t["turn"]): t["text"] for t in heard.named("line-text")}
     starts = heard.named("line-started")
@@ -163,11 +151,13 @@ async def _direct_rate(engine_url: str, flow: dict, heard: Heard, settings: Sett
             turn, speaker = start["turn"], start["speaker"]
             partner = state["second"]["name"] if speaker == state["first"]["name"] else state["first"]["name"]
             task = " ".join(m["content"] for m in nodes[start["phase"]]["task_messages"])
-            script.direct(start["phase"], fill(task, speaker=speaker, partner=partner, phase=start["phase"], turn=turn))
+            values = {**state, "speaker": speaker, "partner": partner, "phase": start["phase"], "turn": turn}
+            script.direct(start["phase"], generation.fill(task, values))
             body = {
                 "model": settings.llm_model, "stream": True, "max_tokens": settings.max_tokens,
-                "temperature": settings.temperature, "seed": settings.seed + 100 * turn + 1,
-                "presence_penalty": 0.5, "frequency_penalty": 0.5, "stop": ["\n"], "repeat_penalty": 1.3,
+                "temperature": generation.temperature(settings.temperature, 1),
+                "seed": generation.seed(settings.seed, turn, 1),
+                **generation.PENALTIES, **generation.ENGINE_OPTIONS,
                 "messages": [{"role": "system", "content": scene}, *script.screenplay(speaker)],
             }
             began, chunks = time.monotonic(), 0

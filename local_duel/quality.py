@@ -6,7 +6,6 @@ line follows a direction without using its words. All are deterministic, so the 
 lines always get the same numbers. The README defines each one.
 """
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,8 +15,6 @@ from local_duel.rank import generic
 from local_duel.rating import profane
 from local_duel.stock import FALLBACK_LINES
 from local_duel.words import bigrams, echoes, stems, words
-
-_PLACEHOLDER = re.compile(r"\{\{\s*([\w.]+)\s*\}\}")
 
 
 @dataclass(frozen=True)
@@ -33,18 +30,6 @@ class Yardstick:
     @property
     def names(self) -> list[str]:
         return list(self.personas)
-
-
-def fill(text: str, values: dict) -> str:
-    """A flow text with its `{{ placeholders }}` filled from the duel's values."""
-
-    def value(match: re.Match) -> str:
-        current = values
-        for part in match.group(1).split("."):
-            current = current.get(part, "") if isinstance(current, dict) else ""
-        return str(current)
-
-    return _PLACEHOLDER.sub(value, text)
 
 
 def _phase_words(yard: Yardstick) -> dict[str, set[str]]:

@@ -16,14 +16,15 @@ from pathlib import Path
 
 from local_duel.cast import DEFAULT_CAST, Cast
 from local_duel.duel import Duel
-from local_duel.flow import DuelFlow, load_flow
+from local_duel.flow import DEFAULT_FLOW, DuelFlow, load_flow
 from local_duel.line import Line
 from local_duel.engine import Engine, engine_for
-from local_duel.quality import Yardstick, fill, judge, summarise
+from local_duel.generation import fill
+from local_duel.quality import Yardstick, judge, summarise
 from local_duel.settings import ROOT, Settings
 
 BENCH = ROOT / "bench"
-FLOWS = [ROOT / "flows" / "flirt_roast.yaml", BENCH / "flows" / "debate.yaml", BENCH / "flows" / "interview.yaml"]
+FLOWS = [ROOT / "flows" / f"{DEFAULT_FLOW}.yaml", BENCH / "flows" / "debate.yaml", BENCH / "flows" / "interview.yaml"]
 CASTS = [DEFAULT_CAST, BENCH / "casts" / "lighthouse.yaml", BENCH / "casts" / "poker.yaml"]
 TOPICS = ["pineapple on pizza", "tabs versus spaces", "🐙 octopuses are smarter than cats 🐱"]
 SEEDS = [7, 8]
@@ -51,7 +52,7 @@ def yardstick(flow: DuelFlow, cast: Cast, topic: str) -> Yardstick:
     for phase in flow.phases:
         node = flow.config.nodes[phase.name]
         texts = [m.content for m in node.task_messages] + list(phase.moves)
-        directions[phase.name] = " ".join(fill(t, {}) for t in texts)
+        directions[phase.name] = " ".join(fill(t, {}, missing="") for t in texts)
     return Yardstick(topic, {a.name: a.persona for a in cast.agents}, directions)
 
 

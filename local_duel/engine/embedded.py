@@ -26,11 +26,10 @@ from pathlib import Path
 
 from loguru import logger
 
-from local_duel import ollama
 from local_duel.engine.base import Engine, EngineError, ModelChoiceError, ModelInfo, answers
 from local_duel.engine.gguf import GGUFError, chat_template
 from local_duel.models import llm_path
-from local_duel.script import View
+from local_duel.prompt_style import PromptStyle, prompt_style
 from local_duel.settings import ROOT, Settings
 
 TEMPLATE = ROOT / "models" / "screenplay.jinja"
@@ -65,7 +64,7 @@ class Gguf:
 
     name: str
     path: Path
-    prompt_style: View
+    prompt_style: PromptStyle
 
     @property
     def size_mb(self) -> float:
@@ -101,16 +100,16 @@ class EmbeddedEngine(Engine):
                 logger.warning(f"left out of the models: {e}")
         return found
 
-    def _style(self, path: Path) -> View:
+    def _style(self, path: Path) -> PromptStyle:
         """By its chat template (none: a base model), unless LOCAL_DUEL_PROMPT_STYLES says."""
         template = chat_template(path) or ""
-        return ollama.prompt_style(path.stem, template=template, overrides=self.settings.prompt_styles)
+        return prompt_style(path.stem, template=template, overrides=self.settings.prompt_styles)
 
     async def models(self) -> list[ModelInfo]:
         ggufs = await asyncio.to_thread(self.ggufs)
         return [ModelInfo(g.name, g.prompt_style, g.size_mb) for g in ggufs.values()]
 
-    async def prompt_style(self, side: str, model: str) -> View:
+    async def prompt_style(self, side: str, model: str) -> PromptStyle:
         ggufs = await asyncio.to_thread(self.ggufs)
         if model not in ggufs:
             broken = self.settings.models_dir / "llm" / f"{model}.gguf"

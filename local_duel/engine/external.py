@@ -9,7 +9,7 @@ from loguru import logger
 
 from local_duel import ollama
 from local_duel.engine.base import Engine, EngineError, ModelChoiceError, ModelInfo, answers
-from local_duel.script import View
+from local_duel.prompt_style import PromptStyle
 from local_duel.settings import Settings
 
 PATIENCE_SECONDS = 10
@@ -46,7 +46,7 @@ class ExternalEngine(Engine):
             raise EngineError(str(e)) from None
         return [ModelInfo(m.name, m.prompt_style) for m in listed]
 
-    async def prompt_style(self, side: str, model: str) -> View:
+    async def prompt_style(self, side: str, model: str) -> PromptStyle:
         try:
             return await ollama.model_prompt_style(self.url, model, self.settings.prompt_styles)
         except ollama.ModelNotFoundError as e:
