@@ -12,8 +12,6 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -25,11 +23,11 @@ from local_duel import generation
 from local_duel.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast
 from local_duel.line import Line
 from local_duel.listener import Heard, listen
-from local_duel.engine import free_port
 from local_duel.models import voices_dir
 from local_duel.script import Script
+from local_duel.server_process import ServerProcess
 from local_duel.settings import Settings
-from local_duel.turn import FALLBACK_LINES
+from local_duel.stock import FALLBACK_LINES
 from local_duel.voice import Voices
 
 TARGETS = {
@@ -57,40 +55,26 @@ class Server:
     """`local-duel serve` in a child process, with its peak memory sampled."""
 
     def __init__(self, lookahead: bool):
-        self.env = {
-            **os.environ,
+        self.child = ServerProcess({
             "LOCAL_DUEL_LOOKAHEAD": "true" if lookahead else "false",
             # admit every row, past the limit the server would set for itself
             "LOCAL_DUEL_MAX_DUELS": str(max(CONCURRENCY)),
-        }
+        })
+        self.url = self.child.url
         self.peak = {"server": 0.0, "engine": 0.0}
         self._sampler: asyncio.Task | None = None
 
     async def __aenter__(self) -> "Server":
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
         self.started = time.monotonic()
-        command = [str(Path(sys.executable).with_name("local-duel")), "serve", "--port", str(port)]
-        self.process = subprocess.Popen(command, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.child.start()
         self._sampler = asyncio.get_running_loop().create_task(self._sample())
         return self
 
     async def wait_healthy(self) -> dict:
-        async with aiohttp.ClientSession() as http:
-            for _ in range(900):
-                if self.process.poll() is not None:
-                    raise RuntimeError("the server exited during start-up")
-                try:
-                    async with http.get(f"{self.url}/api/health") as response:
-                        if response.status == 200:
-                            return await response.json()
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.2)
-        raise RuntimeError("the server did not become healthy")
+        return await asyncio.to_thread(self.child.wait_healthy)
 
     def rss_mb(self) -> tuple[float, float]:
-        server = psutil.Process(self.process.pid)
+        server = psutil.Process(self.child.process.pid)
         engines = server.children(recursive=True)
         return server.memory_info().rss / 1e6, sum(p.memory_info().rss for p in engines) / 1e6
 
@@ -108,8 +92,7 @@ class Server:
 
     async def __aexit__(self, *exc):
         self._sampler.cancel()
-        self.process.terminate()
-        await asyncio.to_thread(self.process.wait)
+        await asyncio.to_thread(self.child.stop)
 
 
 def _duel(turns: int, topic: str) -> dict:
