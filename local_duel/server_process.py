@@ -11,7 +11,7 @@ import urllib.request
 from pathlib import Path
 
 from local_duel import ROOT
-from local_duel.engine import free_port
+from local_duel.child import end, free_port
 
 COMMAND = Path(sys.executable).with_name("local-duel")  # the console script beside this Python
 STARTUP_SECONDS = 180  # a cold engine on a busy 2-core machine
@@ -58,12 +58,7 @@ class ServerProcess:
 
     def stop(self) -> None:
         """Terminate it (its engine dies with it), killing it if it won't go in 30 s."""
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        end(self.process, patience=30)
 
     def __enter__(self) -> "ServerProcess":
         self.start()

@@ -16,7 +16,6 @@ import ctypes
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from pathlib import Path
 
 from loguru import logger
 
+from local_duel.child import end, free_port
 from local_duel.engine.base import Engine, EngineError, ModelChoiceError, ModelInfo, answers
 from local_duel.engine.gguf import GGUFError, chat_template
 from local_duel.models import llm_path
@@ -36,13 +36,6 @@ TEMPLATE = ROOT / "models" / "screenplay.jinja"
 STARTUP_SECONDS = 120
 WORKDIR_PREFIX = "local-duel-engine-"
 RESTART_PAUSES = (1, 2, 5, 10, 30)  # seconds before each try after a crash: a crash loop can't spin
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _die_with_parent() -> None:
@@ -245,12 +238,7 @@ class EmbeddedEngine(Engine):
             self._supervisor.cancel()
             self._supervisor = None
         if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            end(self.process, patience=5)
         self._release()
 
     def _release(self) -> None:
