@@ -87,7 +87,7 @@ def test_rejudge_scores_the_kept_lines_again(tmp_path):
     import json
     import shutil
 
-    from conftest import local_duel
+    from helpers import local_duel
     from local_duel.settings import ROOT
 
     shutil.copy(ROOT / "bench" / "quality.json", tmp_path / "quality.json")
