@@ -11,10 +11,7 @@ writes a JSON of the results and a PNG timeline of one duel, and prints a table.
 import asyncio
 import json
 import os
-import re
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,14 +19,15 @@ import aiohttp
 import psutil
 from PIL import Image, ImageDraw
 
+from local_duel import generation
 from local_duel.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast
 from local_duel.line import Line
 from local_duel.listener import Heard, listen
-from local_duel.engine import free_port
 from local_duel.models import voices_dir
 from local_duel.script import Script
+from local_duel.server_process import ServerProcess
 from local_duel.settings import Settings
-from local_duel.turn import FALLBACK_LINES
+from local_duel.stock import FALLBACK_LINES
 from local_duel.voice import Voices
 
 TARGETS = {
@@ -47,7 +45,6 @@ TARGETS = {
     "memory_per_extra_duel_mb": "≤ 60",
 }
 CONCURRENCY = [1, 2, 4, 6, 8]  # duels at once, each row through the same server
-_PLACEHOLDER = re.compile(r"(?<!\\)\{\{\s*([\w.]+)\s*\}\}")
 
 
 def _p95(values: list[float]) -> float:
@@ -58,40 +55,26 @@ class Server:
     """`local-duel serve` in a child process, with its peak memory sampled."""
 
     def __init__(self, lookahead: bool):
-        self.env = {
-            **os.environ,
+        self.child = ServerProcess({
             "LOCAL_DUEL_LOOKAHEAD": "true" if lookahead else "false",
             # admit every row, past the limit the server would set for itself
             "LOCAL_DUEL_MAX_DUELS": str(max(CONCURRENCY)),
-        }
+        })
+        self.url = self.child.url
         self.peak = {"server": 0.0, "engine": 0.0}
         self._sampler: asyncio.Task | None = None
 
     async def __aenter__(self) -> "Server":
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
         self.started = time.monotonic()
-        command = [str(Path(sys.executable).with_name("local-duel")), "serve", "--port", str(port)]
-        self.process = subprocess.Popen(command, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.child.start()
         self._sampler = asyncio.get_running_loop().create_task(self._sample())
         return self
 
     async def wait_healthy(self) -> dict:
-        async with aiohttp.ClientSession() as http:
-            for _ in range(900):
-                if self.process.poll() is not None:
-                    raise RuntimeError("the server exited during start-up")
-                try:
-                    async with http.get(f"{self.url}/api/health") as response:
-                        if response.status == 200:
-                            return await response.json()
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.2)
-        raise RuntimeError("the server did not become healthy")
+        return await asyncio.to_thread(self.child.wait_healthy)
 
     def rss_mb(self) -> tuple[float, float]:
-        server = psutil.Process(self.process.pid)
+        server = psutil.Process(self.child.process.pid)
         engines = server.children(recursive=True)
         return server.memory_info().rss / 1e6, sum(p.memory_info().rss for p in engines) / 1e6
 
@@ -109,8 +92,7 @@ class Server:
 
     async def __aexit__(self, *exc):
         self._sampler.cancel()
-        self.process.terminate()
-        await asyncio.to_thread(self.process.wait)
+        await asyncio.to_thread(self.child.stop)
 
 
 def _duel(turns: int, topic: str) -> dict:
@@ -141,19 +123,8 @@ async def _direct_rate(engine_url: str, flow: dict, heard: Heard, settings: Sett
     started = heard.named("duel-started")[0]
     state = {"first": started["cast"]["first"], "second": started["cast"]["second"], "topic": started["topic"]}
 
-    def fill(text: str, **more) -> str:
-        values = {**state, **more}
-
-        def value(match: re.Match) -> str:
-            current = values
-            for part in match.group(1).split("."):
-                current = current[part]
-            return str(current)
-
-        return _PLACEHOLDER.sub(value, text)
-
     nodes = flow["config"]["nodes"]
-    scene = fill(nodes[flow["config"]["initial_node"]]["role_message"])
+    scene = generation.fill(nodes[flow["config"]["initial_node"]]["role_message"], state)
     script, app_tokens, app_seconds, direct_tokens, direct_seconds = Script(), 0, 0.0, 0, 0.0
     texts = {(t["turn"]): t["text"] for t in heard.named("line-text")}
     starts = heard.named("line-started")
@@ -163,11 +134,13 @@ async def _direct_rate(engine_url: str, flow: dict, heard: Heard, settings: Sett
             turn, speaker = start["turn"], start["speaker"]
             partner = state["second"]["name"] if speaker == state["first"]["name"] else state["first"]["name"]
             task = " ".join(m["content"] for m in nodes[start["phase"]]["task_messages"])
-            script.direct(start["phase"], fill(task, speaker=speaker, partner=partner, phase=start["phase"], turn=turn))
+            values = {**state, "speaker": speaker, "partner": partner, "phase": start["phase"], "turn": turn}
+            script.direct(start["phase"], generation.fill(task, values))
             body = {
                 "model": settings.llm_model, "stream": True, "max_tokens": settings.max_tokens,
-                "temperature": settings.temperature, "seed": settings.seed + 100 * turn + 1,
-                "presence_penalty": 0.5, "frequency_penalty": 0.5, "stop": ["\n"], "repeat_penalty": 1.3,
+                "temperature": generation.temperature(settings.temperature, 1),
+                "seed": generation.seed(settings.seed, turn, 1),
+                **generation.PENALTIES, **generation.ENGINE_OPTIONS,
                 "messages": [{"role": "system", "content": scene}, *script.screenplay(speaker)],
             }
             began, chunks = time.monotonic(), 0

@@ -19,11 +19,12 @@ from pydantic import ValidationError  # noqa: E402
 
 from local_duel import models  # noqa: E402
 from local_duel.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast  # noqa: E402
-from local_duel.flow import FlowFileError, load_flow  # noqa: E402
+from local_duel.flow import DEFAULT_FLOW, FlowFileError, load_flow  # noqa: E402
 from local_duel.history import commands as history  # noqa: E402
 from local_duel.history.store import HistoryError, history_url  # noqa: E402
 from local_duel.line import Line  # noqa: E402
-from local_duel.engine import EngineError, ModelChoiceError  # noqa: E402
+from local_duel.engine import ModelChoiceError  # noqa: E402
+from local_duel.errors import LocalDuelError  # noqa: E402
 from local_duel.rating import Rating  # noqa: E402
 from local_duel.settings import Settings  # noqa: E402
 from local_duel.voice import UnknownVoiceError, Voices  # noqa: E402
@@ -41,6 +42,8 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Pip
 
 models_app = typer.Typer(help="The bundled model weights in models/.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+ollama_app = typer.Typer(help="An external Ollama (LOCAL_DUEL_LLM_URL).", no_args_is_help=True)
+app.add_typer(ollama_app, name="ollama")
 app.add_typer(history.app, name="history")
 
 
@@ -59,7 +62,7 @@ def resolve_flow(flow: str, settings: Settings) -> Path:
 
 @app.command()
 def render(
-    flow: Annotated[str, typer.Option(help="A flow file, or the name of one in flows/.")] = "flirt_roast",
+    flow: Annotated[str, typer.Option(help="A flow file, or the name of one in flows/.")] = DEFAULT_FLOW,
     cast: Annotated[Path, typer.Option(help="A cast file (YAML): two agents with name, persona, voice.")] = DEFAULT_CAST,
     topic: Annotated[str, typer.Option(help="What the agents talk about.")] = DEFAULT_TOPIC,
     turns: Annotated[int | None, typer.Option(min=1, help="Lines per phase, overriding the flow's own counts.")] = None,
@@ -98,10 +101,10 @@ def render(
         result = asyncio.run(run_render(
             duel_flow, duel_cast, topic, settings, voices, wav, transcript, turns, show, rating, save=not no_save
         ))
-    except (EngineError, models.MissingModelError, HistoryError) as e:
-        raise _fail(str(e), 1)
     except ModelChoiceError as e:
         raise _fail(f"{cast}: cast.{e.side}.model: {e}", 2)
+    except LocalDuelError as e:
+        raise _fail(str(e), 1)
     except KeyboardInterrupt:  # Ctrl-C while the engine was still starting
         raise _fail("interrupted before the duel began", 130)
     typer.echo(
@@ -205,16 +208,20 @@ def bench_audience(
 def bench_quality(
     out: Annotated[Path, typer.Option(help="Where to write quality.json.")] = Path("bench"),
     seed: Annotated[list[int] | None, typer.Option(help="Only this seed's duels (repeatable); the matrix has seeds 7 and 8.")] = None,
+    rejudge: Annotated[bool, typer.Option("--rejudge", help="Judge the lines already in quality.json again, with no LLM.")] = False,
 ):
     """What the agents say: topic, persona, phase, generic, profane, echo… over a fixed matrix."""
     from local_duel import quality_bench
 
     try:
-        results = asyncio.run(quality_bench.run(out, say=typer.echo, seeds=seed or quality_bench.SEEDS))
-    except (EngineError, models.MissingModelError) as e:
+        if rejudge:
+            results = quality_bench.rejudge(out)
+        else:
+            results = asyncio.run(quality_bench.run(out, say=typer.echo, seeds=seed or quality_bench.SEEDS))
+    except (LocalDuelError, RuntimeError, OSError) as e:  # rejudge: no quality.json, no embedding model
         raise _fail(str(e), 1)
     typer.echo(quality_bench.table(results))
-    typer.echo(f"\nwrote {out / 'quality.json'} in {results['bench_seconds']} s")
+    typer.echo(f"\n{'rejudged' if rejudge else 'wrote'} {out / 'quality.json'}" + ("" if rejudge else f" in {results['bench_seconds']} s"))
 
 
 @app.command()
@@ -230,4 +237,18 @@ def fetch():
     try:
         models.fetch(Settings().models_dir, say=typer.echo)
     except (RuntimeError, OSError) as e:
+        raise _fail(str(e), 1)
+
+
+@ollama_app.command("provision")
+def provision():
+    """Create the bundled model on the Ollama at LOCAL_DUEL_LLM_URL from models/ (no download)."""
+    from local_duel import ollama
+
+    settings = Settings()
+    if not settings.llm_url:
+        raise _fail("set LOCAL_DUEL_LLM_URL to the Ollama to provision (…/v1)", 2)
+    try:
+        asyncio.run(ollama.provision(settings.llm_url, settings.models_dir, settings.llm_model))
+    except LocalDuelError as e:
         raise _fail(str(e), 1)

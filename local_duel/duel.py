@@ -30,8 +30,9 @@ from local_duel.deadline import LineDeadline
 from local_duel.flow import DuelFlow
 from local_duel.line import Line
 from local_duel.lookahead import Lookahead, Playout
+from local_duel.prompt_style import PromptStyle
 from local_duel.rating import DEFAULT_RATING, Rating, steer_for
-from local_duel.script import Script, View
+from local_duel.script import Script
 from local_duel.settings import Settings
 from local_duel.turn import LineEditor, Prompter, Turns
 from local_duel.voice import Voicebox, Voices
@@ -58,7 +59,7 @@ class Duel:
         output: list[FrameProcessor],
         inputs: list[FrameProcessor] = (),
         turns_per_phase: int | None = None,
-        views: dict[str, View] | None = None,
+        views: dict[str, PromptStyle] | None = None,
         on_line: Callable[[Line], Awaitable[None]] | None = None,
         rating: Rating | None = None,
         candidates: Callable[[], int] | None = None,
@@ -87,7 +88,7 @@ class Duel:
         prompter = Prompter(self.script, views, models, flow.phases, settings, heckles)
         # Paced output only: a render's tape takes audio as fast as it comes.
         paced = any(isinstance(p, BaseOutputTransport) for p in output)
-        speech = [Voicebox({agent.name: voices.get(agent.voice) for agent in cast.agents})] if voices else []
+        speech = [Voicebox({a.name: voices.get(a.voice) for a in cast.agents}, settings.sample_rate)] if voices else []
         deadline = LineDeadline(settings.line_timeout)
         lookahead = [Lookahead()] if paced and settings.lookahead else []
         playout = [Playout()] if paced and not settings.lookahead else []

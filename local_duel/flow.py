@@ -7,7 +7,6 @@ phases that never end, or text that nests too deep or expands too far (`flow_bou
 """
 
 import json
-import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -16,7 +15,9 @@ from pydantic import ValidationError
 from pipecat.flows import Flow, FlowConfig
 from pipecat.flows.exceptions import FlowError
 
-from local_duel.flow_bounds import check_json, check_yaml
+from local_duel.errors import LocalDuelError
+from local_duel.flow_bounds import MAX_FLOW_BYTES, check_json, check_yaml
+from local_duel.generation import placeholders
 from local_duel.phase import HANDLER, Phase, phase_of
 from local_duel.turn import Turns
 
@@ -24,11 +25,10 @@ PLACEHOLDERS = {
     "speaker", "partner", "topic", "phase", "turn",
     "first.name", "first.persona", "second.name", "second.persona",
 }
-_PLACEHOLDER = re.compile(r"(?<!\\)\{\{\s*([\w.]+)\s*\}\}")
-MAX_FLOW_BYTES = 64 * 1024
+DEFAULT_FLOW = "flirt_roast"  # flows/flirt_roast.yaml: the duel the page and `render` start with
 
 
-class FlowFileError(ValueError):
+class FlowFileError(LocalDuelError, ValueError):
     """A flow file that can't drive a duel; the message names the file and the problem."""
 
 
@@ -105,7 +105,7 @@ def _check(config: FlowConfig) -> None:
         if node.functions:
             raise ValueError(f"node '{name}' offers LLM functions; a duel's turns are driven by `{HANDLER}`, not tool calls")
         for text in [node.role_message or "", *(m.content for m in node.task_messages)]:
-            for key in _PLACEHOLDER.findall(text):
+            for key in placeholders(text):
                 if key not in PLACEHOLDERS:
                     raise ValueError(
                         f"node '{name}' uses '{{{{ {key} }}}}'; a duel fills {', '.join(sorted(PLACEHOLDERS))}"

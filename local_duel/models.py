@@ -10,13 +10,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from local_duel.errors import LocalDuelError
+
 FETCH_COMMAND = "local-duel models fetch"
 LLM_FILE = "llm/gemma-3-270m-q4_k_m.gguf"
 VOICES_DIR = "voices"
 DEFAULT_VOICE = "en_US-joe-medium"
 
 
-class MissingModelError(RuntimeError):
+class MissingModelError(LocalDuelError, RuntimeError):
     """A bundled model file is not in `models/` yet."""
 
 

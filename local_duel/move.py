@@ -10,6 +10,8 @@ import random
 import re
 from collections.abc import Sequence
 
+from local_duel.generation import fill, placeholders
+
 # Phases without their own list: moves that suit any phase, each pointing the line at
 # the topic, the partner's last line, or a persona.
 DEFAULT_MOVES = (
@@ -21,7 +23,6 @@ DEFAULT_MOVES = (
     "with a surprising fact about {{ topic }}",
 )
 PLACEHOLDERS = {"speaker", "partner", "topic", "speaker.persona", "partner.persona"}
-_PLACEHOLDER = re.compile(r"\{\{\s*([\w.]+)\s*\}\}")
 _CLAUSE = re.compile(r",|;|:|\(|\s(?:who|that|which|whose|and|but|with)\s", re.IGNORECASE)
 _SYMBOLS = re.compile(r"[^\w\s'’.,!?&-]")
 HOOK_WORDS = 6  # a persona's short form, as a cue carries it
@@ -46,14 +47,10 @@ def check_moves(node: str, moves) -> tuple[str, ...]:
     if not isinstance(moves, list) or not moves or not all(isinstance(m, str) and m.strip() for m in moves):
         raise ValueError(f"node '{node}': `moves` must be a list of non-empty texts, not {moves!r}")
     for move in moves:
-        for key in _PLACEHOLDER.findall(move):
+        for key in placeholders(move):
             if key not in PLACEHOLDERS:
                 raise ValueError(f"node '{node}': move {move!r} uses '{{{{ {key} }}}}'; moves fill {', '.join(sorted(PLACEHOLDERS))}")
     return tuple(moves)
-
-
-def fill(move: str, values: dict[str, str]) -> str:
-    return " ".join(_PLACEHOLDER.sub(lambda m: values[m.group(1)], move).split())
 
 
 class MovePicker:
@@ -75,4 +72,4 @@ class MovePicker:
         move = self._random.choice([m for m in fresh if self._used.get(m, 0) == least])
         self._used[move] = self._used.get(move, 0) + 1
         self._last = move
-        return fill(move, values)
+        return " ".join(fill(move, values).split())

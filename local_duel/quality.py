@@ -1,26 +1,27 @@
 """What makes a line worth hearing, measured: the metrics of `local-duel bench quality`.
 
-Every metric is lexical (stems and word n-grams from `local_duel.words`), so a run is
-cheap and the same lines always get the same numbers. The README defines each one.
+Every metric but phase adherence is lexical (stems and word n-grams from
+`local_duel.words`); phase adherence is by meaning (`local_duel.meaning`), because a
+line follows a direction without using its words. All are deterministic, so the same
+lines always get the same numbers. The README defines each one.
 """
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from local_duel.line import Line
+from local_duel.meaning import nearest
 from local_duel.rank import generic
 from local_duel.rating import profane
 from local_duel.stock import FALLBACK_LINES
 from local_duel.words import bigrams, echoes, stems, words
 
-_PLACEHOLDER = re.compile(r"\{\{\s*([\w.]+)\s*\}\}")
-
 
 @dataclass(frozen=True)
 class Yardstick:
     """What one duel's lines are measured against: its topic, the personas, and each
-    phase's stage direction (the flow's task messages and its own moves)."""
+    phase's stage direction (the flow's task messages and its own moves, without the
+    names, the topic or the personas, which belong to the whole duel)."""
 
     topic: str
     personas: dict[str, str]
@@ -29,18 +30,6 @@ class Yardstick:
     @property
     def names(self) -> list[str]:
         return list(self.personas)
-
-
-def fill(text: str, values: dict) -> str:
-    """A flow text with its `{{ placeholders }}` filled from the duel's values."""
-
-    def value(match: re.Match) -> str:
-        current = values
-        for part in match.group(1).split("."):
-            current = current.get(part, "") if isinstance(current, dict) else ""
-        return str(current)
-
-    return _PLACEHOLDER.sub(value, text)
 
 
 def _phase_words(yard: Yardstick) -> dict[str, set[str]]:
@@ -55,8 +44,9 @@ def judge(lines: Sequence[Line], yard: Yardstick) -> list[dict]:
     """Per line, in order, what the metrics see in it."""
     phase_words = _phase_words(yard)
     topic = stems(yard.topic)
+    closest = nearest([line.text for line in lines], yard.directions)
     judged, said = [], []
-    for line in lines:
+    for line, phase in zip(lines, closest):
         mine = stems(line.text, yard.names)
         others = {p: len(mine & s) for p, s in phase_words.items() if p != line.phase}
         judged.append({
@@ -65,7 +55,8 @@ def judge(lines: Sequence[Line], yard: Yardstick) -> list[dict]:
             "text": line.text,
             "topic": bool(mine & topic),
             "persona": bool(mine & (stems(yard.personas[line.speaker], yard.names) - topic)),
-            "phase_adherent": len(mine & phase_words.get(line.phase, set())) > max(others.values(), default=-1),
+            "phase_adherent": phase == line.phase,
+            "phase_words": len(mine & phase_words.get(line.phase, set())) > max(others.values(), default=-1),
             "generic": generic(line.text, yard.names, [yard.topic, *yard.personas.values()]),
             "profane": profane(line.text),
             "first_try": line.attempts == 1,
@@ -84,7 +75,7 @@ def distinct_2(texts: Sequence[str]) -> float:
     return len(set(grams)) / len(grams) if grams else 0.0
 
 
-RATES = ["topic", "persona", "phase_adherent", "generic", "profane", "first_try", "stock", "echo"]
+RATES = ["topic", "persona", "phase_adherent", "phase_words", "generic", "profane", "first_try", "stock", "echo"]
 
 
 def summarise(duels: Sequence[list[dict]]) -> dict:

@@ -16,13 +16,15 @@ from pathlib import Path
 
 from local_duel.cast import DEFAULT_CAST, Cast
 from local_duel.duel import Duel
-from local_duel.flow import DuelFlow, load_flow
+from local_duel.flow import DEFAULT_FLOW, DuelFlow, load_flow
+from local_duel.line import Line
 from local_duel.engine import Engine, engine_for
-from local_duel.quality import Yardstick, fill, judge, summarise
+from local_duel.generation import fill
+from local_duel.quality import Yardstick, judge, summarise
 from local_duel.settings import ROOT, Settings
 
 BENCH = ROOT / "bench"
-FLOWS = [ROOT / "flows" / "flirt_roast.yaml", BENCH / "flows" / "debate.yaml", BENCH / "flows" / "interview.yaml"]
+FLOWS = [ROOT / "flows" / f"{DEFAULT_FLOW}.yaml", BENCH / "flows" / "debate.yaml", BENCH / "flows" / "interview.yaml"]
 CASTS = [DEFAULT_CAST, BENCH / "casts" / "lighthouse.yaml", BENCH / "casts" / "poker.yaml"]
 TOPICS = ["pineapple on pizza", "tabs versus spaces", "🐙 octopuses are smarter than cats 🐱"]
 SEEDS = [7, 8]
@@ -30,6 +32,7 @@ TARGETS = {
     "topic_rate": "≥ 0.50",
     "persona_rate": "≥ 0.25",
     "phase_adherent_rate": "≥ 0.70",
+    "phase_words_rate": "—",
     "generic_rate": "≤ 0.10",
     "profane_rate": "0 (family)",
     "first_try_rate": "—",
@@ -43,16 +46,13 @@ TARGETS = {
 
 def yardstick(flow: DuelFlow, cast: Cast, topic: str) -> Yardstick:
     """The duel's topic, personas and per-phase directions (task messages and moves).
-    Personas are left out of the directions: drawing on them is the persona metric's."""
-    values = {
-        "first": {"name": cast.first.name}, "second": {"name": cast.second.name}, "topic": topic,
-        "speaker": cast.first.name, "partner": cast.second.name,
-    }
+    The directions' placeholders are left empty: names, topic and personas are the
+    whole duel's, and drawing on them is the topic and persona metrics' business."""
     directions = {}
     for phase in flow.phases:
         node = flow.config.nodes[phase.name]
         texts = [m.content for m in node.task_messages] + list(phase.moves)
-        directions[phase.name] = " ".join(fill(t, values) for t in texts)
+        directions[phase.name] = " ".join(fill(t, {}, missing="") for t in texts)
     return Yardstick(topic, {a.name: a.persona for a in cast.agents}, directions)
 
 
@@ -100,6 +100,20 @@ async def run(out: Path, settings: Settings | None = None, say=print, seeds: lis
             _write(out, results)
     # The engine has exited: its peak memory is known now.
     results["peak_rss_mb"]["engine"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+    _write(out, results)
+    return results
+
+
+def rejudge(out: Path) -> dict:
+    """The lines kept in `out/quality.json`, judged again by today's metrics with no LLM:
+    a change of metric is compared on the very same lines."""
+    results = json.loads((out / "quality.json").read_text(encoding="utf-8"))
+    flows = {flow.name: flow for flow in map(load_flow, FLOWS)}
+    casts = {tuple(cast.names): cast for cast in map(Cast.from_file, CASTS)}
+    for duel in results["duels"]:
+        said = [Line(j["speaker"], j["phase"], 0, j["text"], attempts=1 if j["first_try"] else 2) for j in duel["lines"]]
+        duel["lines"] = judge(said, yardstick(flows[duel["flow"]], casts[tuple(duel["cast"])], duel["topic"]))
+    results |= {"summary": summarise([d["lines"] for d in results["duels"]]), "targets": TARGETS, "rejudged": time.strftime("%Y-%m-%d %H:%M:%S")}
     _write(out, results)
     return results
 

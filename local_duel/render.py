@@ -30,10 +30,10 @@ from local_duel.voice import Voices
 class Tape(FrameProcessor):
     """The end of a render pipeline: keeps every audio frame, in order, unpaced."""
 
-    def __init__(self):
+    def __init__(self, sample_rate: int):
         super().__init__()
         self.audio = bytearray()
-        self.sample_rate = 0
+        self.sample_rate = sample_rate
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         await super().process_frame(frame, direction)
@@ -48,9 +48,9 @@ class Tape(FrameProcessor):
         with wave.open(str(path), "wb") as wav:
             wav.setnchannels(1)
             wav.setsampwidth(2)
-            wav.setframerate(self.sample_rate or 24000)
+            wav.setframerate(self.sample_rate)
             wav.writeframes(bytes(self.audio))
-        return len(self.audio) / 2 / (self.sample_rate or 24000)
+        return len(self.audio) / 2 / self.sample_rate
 
 
 @dataclass
@@ -95,7 +95,7 @@ async def render(
     `save`, keep it in the duel history too, line by line as it is spoken."""
     result = Render(flow.name, topic, cast.model_dump(), settings.seed, settings.pause)
     started = time.monotonic()
-    tape = Tape()
+    tape = Tape(settings.sample_rate)
     async with engine_for(settings) as engine:
         views = await engine.views(cast)
         recording = None

@@ -8,11 +8,8 @@ instruction-tuned model reads a chat from its side instead: its own lines as
 """
 
 from dataclasses import dataclass, field
-from typing import Literal
-
 from local_duel.line import Line
-
-View = Literal["screenplay", "chat"]
+from local_duel.prompt_style import PromptStyle
 
 
 @dataclass
@@ -80,7 +77,7 @@ class Script:
     def interject(self, text: str) -> None:
         self.entries.append(Aside(text))
 
-    def messages(self, view: View, speaker: str, move: str = "") -> list[dict]:
+    def messages(self, view: PromptStyle, speaker: str, move: str = "") -> list[dict]:
         """The chat messages `speaker` reads next; the system instruction comes from the flow."""
         return self.screenplay(speaker, move) if view == "screenplay" else self.chat(speaker, move)
 

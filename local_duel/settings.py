@@ -1,12 +1,13 @@
 """One settings object for the whole app, read from `LOCAL_DUEL_*` environment variables."""
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-ROOT = Path(__file__).resolve().parent.parent
+from local_duel import ROOT
+from local_duel.flow_bounds import MAX_FLOW_BYTES
+from local_duel.prompt_style import PromptStyle
 
 
 class Settings(BaseSettings):
@@ -25,7 +26,7 @@ class Settings(BaseSettings):
     llm_model: str = "local-duel"
     # How a model on an external Ollama is prompted, e.g. {"llama3.2": "chat"}
     # (LOCAL_DUEL_PROMPT_STYLES as JSON); unnamed models are told apart by their template.
-    prompt_styles: dict[str, Literal["screenplay", "chat"]] = {}
+    prompt_styles: dict[str, PromptStyle] = {}
     engine_threads: int = 2
     # Parallel slots in the embedded engine: requests it serves at once, each with its
     # own KV cache, batched together. Enough for `max_duels` with one line in flight each
@@ -79,7 +80,7 @@ class Settings(BaseSettings):
     lan_address: str | None = None
     upload_max_files: int = Field(32, ge=0)  # uploaded flows kept in flows/uploaded/
     upload_max_bytes: int = Field(1024 * 1024, ge=0)  # their total size
-    upload_max_file_bytes: int = Field(64 * 1024, ge=1, le=64 * 1024)  # one upload; 64 KiB is what any flow may be
+    upload_max_file_bytes: int = Field(MAX_FLOW_BYTES, ge=1, le=MAX_FLOW_BYTES)  # one upload; no more than any flow may be
     client_ready_seconds: float = Field(10.0, gt=0)  # a new socket must send client-ready within this
     # The audience (README: "A live audience"): how long a duel goes on once nobody
     # watches, how far a viewer may fall behind before it is cut off, how often one

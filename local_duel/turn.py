@@ -28,22 +28,22 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.services.settings import LLMSettings
 
+from local_duel import generation
 from local_duel.announcer import event
 from local_duel.cast import Cast
 from local_duel.heckle import direction as heckle_direction
 from local_duel.line import Line, LineFrame
 from local_duel.move import MovePicker, hook, plain
 from local_duel.phase import Phase
+from local_duel.prompt_style import PromptStyle
 from local_duel.rank import Scene, best
 from local_duel.rating import Rating
-from local_duel.script import Script, View
+from local_duel.script import Script
 from local_duel.settings import Settings
 from local_duel.stock import FALLBACK_LINES
 from local_duel.writer import CandidateFrame
 
 MAX_ATTEMPTS = 4
-MAX_CANDIDATES = 10  # per attempt; the seeds of one attempt's candidates must not reach the next's
-RETRY_HEAT = 0.2  # each retry samples this much hotter, to get off a line the model keeps repeating
 
 
 @dataclass
@@ -67,7 +67,7 @@ class Prompter(FrameProcessor):
     def __init__(
         self,
         script: Script,
-        views: dict[str, View],
+        views: dict[str, PromptStyle],
         models: dict[str, str],
         phases: list[Phase],
         settings: Settings,
@@ -106,12 +106,12 @@ class Prompter(FrameProcessor):
         )
         cue.started_at = asyncio.get_running_loop().time()
         cue.mark("llm_start")
-        # A seed per turn and attempt, candidates counting up from it (at most
-        # MAX_CANDIDATES): a retry must not rewrite a rejected line.
-        seed = self._seed + 100 * state["turn"] + MAX_CANDIDATES * (state["attempt"] - 1)
         speaker = state["speaker"]
-        temperature = self._temperature + RETRY_HEAT * (state["attempt"] - 1)
-        delta = LLMSettings(seed=seed, model=self._models[speaker], temperature=temperature)
+        delta = LLMSettings(
+            seed=generation.seed(self._seed, state["turn"], state["attempt"]),
+            model=self._models[speaker],
+            temperature=generation.temperature(self._temperature, state["attempt"]),
+        )
         await self.push_frame(LLMUpdateSettingsFrame(delta=delta))
         await self.push_frame(CueFrame(cue))
         messages = self._script.messages(self._views[speaker], speaker, self._move)

@@ -29,9 +29,10 @@ from pipecat.frames.frames import (
     TTSStoppedFrame,
     TTSTextFrame,
 )
-from pipecat.processors.frame_processor import FrameDirection, FrameProcessor, FrameProcessorSetup
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from local_duel.announcer import event
+from local_duel.errors import LocalDuelError
 from local_duel.line import Line, LineFrame
 from local_duel.models import FETCH_COMMAND
 
@@ -40,7 +41,7 @@ SUGGESTED_PITCH = 1.35
 _VOICE_ID = re.compile(r"^(?P<base>[\w.-]+?)(?:@(?P<pitch>\d+(?:\.\d+)?))?$")
 
 
-class UnknownVoiceError(ValueError):
+class UnknownVoiceError(LocalDuelError, ValueError):
     """A voice id that names no voice in `models/voices/`, or a pitch out of range."""
 
 
@@ -120,7 +121,8 @@ class Voices:
         A voice that won't load is left for `get` to report when a duel asks for it."""
         for base in self.bases():
             try:
-                for _ in self.get(base).synthesize("Hello there.", 24000):
+                voice = self.get(base)
+                for _ in voice.synthesize("Hello there.", voice.piper.config.sample_rate):
                     pass
             except UnknownVoiceError as e:
                 logger.warning(str(e))
@@ -146,14 +148,10 @@ class Voicebox(FrameProcessor):
     the line's audio has been pushed, which keeps events in step with the audio.
     """
 
-    def __init__(self, voices: dict[str, Voice]):
+    def __init__(self, voices: dict[str, Voice], sample_rate: int):
         super().__init__()
         self._voices = voices
-        self._sample_rate = 24000
-
-    async def setup(self, setup: FrameProcessorSetup):
-        await super().setup(setup)
-        self._sample_rate = setup.audio_out_sample_rate
+        self._sample_rate = sample_rate
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         await super().process_frame(frame, direction)

@@ -17,6 +17,7 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.services.ollama.llm import OLLamaLLMService
 from pipecat.utils.types import assert_given
 
+from local_duel.generation import ENGINE_OPTIONS, PENALTIES
 from local_duel.settings import Settings
 
 
@@ -37,11 +38,8 @@ def sampling(settings: Settings) -> OLLamaLLMService.Settings:
         temperature=settings.temperature,
         max_tokens=settings.max_tokens,
         seed=settings.seed,
-        # A small model loops on its own words without these.
-        presence_penalty=0.5,
-        frequency_penalty=0.5,
-        # One line per turn: stop at the newline before the next speaker's cue.
-        extra={"extra_body": {"stop": ["\n"], "repeat_penalty": 1.3}},
+        **PENALTIES,
+        extra={"extra_body": ENGINE_OPTIONS},
     )
 
 

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import port_for
@@ -22,13 +23,21 @@ from pytest_postgresql.janitor import DatabaseJanitor
 BACKENDS = ["sqlite", "postgresql"]
 
 
+@dataclass(frozen=True)
+class Cluster:
+    """Where the session's PostgreSQL listens."""
+
+    host: str
+    port: int
+
+
 def _as_server_user(command: list) -> list:
     return ["runuser", "-u", "postgres", "--", *map(str, command)] if os.geteuid() == 0 else list(map(str, command))
 
 
 @pytest.fixture(scope="session")
-def postgresql_server():
-    """A PostgreSQL cluster on a free loopback port for the test session: (host, port)."""
+def postgresql_server() -> Cluster:
+    """A PostgreSQL cluster on a free loopback port for the test session."""
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
     if not found:
         pytest.fail("PostgreSQL is not installed: `scripts/setup --test` installs Debian's postgresql")
@@ -45,7 +54,7 @@ def postgresql_server():
     subprocess.run(_as_server_user([bin_dir / "pg_ctl", "-D", data, "-l", home / "log", "-w", "-o", options, "start"]),
                    check=True, capture_output=True)
     try:
-        yield "127.0.0.1", port
+        yield Cluster("127.0.0.1", port)
     finally:
         subprocess.run(_as_server_user([bin_dir / "pg_ctl", "-D", data, "-m", "immediate", "stop"]), capture_output=True)
         shutil.rmtree(home, ignore_errors=True)
@@ -57,7 +66,8 @@ def database_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'duels.db'}"
         return
-    host, port = request.getfixturevalue("postgresql_server")
+    cluster = request.getfixturevalue("postgresql_server")
+    host, port = cluster.host, cluster.port
     name = f"duels_{request.node.name.encode().hex()[:40]}"
     with DatabaseJanitor(user="postgres", host=host, port=port, dbname=name, password=""):
         yield f"postgresql://postgres@{host}:{port}/{name}"

@@ -6,7 +6,7 @@ import json
 
 from PIL import Image
 
-from conftest import local_duel
+from helpers import local_duel
 
 
 def test_short_benchmark_writes_results_timeline_and_table(tmp_path):

@@ -81,7 +81,7 @@ def test_the_app_waits_for_a_healthy_ollama_with_the_model_created(compose):
     assert app["ollama-init"]["condition"] == "service_completed_successfully"
     init = compose["services"]["ollama-init"]
     assert init["depends_on"]["ollama"]["condition"] == "service_healthy"
-    assert init["command"] == ["python", "-m", "local_duel.ollama", "provision"]
+    assert init["command"] == ["local-duel", "ollama", "provision"]
     assert init["image"] == compose["services"]["app"]["image"], "init runs the app's own image"
     assert init["restart"] == "no"
 

@@ -17,7 +17,7 @@ import psutil
 import pytest
 import pytest_asyncio
 
-from conftest import ROOT, serving
+from helpers import ROOT, serving
 from local_duel.cast import Agent, Cast
 from local_duel.engine import EmbeddedEngine, ModelChoiceError
 from local_duel.listener import listen

@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import ROOT, local_duel
+from helpers import ROOT, local_duel
 from local_duel.flow import FlowFileError, load_flow
 
 GOOD = """\

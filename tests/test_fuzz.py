@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import copy_of_flows, serving
+from helpers import copy_of_flows, serving
 
 EXAMPLES = 150  # per operation: about 1,400 requests in all
 # Valid starts issue tickets nobody redeems: lift the rate and stage limits, so that the

@@ -12,6 +12,8 @@ import signal
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,8 +21,9 @@ import soundfile
 import webvtt
 import websockets
 
-from conftest import ROOT, free_port, local_duel, serving
-from local_duel.listener import listen
+from helpers import ROOT, local_duel, serving
+from local_duel.engine import free_port
+from local_duel.listener import Heard, listen
 from test_page import ARTIFACTS, Visit, browser  # noqa: F401  (browser: Debian's Chromium, as the page tests drive it)
 
 CAST = {
@@ -59,10 +62,28 @@ def wait_for_status(base: str, duel_id: str, status: str, within: float = 30) ->
     return duel
 
 
+@dataclass
+class Killed:
+    """The server restarted after a duel was cut off by SIGKILL."""
+
+    base: str  # the restarted server's URL
+    heard: Heard  # what the listener heard of the killed duel
+    data: Path  # the data directory both servers used
+
+
+@dataclass
+class Complete:
+    """A whole short duel on the restarted server."""
+
+    base: str
+    duel: dict  # as GET /api/duels/{id} gives it, once complete
+    heard: Heard
+
+
 @pytest.fixture(scope="module")
-def killed(tmp_path_factory):
+def killed(tmp_path_factory) -> Killed:
     """A duel cut off by SIGKILL after some lines were heard, then the server restarted
-    on the same data directory and port: (base URL, what the listener heard, the server log)."""
+    on the same data directory and port."""
     home = tmp_path_factory.mktemp("history")
     flows, data = home / "flows", home / "data"
     shutil.copytree(ROOT / "flows", flows, ignore=shutil.ignore_patterns("uploaded"))
@@ -93,14 +114,14 @@ def killed(tmp_path_factory):
             assert not ended, f"the duel ended before {HEARD_BEFORE_KILL} lines were heard: {ended}"
             assert started[0].wait(timeout=10) == -signal.SIGKILL
         with serving(flows, log, env, port=port) as base:
-            yield base, heard, data
+            yield Killed(base, heard, data)
 
 
 def test_a_killed_servers_duel_is_interrupted_with_every_heard_line(killed):
     """A line is heard once its last sound has played: the `line-ended` event, which the
     server sends in step with the audio. Lines are kept once voiced in full, which with
     lookahead is while the line before still plays, so at most one more line is kept."""
-    base, heard, _ = killed
+    base, heard = killed.base, killed.heard
     said = heard_texts(heard)[:HEARD_BEFORE_KILL]
     assert len(heard.named("line-ended")) == HEARD_BEFORE_KILL
     duel = get_json(f"{base}/api/duels/{heard.duel_id}")
@@ -115,15 +136,14 @@ def test_a_killed_servers_duel_is_interrupted_with_every_heard_line(killed):
 
 
 @pytest.fixture(scope="module")
-def complete(killed):
-    """A whole short duel on the restarted server."""
-    base = killed[0]
+def complete(killed: Killed) -> Complete:
+    base = killed.base
     heard = asyncio.run(listen(base, {"cast": CAST, "topic": "tabs versus spaces", "turns": 1}))
-    return base, wait_for_status(base, heard.duel_id, "complete"), heard
+    return Complete(base, wait_for_status(base, heard.duel_id, "complete"), heard)
 
 
 def test_a_finished_duel_is_complete_and_listed(complete):
-    base, duel, heard = complete
+    base, duel, heard = complete.base, complete.duel, complete.heard
     assert [line["text"] for line in duel["lines"]] == heard_texts(heard)
     assert [line["phase"] for line in duel["lines"]] == ["flirt", "roast", "goodbye"]
     page = get_json(f"{base}/api/duels?limit=1")
@@ -133,14 +153,14 @@ def test_a_finished_duel_is_complete_and_listed(complete):
 
 
 def test_a_client_that_hangs_up_leaves_a_stopped_duel_with_its_lines(killed):
-    base = killed[0]
+    base = killed.base
     heard = asyncio.run(listen(base, {"cast": CAST, "topic": "hang-ups", "turns": 3}, on_event=lambda h: bool(h.named("line-ended"))))
     duel = wait_for_status(base, heard.duel_id, "stopped")
     assert [line["text"] for line in duel["lines"]][:1] == heard_texts(heard)[:1]
 
 
 def test_webvtt_cues_match_the_audio(complete):
-    base, duel, _ = complete
+    base, duel = complete.base, complete.duel
     status, vtt, headers = fetch(f"{base}/api/duels/{duel['id']}/transcript.vtt")
     assert status == 200 and headers["content-type"].startswith("text/vtt")
     cues = webvtt.from_buffer(io.StringIO(vtt.decode("utf-8")))
@@ -161,7 +181,7 @@ def test_webvtt_cues_match_the_audio(complete):
 
 
 def test_audio_comes_as_ogg_opus_about_ten_times_smaller_than_wav(complete):
-    base, duel, _ = complete
+    base, duel = complete.base, complete.duel
     status, ogg, headers = fetch(f"{base}/api/duels/{duel['id']}/audio.ogg")
     assert status == 200 and headers["content-type"] == "audio/ogg"
     info = soundfile.info(io.BytesIO(ogg))
@@ -173,7 +193,7 @@ def test_audio_comes_as_ogg_opus_about_ten_times_smaller_than_wav(complete):
 
 
 def test_markdown_and_json_transcripts(complete):
-    base, duel, _ = complete
+    base, duel = complete.base, complete.duel
     _, markdown, _ = fetch(f"{base}/api/duels/{duel['id']}/transcript.md")
     assert markdown.decode().startswith("# tabs versus spaces") and "**Mr Ōtani**" in markdown.decode()
     assert get_json(f"{base}/api/duels/{duel['id']}/transcript.json")["lines"] == duel["lines"]
@@ -182,7 +202,7 @@ def test_markdown_and_json_transcripts(complete):
 def test_revoicing_speaks_the_same_lines_in_other_voices(complete):
     import json
 
-    base, source, _ = complete
+    base, source = complete.base, complete.duel
     body = json.dumps({"first": "en_US-joe-medium@0.8", "second": "en_US-joe-medium@1.6"}).encode()
     status, answer, _ = fetch(f"{base}/api/duels/{source['id']}/revoice", "POST", body)
     assert status == 201, answer
@@ -203,7 +223,7 @@ def test_revoicing_speaks_the_same_lines_in_other_voices(complete):
     ("/api/duels/{id}/transcript.srt", None, 404, "transcript.json, .vtt or .md"),
 ])
 def test_bad_requests_say_what_was_wrong(complete, path, body, status, words):
-    base, duel, _ = complete
+    base, duel = complete.base, complete.duel
     got, answer, _ = fetch(base + path.format(id=duel["id"]), "POST" if body else "GET", body)
     assert got == status and words in answer.decode(), answer
 
@@ -211,8 +231,8 @@ def test_bad_requests_say_what_was_wrong(complete, path, body, status, words):
 def test_the_cli_lists_exports_and_deletes(killed, complete, tmp_path):
     import json
 
-    base, duel, _ = complete
-    env = {"LOCAL_DUEL_DATA_DIR": str(killed[2])}
+    base, duel = complete.base, complete.duel
+    env = {"LOCAL_DUEL_DATA_DIR": str(killed.data)}
     listing = local_duel("history", "list", "--topic", "TABS", env=env)
     assert listing.returncode == 0 and duel["id"] in listing.stdout and "Zoë vs Mr Ōtani" in listing.stdout
     out = tmp_path / "duel.vtt"
@@ -243,7 +263,7 @@ SNAPSHOT = """() => {
 
 
 def test_the_page_replays_a_stored_duel_with_the_transcript_following_the_audio(complete, browser):  # noqa: F811  (complete first: it runs asyncio, which Playwright's loop forbids)
-    base, duel, _ = complete
+    base, duel = complete.base, complete.duel
     visit = Visit(browser, base)
     try:
         page = visit.open()
@@ -287,7 +307,7 @@ def test_the_page_replays_a_stored_duel_with_the_transcript_following_the_audio(
 def test_the_page_deletes_a_duel_only_once_confirmed(complete, browser):  # noqa: F811  (complete first: it runs asyncio, which Playwright's loop forbids)
     import json
 
-    base, duel, _ = complete
+    base, duel = complete.base, complete.duel
     copy = json.loads(fetch(f"{base}/api/duels/{duel['id']}/revoice", "POST", b"{}")[1])["id"]
     visit = Visit(browser, base)
     try:

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 import websockets
 
-from conftest import server_process
+from helpers import server_process
 from local_duel.listener import CLIENT_READY
 from test_stream import CAST, TWO_PHASES, post, upload
 

@@ -5,6 +5,8 @@ logged as an error. A real server of its own."""
 
 import asyncio
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import websockets
@@ -12,19 +14,27 @@ import websockets
 from pipecat.frames.frames import OutputTransportMessageFrame
 from pipecat.serializers.protobuf import ProtobufFrameSerializer
 
-from conftest import copy_of_flows, server_process, serving
+from helpers import copy_of_flows, server_process, serving
 from local_duel.listener import CLIENT_READY, listen
 from test_stream import CAST, health, post
 
 CYCLES = 30
 
 
+@dataclass
+class Roomy:
+    """A server of the test's own, with no start rate limit, and its log."""
+
+    base: str
+    log: Path
+
+
 @pytest.fixture(scope="module")
-def roomy(offline, tmp_path_factory):
+def roomy(offline, tmp_path_factory) -> Roomy:
     folder = tmp_path_factory.mktemp("leaks")
     log = folder / "server.log"
     with log.open("w") as out, serving(copy_of_flows(folder), out, {"LOCAL_DUEL_STARTS_PER_MINUTE": "100000"}) as base:
-        yield base, log
+        yield Roomy(base, log)
 
 
 HISTORY_FILES = (".db", ".db-wal", ".db-shm", ".db-journal")
@@ -52,7 +62,7 @@ async def hang_up_cycles(base: str, cycles: int) -> None:
 
 
 async def test_thirty_hang_ups_leave_no_task_file_or_engine_socket_behind(roomy):
-    base, log = roomy
+    base, log = roomy.base, roomy.log
     process = server_process(base)
     engine_port = int((await health(base))["engine_url"].rsplit(":", 1)[1].split("/")[0])
     # A whole duel first, hung up on as the page does once it has ended; it also loads

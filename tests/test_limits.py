@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 import websockets
 
-from conftest import copy_of_flows, serving
+from helpers import copy_of_flows, serving
 from test_hostile_input import first_event
 from test_stream import CAST, TWO_PHASES, health, post, upload
 

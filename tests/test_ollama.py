@@ -21,14 +21,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import get_args
 
 import pytest
 from aiohttp import web
 
 from local_duel import ollama
+from local_duel.modelfile import read_modelfile
 from local_duel.ollama import (
-    BUNDLED_MODEL,
     ModelNotFoundError,
     OllamaUnreachableError,
     check_models,
@@ -36,10 +35,9 @@ from local_duel.ollama import (
     list_models,
     model_prompt_style,
     prepare,
-    prompt_style,
     provision_bundled,
-    read_modelfile,
 )
+from local_duel.prompt_style import BUNDLED_MODEL, prompt_style
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELFILE = ROOT / "models" / "Modelfile"
@@ -216,7 +214,7 @@ async def test_imitation_missing_models_are_named_with_url_and_command(imitation
     message = str(error.value)
     url = ollama.api_url(imitation.url)
     assert f"model 'qwen2.5:7b' not found on the Ollama at {url}; run `ollama pull qwen2.5:7b`" in message
-    assert f"model '{BUNDLED_MODEL}' not found on the Ollama at {url}; run `python -m local_duel.ollama provision`" in message
+    assert f"model '{BUNDLED_MODEL}' not found on the Ollama at {url}; run `local-duel ollama provision`" in message
     assert "llama3.2:latest" in message  # what the user could pick instead
 
 
@@ -286,12 +284,12 @@ async def test_imitation_model_prompt_style_reads_the_template(imitation, models
 
 
 async def test_imitation_provision_command_of_the_init_service(imitation, models_dir):
-    """`python -m local_duel.ollama provision`, as compose.yaml's ollama-init runs it."""
+    """`local-duel ollama provision`, as compose.yaml's ollama-init runs it."""
     env = {**os.environ, "LOCAL_DUEL_LLM_URL": imitation.url, "LOCAL_DUEL_MODELS_DIR": str(models_dir)}
 
     async def run() -> tuple[int, str]:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "local_duel.ollama", "provision", env=env, cwd=ROOT,
+            str(Path(sys.executable).with_name("local-duel")), "ollama", "provision", env=env, cwd=ROOT,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )
         out, _ = await asyncio.wait_for(process.communicate(), 120)
@@ -316,12 +314,6 @@ async def test_imitation_openai_models_route_lists_the_created_model(imitation, 
 
 
 # --- prompt styles without a server -----------------------------------------------------------
-
-def test_prompt_style_values_are_the_script_views():
-    from local_duel.script import View
-
-    assert set(get_args(ollama.PromptStyle)) == set(get_args(View))
-
 
 @pytest.mark.parametrize(("name", "template", "style"), [
     ("local-duel", None, "screenplay"),

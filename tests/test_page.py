@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
-from conftest import ROOT
+from helpers import ROOT
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package: Playwright's own browser download fails offline
 CHROMIUM_ARGS = [
@@ -285,7 +285,7 @@ def test_the_page_says_the_engine_is_warming_up_then_ready_and_when_the_stage_is
     import sys
     from pathlib import Path
 
-    from conftest import free_port
+    from local_duel.engine import free_port
 
     port = free_port()
     process = subprocess.Popen(

@@ -25,12 +25,24 @@ def test_topic_and_persona_by_stem():
     assert not c["topic"] and c["persona"]  # Zoë's: sea
 
 
-def test_phase_adherence_is_closer_to_its_own_direction():
+def test_phase_words_are_its_own_directions_stems():
     [flirt, neither] = judge(lines("What a charming compliment.", "Octopus arms are long."), YARD)
     [roast] = judge(lines("Savage, you mock yourself.", phase="roast"), YARD)
-    assert flirt["phase_adherent"] and roast["phase_adherent"] and not neither["phase_adherent"]
+    assert flirt["phase_words"] and roast["phase_words"] and not neither["phase_words"]
     [wrong] = judge(lines("Another savage insult.", phase="flirt"), YARD)
-    assert not wrong["phase_adherent"]
+    assert not wrong["phase_words"]
+
+
+def test_phase_adherence_is_by_meaning_not_words():
+    """The real embedding model: lines that share no word with any direction are still
+    told apart by what they do."""
+    said = lines("Your eyes are lovely, and I adore your laugh.", "Your face could curdle milk, you clown.")
+    said[1].phase = "roast"
+    assert [j["phase_adherent"] for j in judge(said, YARD)] == [True, True]
+    assert not any(j["phase_words"] for j in judge(said, YARD))
+    swapped = lines("Your face could curdle milk, you clown.", "Your eyes are lovely, and I adore your laugh.")
+    swapped[1].phase = "roast"
+    assert [j["phase_adherent"] for j in judge(swapped, YARD)] == [False, False]
 
 
 def test_generic_retorts():
@@ -67,3 +79,27 @@ def test_distinct_2_and_summary():
     total = summarise([duel])
     assert total["lines"] == 2 and total["topic_rate"] == 0.5 and total["generic_rate"] == 0.5
     assert total["mean_words"] == 4.0 and total["repeats"] == 0
+
+
+def test_rejudge_scores_the_kept_lines_again(tmp_path):
+    """`bench quality --rejudge` on the committed results: the same lines, judged by
+    today's metrics, with totals that add up from the lines."""
+    import json
+    import shutil
+
+    from helpers import local_duel
+    from local_duel.settings import ROOT
+
+    shutil.copy(ROOT / "bench" / "quality.json", tmp_path / "quality.json")
+    kept = json.loads((tmp_path / "quality.json").read_text())
+    for duel in kept["duels"]:
+        for line in duel["lines"]:
+            line["phase_adherent"] = None  # what a stale judgement would leave
+    (tmp_path / "quality.json").write_text(json.dumps(kept))
+    result = local_duel("bench", "quality", "--rejudge", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    again = json.loads((tmp_path / "quality.json").read_text())
+    assert [line["text"] for d in again["duels"] for line in d["lines"]] == [line["text"] for d in kept["duels"] for line in d["lines"]]
+    assert all(isinstance(line["phase_adherent"], bool) for d in again["duels"] for line in d["lines"])
+    assert again["summary"] == summarise([d["lines"] for d in again["duels"]])
+    assert "phase_adherent_rate" in result.stdout

@@ -18,7 +18,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT
 from local_duel.line import clean
 from test_flow import GOOD
 
@@ -139,7 +139,7 @@ def test_ctrl_c_stops_the_duel_and_the_engine(tmp_path):
 def test_a_short_default_duel_names_its_topic(tmp_path):
     """The bundled flow and model, as a user first hears them, with a topic of the
     user's: some line names it, every line is words only, and the duel is rated family."""
-    from conftest import local_duel
+    from helpers import local_duel
     from local_duel.rating import profane
     from local_duel.words import stems
 

@@ -7,7 +7,7 @@ import aiohttp
 import pytest
 import websockets
 
-from conftest import ROOT, serving
+from helpers import ROOT, serving
 from local_duel.listener import listen
 
 TWO_PHASES = """\
@@ -219,7 +219,7 @@ def test_the_sequential_setting_is_really_sequential(offline, tmp_path):
 
 
 def test_serve_without_the_weights_names_the_fetch_command(tmp_path):
-    from conftest import local_duel
+    from helpers import local_duel
 
     result = local_duel("serve", env={"LOCAL_DUEL_MODELS_DIR": str(tmp_path)}, timeout=60)
     assert result.returncode == 1 and "run `local-duel models fetch`" in result.stderr
@@ -237,7 +237,7 @@ def test_an_llm_that_never_answers_is_reported_and_the_server_stays_up(tmp_path)
     import urllib.request
     from pathlib import Path
 
-    from conftest import free_port
+    from local_duel.engine import free_port
 
     port, dead = free_port(), free_port()
     env = {**os.environ, "LOCAL_DUEL_LLM_URL": f"http://127.0.0.1:{dead}/v1"}

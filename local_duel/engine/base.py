@@ -6,7 +6,8 @@ from dataclasses import dataclass
 import aiohttp
 
 from local_duel.cast import Cast
-from local_duel.script import View
+from local_duel.errors import LocalDuelError
+from local_duel.prompt_style import PromptStyle
 from local_duel.settings import Settings
 
 
@@ -20,11 +21,11 @@ async def answers(url: str) -> bool:
         return False
 
 
-class EngineError(RuntimeError):
+class EngineError(LocalDuelError, RuntimeError):
     """The LLM server could not be started or reached."""
 
 
-class ModelChoiceError(ValueError):
+class ModelChoiceError(LocalDuelError, ValueError):
     """An agent names a model the LLM server doesn't have; `side` is first or second."""
 
     def __init__(self, side: str, message: str):
@@ -37,7 +38,7 @@ class ModelInfo:
     """A model an agent can pick, and how it is prompted."""
 
     name: str
-    prompt_style: View
+    prompt_style: PromptStyle
     size_mb: float | None = None
 
 
@@ -74,13 +75,13 @@ class Engine(abc.ABC):
         """The models an agent can use here."""
 
     @abc.abstractmethod
-    async def prompt_style(self, side: str, model: str) -> View:
+    async def prompt_style(self, side: str, model: str) -> PromptStyle:
         """How `model` is prompted; ModelChoiceError naming `side` if there is no such model."""
 
     def model(self, name: str | None) -> str:
         return name or self.settings.llm_model
 
-    async def views(self, cast: Cast) -> dict[str, View]:
+    async def views(self, cast: Cast) -> dict[str, PromptStyle]:
         """How each agent is prompted: a screenplay for base models, a chat for the rest."""
         return {
             agent.name: await self.prompt_style(side, self.model(agent.model))

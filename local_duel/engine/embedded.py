@@ -16,7 +16,6 @@ import ctypes
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,24 +25,17 @@ from pathlib import Path
 
 from loguru import logger
 
-from local_duel import ollama
+from local_duel.child import end, free_port
 from local_duel.engine.base import Engine, EngineError, ModelChoiceError, ModelInfo, answers
 from local_duel.engine.gguf import GGUFError, chat_template
 from local_duel.models import llm_path
-from local_duel.script import View
+from local_duel.prompt_style import PromptStyle, prompt_style
 from local_duel.settings import ROOT, Settings
 
 TEMPLATE = ROOT / "models" / "screenplay.jinja"
 STARTUP_SECONDS = 120
 WORKDIR_PREFIX = "local-duel-engine-"
 RESTART_PAUSES = (1, 2, 5, 10, 30)  # seconds before each try after a crash: a crash loop can't spin
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _die_with_parent() -> None:
@@ -65,7 +57,7 @@ class Gguf:
 
     name: str
     path: Path
-    prompt_style: View
+    prompt_style: PromptStyle
 
     @property
     def size_mb(self) -> float:
@@ -101,16 +93,16 @@ class EmbeddedEngine(Engine):
                 logger.warning(f"left out of the models: {e}")
         return found
 
-    def _style(self, path: Path) -> View:
+    def _style(self, path: Path) -> PromptStyle:
         """By its chat template (none: a base model), unless LOCAL_DUEL_PROMPT_STYLES says."""
         template = chat_template(path) or ""
-        return ollama.prompt_style(path.stem, template=template, overrides=self.settings.prompt_styles)
+        return prompt_style(path.stem, template=template, overrides=self.settings.prompt_styles)
 
     async def models(self) -> list[ModelInfo]:
         ggufs = await asyncio.to_thread(self.ggufs)
         return [ModelInfo(g.name, g.prompt_style, g.size_mb) for g in ggufs.values()]
 
-    async def prompt_style(self, side: str, model: str) -> View:
+    async def prompt_style(self, side: str, model: str) -> PromptStyle:
         ggufs = await asyncio.to_thread(self.ggufs)
         if model not in ggufs:
             broken = self.settings.models_dir / "llm" / f"{model}.gguf"
@@ -246,12 +238,7 @@ class EmbeddedEngine(Engine):
             self._supervisor.cancel()
             self._supervisor = None
         if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            end(self.process, patience=5)
         self._release()
 
     def _release(self) -> None:

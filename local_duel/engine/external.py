@@ -9,7 +9,8 @@ from loguru import logger
 
 from local_duel import ollama
 from local_duel.engine.base import Engine, EngineError, ModelChoiceError, ModelInfo, answers
-from local_duel.script import View
+from local_duel.modelfile import ModelfileError
+from local_duel.prompt_style import PromptStyle
 from local_duel.settings import Settings
 
 PATIENCE_SECONDS = 10
@@ -30,7 +31,7 @@ class ExternalEngine(Engine):
             await asyncio.sleep(0.2)
         try:  # create the bundled model there if it is missing
             await ollama.prepare(self.url, [self.settings.llm_model], self.settings.models_dir, say=logger.info)
-        except ollama.OllamaError as e:
+        except (ollama.OllamaError, ModelfileError) as e:
             raise EngineError(str(e)) from None
 
     def stop(self) -> None:
@@ -46,7 +47,7 @@ class ExternalEngine(Engine):
             raise EngineError(str(e)) from None
         return [ModelInfo(m.name, m.prompt_style) for m in listed]
 
-    async def prompt_style(self, side: str, model: str) -> View:
+    async def prompt_style(self, side: str, model: str) -> PromptStyle:
         try:
             return await ollama.model_prompt_style(self.url, model, self.settings.prompt_styles)
         except ollama.ModelNotFoundError as e:

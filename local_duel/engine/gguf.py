@@ -11,6 +11,8 @@ import struct
 from pathlib import Path
 from typing import BinaryIO
 
+from local_duel.errors import LocalDuelError
+
 MAGIC = b"GGUF"
 CHAT_TEMPLATE = "tokenizer.chat_template"
 # GGUF value types (the spec's numbering) → struct format; 8 is a string, 9 an array.
@@ -18,7 +20,7 @@ _SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: 
 _STRING, _ARRAY = 8, 9
 
 
-class GGUFError(ValueError):
+class GGUFError(LocalDuelError, ValueError):
     """Not a GGUF file, or a damaged one; the message names the file."""
 
 

@@ -20,7 +20,7 @@ from local_duel.history.records import DuelDetail
 if TYPE_CHECKING:
     from local_duel.history.store import DuelStore
 
-OPUS_RATES = (8000, 12000, 16000, 24000, 48000)  # what Opus (and libsndfile) accepts
+OPUS_RATES = tuple(khz * 1000 for khz in (8, 12, 16, 24, 48))  # what Opus (and libsndfile) accepts
 COMPRESSION = 0.9  # libsndfile: 0 (largest) … 1 (smallest); 0.9 is about 32 kbit/s, clear for speech
 
 

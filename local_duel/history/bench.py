@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from local_duel.flow import DEFAULT_FLOW
 from local_duel.history import audio
 from local_duel.history.records import NewDuel, StoredLine
 from local_duel.history.store import DuelStore
@@ -77,7 +78,7 @@ async def run(duels: int, settings: Settings) -> dict:
         started = time.perf_counter()
         for index in range(duels):
             cast = {"first": {"name": f"Max{index}", "persona": "p", "voice": "v"}, "second": {"name": "Zoë", "persona": "q", "voice": "v"}}
-            duel = NewDuel(id=f"bench{index:06d}", flow="flirt_roast", flow_snapshot="initial_node: flirt\n", cast=cast,
+            duel = NewDuel(id=f"bench{index:06d}", flow=DEFAULT_FLOW, flow_snapshot="initial_node: flirt\n", cast=cast,
                            topic=f"topic number {index}", seed=7, settings={"sample_rate": rate, "pause": pause})
             await store.begin(duel, owner="bench")
             for line, ogg in lines:

@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from local_duel.errors import LocalDuelError
 from local_duel.history.models import DuelAudioRow, DuelRow, LineRow
 from local_duel.history.records import DuelDetail, DuelPage, DuelSummary, NewDuel, StoredLine
 from local_duel.settings import Settings
@@ -27,7 +28,7 @@ _DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "p
 _SUMMARY = [getattr(DuelRow, name) for name in DuelSummary.model_fields]
 
 
-class HistoryError(RuntimeError):
+class HistoryError(LocalDuelError, RuntimeError):
     """The history database can't be reached or understood; the message says which."""
 
 

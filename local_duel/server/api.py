@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, HTTPException, Request, UploadFile
 
 from local_duel.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast
-from local_duel.flow import DuelFlow, FlowFileError
+from local_duel.flow import DEFAULT_FLOW, DuelFlow, FlowFileError
 from local_duel.engine import Engine, EngineError, ModelChoiceError, ModelInfo
 from local_duel.server.catalog import FlowCatalog, UploadsFull, mermaid
 from local_duel.server.guard import from_the_page
@@ -131,7 +131,7 @@ def list_voices(voices: Annotated[Voices, Depends(voices)]) -> list[str]:
 
 @router.get("/defaults")
 def defaults() -> Defaults:
-    return Defaults(cast=Cast.from_file(DEFAULT_CAST), topic=DEFAULT_TOPIC, flow="flirt_roast")
+    return Defaults(cast=Cast.from_file(DEFAULT_CAST), topic=DEFAULT_TOPIC, flow=DEFAULT_FLOW)
 
 
 @router.get("/health", responses=answers(**{"503": WARMING}))

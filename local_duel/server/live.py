@@ -15,7 +15,7 @@ from local_duel.duel import Duel
 from local_duel.flow import DuelFlow
 from local_duel.heckle import Heckle, HeckleBox, HeckleRate, HeckleRefused, check
 from local_duel.history.recorder import Recording, new_duel
-from local_duel.script import View
+from local_duel.prompt_style import PromptStyle
 from local_duel.server.audience import Audience, Viewer
 from local_duel.server.broadcast import Broadcast
 from local_duel.server.schemas import DuelRequest
@@ -33,7 +33,7 @@ def candidates_each(settings: Settings, duels: int) -> int:
 
 
 class LiveDuel:
-    def __init__(self, duel_id: str, request: DuelRequest, flow: DuelFlow, views: dict[str, View], app_state):
+    def __init__(self, duel_id: str, request: DuelRequest, flow: DuelFlow, views: dict[str, PromptStyle], app_state):
         settings: Settings = app_state.settings
         self.id = duel_id
         self.settings = settings

@@ -3,6 +3,7 @@
 from pydantic import BaseModel, Field
 
 from local_duel.cast import Cast
+from local_duel.flow import DEFAULT_FLOW
 from local_duel.plain_text import OneLine
 from local_duel.rating import Rating
 
@@ -10,7 +11,7 @@ from local_duel.rating import Rating
 class DuelRequest(BaseModel):
     """What `POST /api/start` takes: the duel's settings."""
 
-    flow: str = Field("flirt_roast", min_length=1, max_length=64, pattern=r"^[\w-]+$")
+    flow: str = Field(DEFAULT_FLOW, min_length=1, max_length=64, pattern=r"^[\w-]+$")
     cast: Cast
     topic: OneLine = Field(min_length=1, max_length=200)
     turns: int | None = Field(

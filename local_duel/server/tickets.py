@@ -6,7 +6,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from local_duel.script import View
+from local_duel.prompt_style import PromptStyle
 from local_duel.server.schemas import DuelRequest
 
 TICKET_SECONDS = 60.0
@@ -16,7 +16,7 @@ TICKET_SECONDS = 60.0
 class Ticket:
     duel_id: str
     request: DuelRequest
-    views: dict[str, View]
+    views: dict[str, PromptStyle]
     expires: float
     watch: str  # the viewers' token
 
@@ -34,7 +34,7 @@ class Tickets:
         self._open = {t: k for t, k in self._open.items() if k.expires > now}
         return len(self._open)
 
-    def issue(self, request: DuelRequest, views: dict[str, View]) -> tuple[str, Ticket]:
+    def issue(self, request: DuelRequest, views: dict[str, PromptStyle]) -> tuple[str, Ticket]:
         now = time.monotonic()
         self.pending()  # forget the expired ones
         token = secrets.token_urlsafe(24)

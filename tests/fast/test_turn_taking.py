@@ -1,0 +1,194 @@
+"""The turn-taking processors, driven frame by frame with Pipecat's own `run_test`.
+
+No model and no voice, by design: the frames the Writer, the Voicebox and the output
+transport would send are sent by the test, so each rule is seen in milliseconds,
+including the ones the real model almost never reaches (four unfit attempts in a row).
+The end-to-end tests run the same processors on the real model, voices and transport.
+"""
+
+import asyncio
+from dataclasses import dataclass
+
+from pipecat.flows.actions import FunctionActionFrame
+from pipecat.frames.frames import (
+    BotStoppedSpeakingFrame,
+    DataFrame,
+    Frame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    OutputAudioRawFrame,
+    OutputTransportMessageFrame,
+    TTSStoppedFrame,
+)
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineParams
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.tests.utils import run_test
+
+from local_duel.announcer import Announcer
+from local_duel.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast
+from local_duel.line import Line, LineFrame
+from local_duel.lookahead import Lookahead, Playout
+from local_duel.script import Script
+from local_duel.settings import Settings
+from local_duel.stock import FALLBACK_LINES
+from local_duel.turn import MAX_ATTEMPTS, CueFrame, LineEditor
+from local_duel.writer import CandidateFrame
+
+CAST = Cast.from_file(DEFAULT_CAST)
+MAX, AVA = CAST.first.name, CAST.second.name
+UNFIT = ["<end_of_turn>", f"{AVA}:", "   "]  # a template token, a bare cue, nothing
+FIT = "Pineapple belongs on pizza, and your smug code reviews prove you know nothing about taste."
+RATE = Settings().sample_rate
+
+
+def _editor_frames(attempt: int, candidates: list[str]) -> list[Frame]:
+    """One attempt at Ava's second line, as the Prompter and the Writer send it."""
+    return [
+        CueFrame(Line(AVA, "flirt", 2, "", attempts=attempt)),
+        LLMFullResponseStartFrame(),
+        *(CandidateFrame(text, 3, None) for text in candidates),
+        LLMFullResponseEndFrame(),
+    ]
+
+
+def _script(*said: str) -> Script:
+    script = Script()
+    for turn, text in enumerate(said, 1):
+        script.say(Line(MAX, "flirt", turn, text))
+    return script
+
+
+async def test_the_best_fit_candidate_is_spoken_and_written_into_the_script():
+    script = _script("Hi.")
+    down, _ = await run_test(
+        LineEditor(script, CAST, DEFAULT_TOPIC, "family"),
+        frames_to_send=_editor_frames(1, [*UNFIT, FIT]),
+        expected_down_frames=[LineFrame],
+    )
+    assert down[0].line.text == FIT and down[0].line.tokens == 3 * (len(UNFIT) + 1)
+    assert script.lines[-1] is down[0].line
+
+
+async def test_an_attempt_with_no_fit_candidate_is_refused():
+    """Nothing goes on: `take_turn` sees no new line and asks again."""
+    script = _script("Hi.")
+    await run_test(
+        LineEditor(script, CAST, DEFAULT_TOPIC, "family"),
+        frames_to_send=_editor_frames(MAX_ATTEMPTS - 1, UNFIT),
+        expected_down_frames=[],
+    )
+    assert len(script.lines) == 1
+
+
+async def test_a_profane_candidate_is_refused_under_family():
+    script = _script("Hi.")
+    await run_test(
+        LineEditor(script, CAST, DEFAULT_TOPIC, "family"),
+        frames_to_send=_editor_frames(1, ["Pineapple on pizza is fucking disgusting, you smug engineer."]),
+        expected_down_frames=[],
+    )
+
+
+async def test_after_the_last_attempt_the_least_used_stock_line_stands_in():
+    script = _script(FALLBACK_LINES[0], "Hi.", FALLBACK_LINES[1])
+    down, _ = await run_test(
+        LineEditor(script, CAST, DEFAULT_TOPIC, "family"),
+        frames_to_send=_editor_frames(MAX_ATTEMPTS, UNFIT),
+        expected_down_frames=[LineFrame],
+    )
+    assert down[0].line.text == FALLBACK_LINES[2]  # the first one never said
+    assert down[0].line.attempts == MAX_ATTEMPTS and script.lines[-1] is down[0].line
+
+
+@dataclass
+class PlayedFrame(DataFrame):
+    """Test cue for the stand-in output below: the oldest queued line has played."""
+
+
+class Output(FrameProcessor):
+    """Stands in for the output transport: says upstream that a line stopped playing."""
+
+    def __init__(self, log: list):
+        super().__init__()
+        self._log = log
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        await super().process_frame(frame, direction)
+        if isinstance(frame, PlayedFrame):
+            self._log.append("played")
+            await self.push_frame(BotStoppedSpeakingFrame(), FrameDirection.UPSTREAM)
+        else:
+            await self.push_frame(frame, direction)
+
+
+async def test_lookahead_takes_a_turn_once_voiced_but_never_more_than_one_line_ahead():
+    log = []
+
+    async def take_turn(action: dict, flow_manager) -> None:
+        log.append(f"turn {action['turn']}")
+
+    lookahead = Lookahead()
+    down, _ = await run_test(
+        Pipeline([lookahead, Output(log)]),
+        frames_to_send=[
+            TTSStoppedFrame(), FunctionActionFrame({"turn": 1}, take_turn),  # line 1 voiced: write line 2 now
+            TTSStoppedFrame(), FunctionActionFrame({"turn": 2}, take_turn),  # line 2 voiced, line 1 still playing
+            PlayedFrame(),  # line 1 heard: line 2 is now the only one ahead
+        ],
+    )
+    assert log == ["turn 1", "played", "turn 2"]
+    actions = [f for f in down if isinstance(f, FunctionActionFrame)]
+    assert [a.action["turn"] for a in actions] == [1, 2]
+    assert all(a.function is not take_turn for a in actions)  # Flows' own run of it is a no-op
+
+
+async def test_the_announcer_puts_a_pause_and_a_phase_change_before_lines():
+    lines = [Line(MAX, "flirt", 1, "Hi."), Line(AVA, "flirt", 2, "Hello."), Line(MAX, "roast", 3, "Ouch.")]
+    down, _ = await run_test(
+        Announcer(CAST, pause=0.25),
+        frames_to_send=[LineFrame(line) for line in lines],
+        pipeline_params=PipelineParams(audio_out_sample_rate=RATE),
+    )
+    shown = [
+        f"{f.message['data']['event']}" if isinstance(f, OutputTransportMessageFrame)
+        else f"silence {len(f.audio) / 2 / f.sample_rate:g} s" if isinstance(f, OutputAudioRawFrame)
+        else f"line {f.line.turn}"
+        for f in down
+    ]
+    assert shown == [
+        "line-started", "line-text", "line 1",  # no pause before the first line
+        "silence 0.25 s", "line-started", "line-text", "line 2",
+        "silence 0.25 s", "phase-changed", "line-started", "line-text", "line 3",
+    ]
+    text = down[-2].message["data"]
+    assert text == {"event": "line-text", "speaker": MAX, "side": "first", "phase": "roast", "turn": 3, "text": "Ouch."}
+    assert down[-4].message["data"] == {"event": "phase-changed", "phase": "roast", "previous": "flirt", "turn": 3}
+
+
+class Clock(FrameProcessor):
+    """Notes when each frame comes out of the processor before it."""
+
+    def __init__(self):
+        super().__init__()
+        self.times: list[tuple[str, float]] = []
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        await super().process_frame(frame, direction)
+        self.times.append((type(frame).__name__, asyncio.get_running_loop().time()))
+        await self.push_frame(frame, direction)
+
+
+async def _noop(action: dict, flow_manager) -> None:
+    pass
+
+
+async def test_playout_holds_a_turn_until_its_audio_has_been_heard():
+    clock = Clock()
+    audio = bytes(2 * RATE // 10)  # 0.1 s
+    await run_test(
+        Pipeline([Playout(), clock]),
+        frames_to_send=[OutputAudioRawFrame(audio, RATE, 1), FunctionActionFrame({}, _noop)],
+    )
+    times = dict(clock.times)
+    assert times["FunctionActionFrame"] - times["OutputAudioRawFrame"] >= 0.09

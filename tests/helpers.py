@@ -1,0 +1,56 @@
+"""What the end-to-end tests share: the real CLI and the real server, each in a fresh
+process, and a copy of flows/ for a server to change."""
+
+import contextlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from local_duel import ROOT
+from local_duel.models import LLM_FILE
+from local_duel.server_process import COMMAND, ServerProcess
+
+LLM_FILE_PATH = Path("models") / LLM_FILE
+
+
+def local_duel(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run the real `local-duel` command in a fresh process."""
+    return subprocess.run(
+        [str(COMMAND), *args],
+        capture_output=True, text=True, timeout=timeout, cwd=ROOT, env={**os.environ, **(env or {})},
+    )
+
+
+@contextlib.contextmanager
+def serving(flows: Path, log, env: dict | None = None, port: int | None = None, started: list | None = None):
+    """The real server (`local-duel serve`) on a free loopback port (or `port`), until the
+    block ends, yielding its base URL; its process is appended to `started`, for tests
+    that kill it."""
+    server = ServerProcess({"LOCAL_DUEL_FLOWS_DIR": str(flows), **(env or {})}, port=port, log=log)
+    server.start()
+    if started is not None:
+        started.append(server.process)
+    try:
+        server.wait_healthy()
+        yield server.url
+    finally:
+        server.stop()
+
+
+def copy_of_flows(folder: Path) -> Path:
+    """A copy of flows/ (without uploads), so uploads made by tests don't land in the repo."""
+    flows = folder / "flows"
+    shutil.copytree(ROOT / "flows", flows, ignore=shutil.ignore_patterns("uploaded"))
+    return flows
+
+
+def server_process(base: str):
+    """The `local-duel serve` process listening at `base`."""
+    import psutil
+
+    port = base.rsplit(":", 1)[1]
+    return next(
+        p for p in psutil.process_iter(["cmdline"])
+        if (cmdline := p.info["cmdline"] or []) and "serve" in cmdline and cmdline[-1] == port
+    )
