@@ -50,9 +50,11 @@ def duel(server):
 
 async def test_event_sequence_is_well_formed(duel):
     names = [data["event"] for _, data in duel.events]
-    assert names[0] == "duel-started" and names[-1] == "duel-ended"
+    assert names[0] == "duel-state" and duel.named("duel-state")[0]["host"] is True  # every socket learns who it is
+    story = [name for name in names[1:] if name != "audience"]  # the viewer count comes and goes
+    assert story[0] == "duel-started" and story[-1] == "duel-ended"
     line = ["line-started", "line-text", "line-ended"]
-    assert names[1:-1] == line * 2 + ["phase-changed"] + line * 2
+    assert story[1:-1] == line * 2 + ["phase-changed"] + line * 2
     started, texts = duel.named("line-started"), duel.named("line-text")
     assert [(e["speaker"], e["side"], e["phase"], e["turn"]) for e in started] == [
         ("Max", "first", "hello", 1), ("Ava", "second", "hello", 2), ("Max", "first", "tease", 3), ("Ava", "second", "tease", 4),

@@ -118,7 +118,7 @@ class LiveDuel:
             self.duel.begin()
 
     async def leave(self, viewer: Viewer) -> None:
-        if self.audience.viewers.pop(viewer.name, None) is not None:
+        if self.audience.viewers.pop(viewer.name, None) is not None or viewer.host:
             await self._after_leaving()
         await viewer.stop()
 
@@ -128,9 +128,15 @@ class LiveDuel:
         task.add_done_callback(self._pending.discard)
 
     async def _after_leaving(self) -> None:
+        """A room that empties gets a grace period to come back; a host who watched alone,
+        or left before the duel began, leaves nobody to play for: it ends now."""
         await self.audience.announce("audience", viewers=len(self.audience.viewers))
-        if not self.audience.viewers and self.duel.begun and self._grace is None:
+        if self.audience.viewers or self._grace is not None:
+            return
+        if self.duel.begun and self._viewers > 1:
             self._grace = asyncio.get_running_loop().create_task(self._call_off())
+        else:
+            await self.duel.worker.cancel()
 
     async def _call_off(self) -> None:
         await asyncio.sleep(self.settings.audience_grace_seconds)
