@@ -144,6 +144,13 @@ export function hosting(watchUrl) {
   });
   resetRoom();
   $("audience").hidden = false;
+  document.body.classList.add("hosting");
+}
+
+/** The room's strip goes (a replay from the history takes the stage). */
+export function closeRoom() {
+  $("audience").hidden = true;
+  document.body.classList.remove("hosting");
 }
 
 function resetRoom() {

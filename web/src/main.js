@@ -14,8 +14,11 @@ audience.initAudience({ send, join: () => watch(audience.watchSocketUrl()) });
 if (!audience.watching) {
   initSettings({ onSubmit: start, phases: showFlowPhases });
   host(initHistory({
-    api, player, showPhase, setSpeaker, setBubble, resetStage, setStatus, showError, clearError, updateButtons,
-    voices, busy,
+    api, player, showPhase, setSpeaker, setBubble, setStatus, showError, clearError, updateButtons, voices, busy,
+    resetStage: (duel) => {
+      audience.closeRoom();
+      resetStage(duel);
+    },
   }));
 }
 meterLoop(player);
