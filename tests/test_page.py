@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from chromium import ARTIFACTS, SNAPSHOT, Visit, browser, get_json  # noqa: F401 (browser: the fixture)
+from chromium import ARTIFACTS, SNAPSHOT, Visit, get_json
 from helpers import ROOT
 
 

@@ -6,7 +6,7 @@ shows the vote and the heckle. No fakes: the real model, Piper and server, as in
 
 import time
 
-from chromium import ARTIFACTS, SNAPSHOT, Visit, browser  # noqa: F401 (browser: the fixture)
+from chromium import ARTIFACTS, SNAPSHOT, Visit
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
 FIRST, SECOND = "Zoë", "Björn Ødegård"
