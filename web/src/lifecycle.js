@@ -55,9 +55,11 @@ function onDuelEvent(data) {
         showPhase(data.phase ?? data.phases[0], data.phases);
       }
       if (!$("transcript").children.length) data.transcript?.forEach(addToTranscript);
-      if (data.speaking) {
-        setSpeaker(data.speaking.side);
-        setBubble(data.speaking.side, "…");
+      if (data.speaking) { // the line being spoken: its text, if it has come yet
+        const { side, turn, phase } = data.speaking;
+        const line = data.transcript?.at(-1);
+        setSpeaker(side);
+        setBubble(side, line?.side === side && line.turn === turn && line.phase === phase ? line.text : "…");
       }
       if (data.topic) setStatus("running", `Duel on: ${data.topic}`);
       else if (audience.watching) setStatus("starting", "Joined: the first line is on its way.");
