@@ -24,7 +24,7 @@ from local_duel.engine import free_port  # noqa: E402
 from local_duel.engine.embedded import TEMPLATE, llama_server  # noqa: E402
 from local_duel.server_process import wait_until_answered  # noqa: E402
 
-pytest_plugins = ["databases"]  # the history's SQLite and throwaway PostgreSQL fixtures
+pytest_plugins = ["databases", "chromium"]  # the history's SQLite and PostgreSQL fixtures; Chromium (browser tests)
 
 
 @pytest.fixture(scope="session", autouse=True)
