@@ -1,7 +1,7 @@
 """One duel, one Pipecat pipeline.
 
     [input] → flow context → Prompter → Writer (OLLamaLLMService) → LineDeadline → LineEditor
-        → Announcer → Voicebox (Piper) → [Lookahead] → output → [Playout]
+        → Announcer → Voicebox (Piper) → LineEnder → [Lookahead] → output → [Playout]
 
 The output is whatever the caller puts at the end: a tape for `render`, the WebSocket
 transport for the web page. A transport paces the audio in real time; there Lookahead
@@ -24,9 +24,10 @@ from pipecat.processors.frameworks.rtvi.observer import RTVIObserverParams
 from pipecat.transports.base_output import BaseOutputTransport
 from pipecat.workers.runner import WorkerRunner
 
-from local_duel.announcer import Announcer, event, urgent_event
+from local_duel.announcer import Announcer, LineEnder
 from local_duel.cast import Cast
 from local_duel.deadline import LineDeadline
+from local_duel.events import DuelEvent, event, urgent_event
 from local_duel.flow import DuelFlow
 from local_duel.line import Line
 from local_duel.lookahead import Lookahead, Playout
@@ -88,7 +89,7 @@ class Duel:
         prompter = Prompter(self.script, views, models, flow.phases, settings, heckles)
         # Paced output only: a render's tape takes audio as fast as it comes.
         paced = any(isinstance(p, BaseOutputTransport) for p in output)
-        speech = [Voicebox({a.name: voices.get(a.voice) for a in cast.agents}, settings.sample_rate)] if voices else []
+        speech = [Voicebox({a.name: voices.get(a.voice) for a in cast.agents}, settings.sample_rate), LineEnder()] if voices else []
         deadline = LineDeadline(settings.line_timeout)
         lookahead = [Lookahead()] if paced and settings.lookahead else []
         playout = [Playout()] if paced and not settings.lookahead else []
@@ -99,7 +100,7 @@ class Duel:
             self.llm,
             deadline,
             LineEditor(self.script, cast, topic, self.rating),
-            Announcer(cast, settings.pause),
+            Announcer(cast, settings.pause, settings.sample_rate),
             *speech,
             *lookahead,
             *output,
@@ -139,7 +140,7 @@ class Duel:
             culprit = f"the LLM at {llm_url}" if frame.processor in (self.llm, deadline) else str(frame.processor)
             self.error = f"{culprit} failed: {frame.error}"
             logger.error(f"duel stopped: {self.error}")
-            await worker.queue_frame(urgent_event("error", message=f"The duel stopped: {self.error}", fatal=True))
+            await worker.queue_frame(urgent_event(DuelEvent.ERROR, message=f"The duel stopped: {self.error}", fatal=True))
             await worker.cancel()
 
     @property
@@ -157,7 +158,7 @@ class Duel:
         """Announce the duel and enter the first phase: the first line is generated at once."""
         await self.worker.queue_frame(
             event(
-                "duel-started",
+                DuelEvent.DUEL_STARTED,
                 flow=self.flow.name,
                 phases=[p.name for p in self.flow.phases],
                 cast=self.cast.model_dump(),

@@ -29,7 +29,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.services.settings import LLMSettings
 
 from local_duel import generation
-from local_duel.announcer import event
+from local_duel.events import DuelEvent, event
 from local_duel.cast import Cast
 from local_duel.heckle import direction as heckle_direction
 from local_duel.line import Line, LineFrame
@@ -224,7 +224,7 @@ class Turns:
         if state["phase_turn"] > turns or skipping:
             if action.get("next") is None:
                 lines = len(self._script.lines)
-                await flow_manager.worker.queue_frames([event("duel-ended", lines=lines), EndFrame()])
+                await flow_manager.worker.queue_frames([event(DuelEvent.DUEL_ENDED, lines=lines), EndFrame()])
                 return
             state.update(phase=action["next"], phase_turn=1)
         self._enter(flow_manager, state["phase"])

@@ -31,7 +31,6 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from local_duel.announcer import event
 from local_duel.errors import LocalDuelError
 from local_duel.line import Line, LineFrame
 from local_duel.models import FETCH_COMMAND
@@ -175,7 +174,3 @@ class Voicebox(FrameProcessor):
             )
         line.mark("tts_end")
         await self.push_frame(TTSStoppedFrame(context_id=context_id))
-        # In step with the audio: it reaches a listener as the line finishes playing.
-        await self.push_frame(
-            event("line-ended", speaker=line.speaker, turn=line.turn, tokens=line.tokens, **line.marks)
-        )
