@@ -21,6 +21,7 @@ from PIL import Image, ImageDraw
 
 from local_duel import generation
 from local_duel.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast
+from local_duel.duel_state import DuelState
 from local_duel.events import DuelEvent
 from local_duel.line import Line
 from local_duel.listener import Heard, listen
@@ -122,10 +123,10 @@ async def _direct_rate(engine_url: str, flow: dict, heard: Heard, settings: Sett
     """Tokens per second through the app (from the server's marks) and for the same
     prompts sent straight to the engine, rebuilt from the heard screenplay."""
     started = heard.named(DuelEvent.DUEL_STARTED)[0]
-    state = {"first": started["cast"]["first"], "second": started["cast"]["second"], "topic": started["topic"]}
-
+    cast, topic = Cast.model_validate(started["cast"]), started["topic"]
+    opening = DuelState.opening(cast, topic, started["phases"][0])
     nodes = flow["config"]["nodes"]
-    scene = generation.fill(nodes[flow["config"]["initial_node"]]["role_message"], state)
+    scene = generation.fill(nodes[flow["config"]["initial_node"]]["role_message"], opening.placeholders())
     script, app_tokens, app_seconds, direct_tokens, direct_seconds = Script(), 0, 0.0, 0, 0.0
     texts = {(t["turn"]): t["text"] for t in heard.named(DuelEvent.LINE_TEXT)}
     starts = heard.named(DuelEvent.LINE_STARTED)
@@ -133,10 +134,10 @@ async def _direct_rate(engine_url: str, flow: dict, heard: Heard, settings: Sett
     async with aiohttp.ClientSession() as http:
         for start in starts:
             turn, speaker = start["turn"], start["speaker"]
-            partner = state["second"]["name"] if speaker == state["first"]["name"] else state["first"]["name"]
+            partner = next(name for name in cast.names if name != speaker)
             task = " ".join(m["content"] for m in nodes[start["phase"]]["task_messages"])
-            values = {**state, "speaker": speaker, "partner": partner, "phase": start["phase"], "turn": turn}
-            script.direct(start["phase"], generation.fill(task, values))
+            now = DuelState(cast, topic, start["phase"], speaker, partner, turn)
+            script.direct(start["phase"], generation.fill(task, now.placeholders()))
             body = {
                 "model": settings.llm_model, "stream": True, "max_tokens": settings.max_tokens,
                 "temperature": generation.temperature(settings.temperature, 1),

@@ -27,6 +27,7 @@ from pipecat.workers.runner import WorkerRunner
 from local_duel.announcer import Announcer, LineEnder
 from local_duel.cast import Cast
 from local_duel.deadline import LineDeadline
+from local_duel.duel_state import DuelState
 from local_duel.events import DuelEvent, event, urgent_event
 from local_duel.flow import DuelFlow
 from local_duel.line import Line
@@ -69,9 +70,10 @@ class Duel:
         self.flow = flow
         self.cast = cast
         self.script = Script()
+        self.state = DuelState.opening(cast, topic, flow.phases[0].name)
         self.error: str | None = None
         self._beginning: asyncio.Task | None = None
-        self.turns = Turns(self.script, turns_per_phase, on_line)
+        self.turns = Turns(self.script, self.state, turns_per_phase, on_line)
         self.turns.flow = flow.build(self.turns)
 
         self.rating = rating or flow.rating or DEFAULT_RATING
@@ -86,7 +88,7 @@ class Duel:
         aggregator = LLMContextAggregatorPair(LLMContext())
         views = views or {agent.name: "screenplay" for agent in cast.agents}
         models = {agent.name: agent.model or settings.llm_model for agent in cast.agents}
-        prompter = Prompter(self.script, views, models, flow.phases, settings, heckles)
+        prompter = Prompter(self.script, self.state, views, models, flow.phases, settings, heckles)
         # Paced output only: a render's tape takes audio as fast as it comes.
         paced = any(isinstance(p, BaseOutputTransport) for p in output)
         speech = [Voicebox({a.name: voices.get(a.voice) for a in cast.agents}, settings.sample_rate), LineEnder()] if voices else []
@@ -119,19 +121,7 @@ class Duel:
             worker=self.worker,
             context_strategy=ContextStrategyConfig(strategy=ContextStrategy.RESET),
         )
-        first, second = cast.agents
-        self.flow_manager.state.update(
-            first={"name": first.name, "persona": first.persona},
-            second={"name": second.name, "persona": second.persona},
-            topic=topic,
-            speaker=first.name,
-            partner=second.name,
-            phase=flow.phases[0].name,
-            turn=1,
-            phase_turn=1,
-            attempt=1,
-        )
-        prompter.state = self.flow_manager.state
+        self.flow_manager.state.update(self.state.placeholders())
         for gate in lookahead:
             gate.flow_manager = self.flow_manager
 
@@ -162,7 +152,7 @@ class Duel:
                 flow=self.flow.name,
                 phases=[p.name for p in self.flow.phases],
                 cast=self.cast.model_dump(),
-                topic=self.flow_manager.state["topic"],
+                topic=self.state.topic,
             )
         )
         await self.flow_manager.initialize(self.turns.flow.initial_node)

@@ -26,6 +26,8 @@ from pipecat.tests.utils import run_test
 
 from local_duel.announcer import Announcer, LineEnder
 from local_duel.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast
+from local_duel.duel_state import PLACEHOLDERS, DuelState
+from local_duel.generation import fill
 from local_duel.line import Line, LineFrame
 from local_duel.lookahead import Lookahead, Playout
 from local_duel.script import Script
@@ -205,3 +207,16 @@ async def test_playout_holds_a_turn_until_its_audio_has_been_heard():
     )
     times = dict(clock.times)
     assert times["FunctionActionFrame"] - times["OutputAudioRawFrame"] >= 0.09
+
+
+def test_the_duel_state_hands_the_cue_over_and_fills_every_flow_placeholder():
+    state = DuelState.opening(CAST, DEFAULT_TOPIC, "flirt")
+    state.attempt = 3
+    state.next_turn()
+    assert (state.speaker, state.partner, state.turn, state.phase_turn, state.attempt) == (AVA, MAX, 2, 2, 1)
+    state.next_phase("roast")
+    assert (state.phase, state.phase_turn, state.turn) == ("roast", 1, 2)
+    values = state.placeholders()
+    assert {fill("{{ " + key + " }}", values) for key in PLACEHOLDERS} == {
+        AVA, MAX, DEFAULT_TOPIC, "roast", "2", CAST.first.persona, CAST.second.persona,
+    }
