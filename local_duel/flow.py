@@ -11,13 +11,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
-from pydantic import ValidationError
 from pipecat.flows import Flow, FlowConfig
 from pipecat.flows.exceptions import FlowError
+from pydantic import ValidationError
 
+from local_duel.duel_state import PLACEHOLDERS
 from local_duel.errors import LocalDuelError
 from local_duel.flow_bounds import MAX_FLOW_BYTES, check_json, check_yaml
-from local_duel.duel_state import PLACEHOLDERS
 from local_duel.generation import placeholders
 from local_duel.phase import HANDLER, Phase, phase_of
 from local_duel.turn import Turns

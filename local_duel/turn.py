@@ -29,9 +29,9 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.services.settings import LLMSettings
 
 from local_duel import generation
-from local_duel.events import DuelEvent, event
 from local_duel.cast import Cast
 from local_duel.duel_state import DuelState
+from local_duel.events import DuelEvent, event
 from local_duel.heckle import direction as heckle_direction
 from local_duel.line import Line, LineFrame
 from local_duel.move import MovePicker, hook, plain

@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from loguru import logger
 import onnxruntime
 import soxr
-from piper import PiperConfig, PiperVoice, SynthesisConfig
+from loguru import logger
 from pipecat.frames.frames import (
     Frame,
     TTSAudioRawFrame,
@@ -30,6 +29,7 @@ from pipecat.frames.frames import (
     TTSTextFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from piper import PiperConfig, PiperVoice, SynthesisConfig
 
 from local_duel.errors import LocalDuelError
 from local_duel.line import Line, LineFrame

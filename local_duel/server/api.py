@@ -7,14 +7,15 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, HTTPException, Request, UploadFile
 
 from local_duel.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast
-from local_duel.flow import DEFAULT_FLOW, DuelFlow, FlowFileError
 from local_duel.engine import Engine, EngineError, ModelChoiceError, ModelInfo
-from local_duel.server.catalog import FlowCatalog, UploadsFull, mermaid
+from local_duel.flow import DEFAULT_FLOW, DuelFlow, FlowFileError
 from local_duel.models import FETCH_COMMAND
+from local_duel.server.catalog import FlowCatalog, UploadsFull, mermaid
 from local_duel.server.errors import SafeJSONResponse
 from local_duel.server.guard import from_the_page
 from local_duel.server.limits import RateLimited, StartRate
 from local_duel.server.schemas import (
+    CHANGES,
     Defaults,
     DuelRequest,
     FlowDetail,
@@ -22,13 +23,11 @@ from local_duel.server.schemas import (
     Health,
     HealthState,
     PhaseInfo,
-    CHANGES,
     StartResponse,
     answers,
 )
 from local_duel.server.tickets import Tickets
 from local_duel.voice import UnknownVoiceError, Voices
-
 
 router = APIRouter(prefix="/api", responses=answers())
 NOT_READY = "the engine is warming up or could not start"
