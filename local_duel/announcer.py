@@ -2,34 +2,16 @@
 
 They travel as ordinary (non-urgent) transport messages, so the output transport sends
 each one only when the audio queued before it has played: a line's text arrives as its
-audio starts, and a phase change just before the phase's first line.
+audio starts, a phase change just before the phase's first line, and `line-ended` as
+the line's last sound has played.
 """
 
-from pipecat.frames.frames import (
-    Frame,
-    OutputAudioRawFrame,
-    OutputTransportMessageFrame,
-    OutputTransportMessageUrgentFrame,
-)
-from pipecat.processors.frame_processor import FrameDirection, FrameProcessor, FrameProcessorSetup
-from pipecat.processors.frameworks.rtvi.models import ServerMessage
+from pipecat.frames.frames import Frame, OutputAudioRawFrame
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from local_duel.cast import Cast
+from local_duel.events import DuelEvent, event
 from local_duel.line import LineFrame
-
-
-def _message(name: str, data: dict) -> dict:
-    return ServerMessage(data={"event": name, **data}).model_dump()
-
-
-def event(name: str, **data) -> OutputTransportMessageFrame:
-    """An event the output sends once the audio queued before it has played."""
-    return OutputTransportMessageFrame(message=_message(name, data))
-
-
-def urgent_event(name: str, **data) -> OutputTransportMessageUrgentFrame:
-    """An event the output sends at once, ahead of any queued audio."""
-    return OutputTransportMessageUrgentFrame(message=_message(name, data))
 
 
 class Announcer(FrameProcessor):
@@ -37,16 +19,12 @@ class Announcer(FrameProcessor):
     of each line. The beat is the pause between speakers, made on purpose rather than
     left to however long the next line took to compute."""
 
-    def __init__(self, cast: Cast, pause: float):
+    def __init__(self, cast: Cast, pause: float, sample_rate: int):
         super().__init__()
         self._sides = {cast.first.name: "first", cast.second.name: "second"}
         self._pause = pause
-        self._sample_rate = 24000
+        self._sample_rate = sample_rate
         self._phase: str | None = None
-
-    async def setup(self, setup: FrameProcessorSetup):
-        await super().setup(setup)
-        self._sample_rate = setup.audio_out_sample_rate
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         await super().process_frame(frame, direction)
@@ -56,10 +34,23 @@ class Announcer(FrameProcessor):
                 silence = bytes(2 * int(self._pause * self._sample_rate))
                 await self.push_frame(OutputAudioRawFrame(silence, self._sample_rate, 1))
             if self._phase is not None and line.phase != self._phase:
-                await self.push_frame(event("phase-changed", phase=line.phase, previous=self._phase, turn=line.turn))
+                await self.push_frame(event(DuelEvent.PHASE_CHANGED, phase=line.phase, previous=self._phase, turn=line.turn))
             self._phase = line.phase
             who = {"speaker": line.speaker, "side": self._sides[line.speaker], "phase": line.phase, "turn": line.turn}
             answers = {"heckle": line.heckle} if line.heckle else {}
-            await self.push_frame(event("line-started", **who, **answers))
-            await self.push_frame(event("line-text", **who, text=line.text))
+            await self.push_frame(event(DuelEvent.LINE_STARTED, **who, **answers))
+            await self.push_frame(event(DuelEvent.LINE_TEXT, **who, text=line.text))
+        await self.push_frame(frame, direction)
+
+
+class LineEnder(FrameProcessor):
+    """After the voice: `line-ended` once the line's audio has gone by, with its token
+    count and timing marks (the voice's among them), just ahead of the `LineFrame` that
+    the voice sends on after the line's last sound."""
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        await super().process_frame(frame, direction)
+        if isinstance(frame, LineFrame):
+            line = frame.line
+            await self.push_frame(event(DuelEvent.LINE_ENDED, speaker=line.speaker, turn=line.turn, tokens=line.tokens, **line.marks))
         await self.push_frame(frame, direction)

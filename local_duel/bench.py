@@ -21,6 +21,8 @@ from PIL import Image, ImageDraw
 
 from local_duel import generation
 from local_duel.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast
+from local_duel.duel_state import DuelState
+from local_duel.events import DuelEvent
 from local_duel.line import Line
 from local_duel.listener import Heard, listen
 from local_duel.models import voices_dir
@@ -102,10 +104,10 @@ def _duel(turns: int, topic: str) -> dict:
 def _summary(heard: list[Heard]) -> dict:
     dead = [d for h in heard for d in h.dead_air()]
     gaps = [g for h in heard for g in h.gaps()]
-    texts = [t["text"] for h in heard for t in h.named("line-text")]
+    texts = [t["text"] for h in heard for t in h.named(DuelEvent.LINE_TEXT)]
     return {
         "lines": sum(len(h.line_spans()) for h in heard),
-        "duels_ended": sum(bool(h.named("duel-ended")) for h in heard),
+        "duels_ended": sum(bool(h.named(DuelEvent.DUEL_ENDED)) for h in heard),
         "words_per_line": round(statistics.mean(len(t.split()) for t in texts), 1) if texts else None,
         "stock_lines": sum(t in FALLBACK_LINES for t in texts),
         "dead_air_median_s": round(statistics.median(dead), 3) if dead else None,
@@ -120,22 +122,22 @@ def _summary(heard: list[Heard]) -> dict:
 async def _direct_rate(engine_url: str, flow: dict, heard: Heard, settings: Settings) -> tuple[float, float]:
     """Tokens per second through the app (from the server's marks) and for the same
     prompts sent straight to the engine, rebuilt from the heard screenplay."""
-    started = heard.named("duel-started")[0]
-    state = {"first": started["cast"]["first"], "second": started["cast"]["second"], "topic": started["topic"]}
-
+    started = heard.named(DuelEvent.DUEL_STARTED)[0]
+    cast, topic = Cast.model_validate(started["cast"]), started["topic"]
+    opening = DuelState.opening(cast, topic, started["phases"][0])
     nodes = flow["config"]["nodes"]
-    scene = generation.fill(nodes[flow["config"]["initial_node"]]["role_message"], state)
+    scene = generation.fill(nodes[flow["config"]["initial_node"]]["role_message"], opening.placeholders())
     script, app_tokens, app_seconds, direct_tokens, direct_seconds = Script(), 0, 0.0, 0, 0.0
-    texts = {(t["turn"]): t["text"] for t in heard.named("line-text")}
-    starts = heard.named("line-started")
-    ends = {e["turn"]: e for e in heard.named("line-ended")}
+    texts = {(t["turn"]): t["text"] for t in heard.named(DuelEvent.LINE_TEXT)}
+    starts = heard.named(DuelEvent.LINE_STARTED)
+    ends = {e["turn"]: e for e in heard.named(DuelEvent.LINE_ENDED)}
     async with aiohttp.ClientSession() as http:
         for start in starts:
             turn, speaker = start["turn"], start["speaker"]
-            partner = state["second"]["name"] if speaker == state["first"]["name"] else state["first"]["name"]
+            partner = next(name for name in cast.names if name != speaker)
             task = " ".join(m["content"] for m in nodes[start["phase"]]["task_messages"])
-            values = {**state, "speaker": speaker, "partner": partner, "phase": start["phase"], "turn": turn}
-            script.direct(start["phase"], generation.fill(task, values))
+            now = DuelState(cast, topic, start["phase"], speaker, partner, turn)
+            script.direct(start["phase"], generation.fill(task, now.placeholders()))
             body = {
                 "model": settings.llm_model, "stream": True, "max_tokens": settings.max_tokens,
                 "temperature": generation.temperature(settings.temperature, 1),

@@ -19,12 +19,12 @@ from pydantic import ValidationError  # noqa: E402
 
 from local_duel import models  # noqa: E402
 from local_duel.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast  # noqa: E402
+from local_duel.engine import ModelChoiceError  # noqa: E402
+from local_duel.errors import LocalDuelError  # noqa: E402
 from local_duel.flow import DEFAULT_FLOW, FlowFileError, load_flow  # noqa: E402
 from local_duel.history import commands as history  # noqa: E402
 from local_duel.history.store import HistoryError, history_url  # noqa: E402
 from local_duel.line import Line  # noqa: E402
-from local_duel.engine import ModelChoiceError  # noqa: E402
-from local_duel.errors import LocalDuelError  # noqa: E402
 from local_duel.rating import Rating  # noqa: E402
 from local_duel.settings import Settings  # noqa: E402
 from local_duel.voice import UnknownVoiceError, Voices  # noqa: E402

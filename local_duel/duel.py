@@ -1,7 +1,7 @@
 """One duel, one Pipecat pipeline.
 
     [input] → flow context → Prompter → Writer (OLLamaLLMService) → LineDeadline → LineEditor
-        → Announcer → Voicebox (Piper) → [Lookahead] → output → [Playout]
+        → Announcer → Voicebox (Piper) → LineEnder → [Lookahead] → output → [Playout]
 
 The output is whatever the caller puts at the end: a tape for `render`, the WebSocket
 transport for the web page. A transport paces the audio in real time; there Lookahead
@@ -24,9 +24,11 @@ from pipecat.processors.frameworks.rtvi.observer import RTVIObserverParams
 from pipecat.transports.base_output import BaseOutputTransport
 from pipecat.workers.runner import WorkerRunner
 
-from local_duel.announcer import Announcer, event, urgent_event
+from local_duel.announcer import Announcer, LineEnder
 from local_duel.cast import Cast
 from local_duel.deadline import LineDeadline
+from local_duel.duel_state import DuelState
+from local_duel.events import DuelEvent, event, urgent_event
 from local_duel.flow import DuelFlow
 from local_duel.line import Line
 from local_duel.lookahead import Lookahead, Playout
@@ -68,9 +70,10 @@ class Duel:
         self.flow = flow
         self.cast = cast
         self.script = Script()
+        self.state = DuelState.opening(cast, topic, flow.phases[0].name)
         self.error: str | None = None
         self._beginning: asyncio.Task | None = None
-        self.turns = Turns(self.script, turns_per_phase, on_line)
+        self.turns = Turns(self.script, self.state, turns_per_phase, on_line)
         self.turns.flow = flow.build(self.turns)
 
         self.rating = rating or flow.rating or DEFAULT_RATING
@@ -85,10 +88,10 @@ class Duel:
         aggregator = LLMContextAggregatorPair(LLMContext())
         views = views or {agent.name: "screenplay" for agent in cast.agents}
         models = {agent.name: agent.model or settings.llm_model for agent in cast.agents}
-        prompter = Prompter(self.script, views, models, flow.phases, settings, heckles)
+        prompter = Prompter(self.script, self.state, views, models, flow.phases, settings, heckles)
         # Paced output only: a render's tape takes audio as fast as it comes.
         paced = any(isinstance(p, BaseOutputTransport) for p in output)
-        speech = [Voicebox({a.name: voices.get(a.voice) for a in cast.agents}, settings.sample_rate)] if voices else []
+        speech = [Voicebox({a.name: voices.get(a.voice) for a in cast.agents}, settings.sample_rate), LineEnder()] if voices else []
         deadline = LineDeadline(settings.line_timeout)
         lookahead = [Lookahead()] if paced and settings.lookahead else []
         playout = [Playout()] if paced and not settings.lookahead else []
@@ -99,7 +102,7 @@ class Duel:
             self.llm,
             deadline,
             LineEditor(self.script, cast, topic, self.rating),
-            Announcer(cast, settings.pause),
+            Announcer(cast, settings.pause, settings.sample_rate),
             *speech,
             *lookahead,
             *output,
@@ -118,19 +121,7 @@ class Duel:
             worker=self.worker,
             context_strategy=ContextStrategyConfig(strategy=ContextStrategy.RESET),
         )
-        first, second = cast.agents
-        self.flow_manager.state.update(
-            first={"name": first.name, "persona": first.persona},
-            second={"name": second.name, "persona": second.persona},
-            topic=topic,
-            speaker=first.name,
-            partner=second.name,
-            phase=flow.phases[0].name,
-            turn=1,
-            phase_turn=1,
-            attempt=1,
-        )
-        prompter.state = self.flow_manager.state
+        self.flow_manager.state.update(self.state.placeholders())
         for gate in lookahead:
             gate.flow_manager = self.flow_manager
 
@@ -139,7 +130,7 @@ class Duel:
             culprit = f"the LLM at {llm_url}" if frame.processor in (self.llm, deadline) else str(frame.processor)
             self.error = f"{culprit} failed: {frame.error}"
             logger.error(f"duel stopped: {self.error}")
-            await worker.queue_frame(urgent_event("error", message=f"The duel stopped: {self.error}", fatal=True))
+            await worker.queue_frame(urgent_event(DuelEvent.ERROR, message=f"The duel stopped: {self.error}", fatal=True))
             await worker.cancel()
 
     @property
@@ -157,11 +148,11 @@ class Duel:
         """Announce the duel and enter the first phase: the first line is generated at once."""
         await self.worker.queue_frame(
             event(
-                "duel-started",
+                DuelEvent.DUEL_STARTED,
                 flow=self.flow.name,
                 phases=[p.name for p in self.flow.phases],
                 cast=self.cast.model_dump(),
-                topic=self.flow_manager.state["topic"],
+                topic=self.state.topic,
             )
         )
         await self.flow_manager.initialize(self.turns.flow.initial_node)

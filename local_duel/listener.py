@@ -14,6 +14,8 @@ import websockets
 from pipecat.frames.frames import InputAudioRawFrame, InputTransportMessageFrame, OutputTransportMessageFrame
 from pipecat.serializers.protobuf import ProtobufFrameSerializer
 
+from local_duel.events import DuelEvent
+
 CLIENT_READY = {"label": "rtvi-ai", "type": "client-ready", "id": "listener", "data": {"version": "1.0.0", "about": {"library": "local-duel-listener"}}}
 UNDERRUN = 0.02  # starvation shorter than this is delivery jitter, not a gap you hear
 
@@ -73,7 +75,7 @@ class Heard:
         this listener's clock: seconds since `POST /api/start`."""
         return [
             {k: v - self.epoch for k, v in e.items() if k in ("llm_start", "llm_end", "tts_start", "tts_end")}
-            for e in self.named("line-ended")
+            for e in self.named(DuelEvent.LINE_ENDED)
         ]
 
     def gaps(self) -> list[float]:
@@ -148,7 +150,7 @@ async def hear(
     `hang_up_after_audio` says to stop); times are seconds since `started` (monotonic)."""
     serializer = ProtobufFrameSerializer()
     lines, sound = max((c.line for c in heard.audio), default=0), 0.0  # lines started (so far, on a second call) and seconds of sound
-    lines = max(lines, len(heard.named("line-started")))
+    lines = max(lines, len(heard.named(DuelEvent.LINE_STARTED)))
     async with asyncio.timeout(timeout):
         async for raw in socket:
             now = time.monotonic() - started
@@ -165,12 +167,12 @@ async def hear(
                 if message.get("type") == "server-message" and isinstance(message.get("data"), dict) and "event" in message["data"]:
                     data = message["data"]
                     heard.events.append((now, data))
-                    lines += data["event"] == "line-started"
-                    if data["event"] == "duel-state":  # a late joiner counts the lines before it
+                    lines += data["event"] == DuelEvent.LINE_STARTED
+                    if data["event"] == DuelEvent.DUEL_STATE:  # a late joiner counts the lines before it
                         lines = data["speaking"]["turn"] if data["speaking"] else len(data["transcript"])
                     if on_event and on_event(heard):
                         return heard
-                    if data["event"] == "duel-ended" or (data["event"] == "error" and data.get("fatal")):
+                    if data["event"] == DuelEvent.DUEL_ENDED or (data["event"] == DuelEvent.ERROR and data.get("fatal")):
                         return heard
                 else:
                     heard.rtvi.append((now, message))

@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Literal
 
-from local_duel.modelfile import MODELFILE, ModelfileError, read_modelfile
+from local_duel.modelfile import ModelfileError, read_modelfile
 
 PromptStyle = Literal["screenplay", "chat"]
 """"screenplay": a base model continues the shared script; "chat": an instruction-tuned

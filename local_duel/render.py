@@ -16,12 +16,12 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from local_duel.cast import Cast
 from local_duel.duel import Duel
+from local_duel.engine import engine_for
 from local_duel.flow import DuelFlow
 from local_duel.history.leases import owner_id
 from local_duel.history.recorder import Recording, new_duel
 from local_duel.history.store import DuelStore
 from local_duel.line import Line
-from local_duel.engine import engine_for
 from local_duel.rating import Rating
 from local_duel.settings import Settings
 from local_duel.voice import Voices
@@ -115,10 +115,12 @@ async def render(
         async def on_started(worker, frame):
             duel.begin()
 
+        stopping: list[asyncio.Task] = []  # held, so the loop can't drop the cancel half-way
+
         def interrupt():  # Ctrl-C: stop the duel, keep what was said
             result.error = "interrupted"
             loop.remove_signal_handler(signal.SIGINT)
-            loop.create_task(duel.worker.cancel())
+            stopping.append(loop.create_task(duel.worker.cancel()))
 
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGINT, interrupt)

@@ -8,6 +8,7 @@ instruction-tuned model reads a chat from its side instead: its own lines as
 """
 
 from dataclasses import dataclass, field
+
 from local_duel.line import Line
 from local_duel.prompt_style import PromptStyle
 

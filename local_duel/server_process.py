@@ -37,9 +37,12 @@ def wait_until_answered(url: str, process: subprocess.Popen, within: float) -> b
 
 class ServerProcess:
     """The server on `port` (a free one if None), its output to `log`, with `env` added
-    to this process's environment."""
+    to this process's environment and `args` (such as `--lan`) to its command."""
 
-    def __init__(self, env: dict[str, str] | None = None, port: int | None = None, log=subprocess.DEVNULL):
+    def __init__(
+        self, env: dict[str, str] | None = None, port: int | None = None, log=subprocess.DEVNULL, args: tuple[str, ...] = ()
+    ):
+        self.args = args
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **(env or {})}
@@ -48,7 +51,7 @@ class ServerProcess:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [str(COMMAND), "serve", "--port", str(self.port)],
+            [str(COMMAND), "serve", *self.args, "--port", str(self.port)],
             cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
         )
 

@@ -29,8 +29,9 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.services.settings import LLMSettings
 
 from local_duel import generation
-from local_duel.announcer import event
 from local_duel.cast import Cast
+from local_duel.duel_state import DuelState
+from local_duel.events import DuelEvent, event
 from local_duel.heckle import direction as heckle_direction
 from local_duel.line import Line, LineFrame
 from local_duel.move import MovePicker, hook, plain
@@ -67,6 +68,7 @@ class Prompter(FrameProcessor):
     def __init__(
         self,
         script: Script,
+        state: DuelState,
         views: dict[str, PromptStyle],
         models: dict[str, str],
         phases: list[Phase],
@@ -77,7 +79,7 @@ class Prompter(FrameProcessor):
         self._script = script
         self._heckles = heckles
         self._heckle: str | None = None
-        self.state: dict = {}  # the FlowManager's state, set once the manager exists
+        self._state = state
         self._views = views
         self._models = models
         self._moves = {p.name: p.moves for p in phases}
@@ -91,26 +93,26 @@ class Prompter(FrameProcessor):
         if not isinstance(frame, LLMContextFrame):
             await self.push_frame(frame, direction)
             return
-        state = self.state
+        state = self._state
         tasks = [m.get("content", "") for m in frame.context.get_messages() if isinstance(m, dict)]
-        self._script.direct(state["phase"], " ".join(t for t in tasks if isinstance(t, str)).strip())
-        if state["attempt"] == 1:
+        self._script.direct(state.phase, " ".join(t for t in tasks if isinstance(t, str)).strip())
+        if state.attempt == 1:
             self._heckle = self._heckles()
             if self._heckle:
-                self._script.interject(heckle_direction(self._heckle, state["speaker"]))
-                self._move = f"answering the heckler, then back to {state['partner']}"
+                self._script.interject(heckle_direction(self._heckle, state.speaker))
+                self._move = f"answering the heckler, then back to {state.partner}"
             else:
-                self._move = self._picker.pick(self._moves[state["phase"]], self._values()) if self._picker else ""
+                self._move = self._picker.pick(self._moves[state.phase], self._values()) if self._picker else ""
         cue = Line(
-            state["speaker"], state["phase"], state["turn"], "", attempts=state["attempt"], move=self._move, heckle=self._heckle
+            state.speaker, state.phase, state.turn, "", attempts=state.attempt, move=self._move, heckle=self._heckle
         )
         cue.started_at = asyncio.get_running_loop().time()
         cue.mark("llm_start")
-        speaker = state["speaker"]
+        speaker = state.speaker
         delta = LLMSettings(
-            seed=generation.seed(self._seed, state["turn"], state["attempt"]),
+            seed=generation.seed(self._seed, state.turn, state.attempt),
             model=self._models[speaker],
-            temperature=generation.temperature(self._temperature, state["attempt"]),
+            temperature=generation.temperature(self._temperature, state.attempt),
         )
         await self.push_frame(LLMUpdateSettingsFrame(delta=delta))
         await self.push_frame(CueFrame(cue))
@@ -119,14 +121,13 @@ class Prompter(FrameProcessor):
 
     def _values(self) -> dict[str, str]:
         """What a move's placeholders are filled with this turn."""
-        state = self.state
-        personas = {state[side]["name"]: state[side]["persona"] for side in ("first", "second")}
+        state = self._state
         return {
-            "speaker": state["speaker"],
-            "partner": state["partner"],
-            "topic": plain(state["topic"]),
-            "speaker.persona": hook(personas[state["speaker"]]),
-            "partner.persona": hook(personas[state["partner"]]),
+            "speaker": state.speaker,
+            "partner": state.partner,
+            "topic": plain(state.topic),
+            "speaker.persona": hook(state.persona(state.speaker)),
+            "partner.persona": hook(state.persona(state.partner)),
         }
 
 
@@ -191,10 +192,12 @@ class Turns:
     def __init__(
         self,
         script: Script,
+        state: DuelState,
         turns_per_phase: int | None = None,
         on_line: Callable[[Line], Awaitable[None]] | None = None,
     ):
         self._script = script
+        self._state = state
         self._turns_per_phase = turns_per_phase
         self._on_line = on_line
         self.flow = None  # the pipecat.flows.Flow built with this object as its handlers
@@ -206,31 +209,27 @@ class Turns:
         self._skipping = True
 
     async def take_turn(self, action: dict, flow_manager: FlowManager):
-        state = flow_manager.state
-        if len(self._script.lines) < state["turn"]:  # the line was rejected: ask again
-            state["attempt"] += 1
-            return self._enter(flow_manager, state["phase"])
+        state = self._state
+        if len(self._script.lines) < state.turn:  # the line was rejected: ask again
+            state.attempt += 1
+            return self._enter(flow_manager)
         if self._on_line:
             await self._on_line(self._script.lines[-1])
         turns = self._turns_per_phase or action["turns"]
-        state.update(
-            turn=state["turn"] + 1,
-            phase_turn=state["phase_turn"] + 1,
-            attempt=1,
-            speaker=state["partner"],
-            partner=state["speaker"],
-        )
+        state.next_turn()
         skipping, self._skipping = self._skipping, False
-        if state["phase_turn"] > turns or skipping:
+        if state.phase_turn > turns or skipping:
             if action.get("next") is None:
                 lines = len(self._script.lines)
-                await flow_manager.worker.queue_frames([event("duel-ended", lines=lines), EndFrame()])
+                await flow_manager.worker.queue_frames([event(DuelEvent.DUEL_ENDED, lines=lines), EndFrame()])
                 return
-            state.update(phase=action["next"], phase_turn=1)
-        self._enter(flow_manager, state["phase"])
+            state.next_phase(action["next"])
+        self._enter(flow_manager)
 
-    def _enter(self, flow_manager: FlowManager, phase: str):
+    def _enter(self, flow_manager: FlowManager):
+        """Enter the state's phase again, for its next turn, with Flows' placeholders up to date."""
+        flow_manager.state.update(self._state.placeholders())
         # Entered from a task: awaiting set_node inside a handler deadlocks the flow.
-        task = asyncio.get_running_loop().create_task(flow_manager.set_node_from_config(self.flow.node(phase)))
+        task = asyncio.get_running_loop().create_task(flow_manager.set_node_from_config(self.flow.node(self._state.phase)))
         self.entering.add(task)
         task.add_done_callback(self.entering.discard)

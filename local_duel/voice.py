@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from loguru import logger
 import onnxruntime
 import soxr
-from piper import PiperConfig, PiperVoice, SynthesisConfig
+from loguru import logger
 from pipecat.frames.frames import (
     Frame,
     TTSAudioRawFrame,
@@ -30,8 +29,8 @@ from pipecat.frames.frames import (
     TTSTextFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from piper import PiperConfig, PiperVoice, SynthesisConfig
 
-from local_duel.announcer import event
 from local_duel.errors import LocalDuelError
 from local_duel.line import Line, LineFrame
 from local_duel.models import FETCH_COMMAND
@@ -175,7 +174,3 @@ class Voicebox(FrameProcessor):
             )
         line.mark("tts_end")
         await self.push_frame(TTSStoppedFrame(context_id=context_id))
-        # In step with the audio: it reaches a listener as the line finishes playing.
-        await self.push_frame(
-            event("line-ended", speaker=line.speaker, turn=line.turn, tokens=line.tokens, **line.marks)
-        )

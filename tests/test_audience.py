@@ -5,12 +5,11 @@ import asyncio
 import hashlib
 import statistics
 
-import pytest
 import websockets
+from pipecat.serializers.protobuf import ProtobufFrameSerializer
 
 from local_duel.crowd import gather_crowd, ready, start
 from local_duel.listener import Heard, client_message, hear
-from pipecat.serializers.protobuf import ProtobufFrameSerializer
 
 CAST = {
     "first": {"name": "Max", "persona": "a smug engineer", "voice": "en_US-joe-medium"},

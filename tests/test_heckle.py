@@ -6,6 +6,8 @@ from pipecat.frames.frames import LLMContextFrame
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.tests.utils import run_test
 
+from local_duel.cast import Cast
+from local_duel.duel_state import DuelState
 from local_duel.heckle import MAX_CHARS, Heckle, HeckleBox, HeckleRate, HeckleRefused, check
 from local_duel.phase import Phase
 from local_duel.script import Script
@@ -64,10 +66,9 @@ async def prompts(heckles: list[str | None]) -> list[str]:
     """The prompts the Prompter sends for consecutive turns, a heckle (or none) waiting before each."""
     script = Script()
     waiting = iter(heckles)
-    prompter = Prompter(script, {"Max": "screenplay", "Ava": "screenplay"}, {"Max": "m", "Ava": "m"},
-                        [Phase("flirt", 4, None, [])], Settings(moves=False), lambda: next(waiting))
-    prompter.state = {"first": {"name": "Max", "persona": "p"}, "second": {"name": "Ava", "persona": "q"}, "topic": "t",
-                      "speaker": "Max", "partner": "Ava", "phase": "flirt", "turn": 1, "attempt": 1}
+    cast = Cast(first={"name": "Max", "persona": "p", "voice": "v"}, second={"name": "Ava", "persona": "q", "voice": "v"})
+    prompter = Prompter(script, DuelState.opening(cast, "t", "flirt"), {"Max": "screenplay", "Ava": "screenplay"},
+                        {"Max": "m", "Ava": "m"}, [Phase("flirt", 4, None, [])], Settings(moves=False), lambda: next(waiting))
     frames = [LLMContextFrame(LLMContext(messages=[{"role": "developer", "content": "They flirt."}])) for _ in heckles]
     down, _ = await run_test(prompter, frames_to_send=frames)
     cues = [f.line for f in down if isinstance(f, CueFrame)]

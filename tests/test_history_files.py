@@ -4,7 +4,7 @@ as WebVTT (read back by webvtt-py), Markdown and JSON. No database needed."""
 import html
 import io
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -52,7 +52,7 @@ def test_lines_are_assembled_at_their_start_times_with_silence_between():
 
 
 def duel(lines: list[tuple[str, str, str, float, float]]) -> DuelDetail:
-    now = datetime(2026, 11, 22, 9, 30, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
     return DuelDetail(
         id="abc", created_at=now, ended_at=now, status="complete", error=None, flow="flirt_roast",
         topic="Tabs <versus> spaces & “quotes”", line_count=len(lines), audio_seconds=lines[-1][3] + lines[-1][4],

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-import webvtt
 import websockets
+import webvtt
 
 from helpers import ROOT, local_duel, serving
 from local_duel.engine import free_port

@@ -1,6 +1,6 @@
 """The duel store on real databases: every test runs on SQLite and on a real PostgreSQL."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -13,7 +13,7 @@ from local_duel.history.records import NewDuel, StoredLine
 from local_duel.history.store import DuelRunningError, DuelStore, HistoryError, alembic_config, history_url
 from local_duel.settings import Settings
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 def new_duel(duel_id: str, topic: str = "pineapple on pizza", first: str = "Max", second: str = "Ava", **extra) -> NewDuel:

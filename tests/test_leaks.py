@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import websockets
-
 from pipecat.frames.frames import OutputTransportMessageFrame
 from pipecat.serializers.protobuf import ProtobufFrameSerializer
 

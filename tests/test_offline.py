@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pytest
+
 import offline_guard
 
 
@@ -31,3 +32,12 @@ def test_guard_is_active_in_child_processes(offline):
 def test_guard_allows_loopback():
     assert offline_guard._is_loopback("127.0.0.1") and offline_guard._is_loopback("::1")
     assert offline_guard._is_loopback("localhost") and not offline_guard._is_loopback("10.0.0.1")
+
+
+def test_guard_allows_this_machine_own_addresses_but_no_other():
+    """`serve --lan` is reached on the machine's own LAN address, which the kernel delivers
+    locally; a neighbour on the same network is still refused."""
+    own = [str(a) for a in offline_guard._own_addresses() if not a.is_loopback]
+    assert all(offline_guard._is_local(a) for a in own)
+    assert not offline_guard._is_local("192.0.2.1") or "192.0.2.1" in own
+    assert not offline_guard._is_local("example.org")

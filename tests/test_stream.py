@@ -170,6 +170,15 @@ async def health(base: str) -> dict:
             return await response.json()
 
 
+async def test_health_says_ready_in_a_word_and_a_sentence(server):
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{server}/api/health") as response:
+            assert response.status == 200
+            report = await response.json()
+    assert report["state"] == "ready" and report["models_loaded"]
+    assert report["message"].startswith("ready: the embedded engine answers")
+
+
 async def test_hanging_up_mid_line_ends_the_duel_and_leaves_no_task(server):
     before = (await health(server))["tasks"]
     heard = await listen(server, {"cast": CAST, "topic": "socks"}, hang_up_after_audio=0.5)
@@ -229,7 +238,7 @@ def test_serve_without_the_weights_names_the_fetch_command(tmp_path):
 
 def test_an_llm_that_never_answers_is_reported_and_the_server_stays_up(tmp_path):
     """Pointed at a port where nothing listens, the server still serves the page and the
-    API, and /api/health says why there is no engine."""
+    API, and /api/health says it is warming up, then that it failed and why."""
     import json
     import os
     import subprocess
@@ -248,18 +257,22 @@ def test_an_llm_that_never_answers_is_reported_and_the_server_stays_up(tmp_path)
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
-        detail = ""
+        said = []  # (status, state) as they changed
         for _ in range(150):
             time.sleep(0.2)
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2)
             except urllib.error.HTTPError as e:
-                detail = json.loads(e.read())["detail"]
-                if "could not start" in detail:
+                report = json.loads(e.read())
+                if not said or said[-1] != (e.code, report["state"]):
+                    said.append((e.code, report["state"]))
+                if report["state"] == "failed":
                     break
             except OSError:
                 continue
-        assert f"the engine could not start: the LLM server at http://127.0.0.1:{dead}/v1 did not answer" in detail
+        assert said == [(503, "warming"), (503, "failed")]
+        assert report["message"].startswith(f"the engine could not start: the LLM server at http://127.0.0.1:{dead}/v1 did not answer")
+        assert not report["models_loaded"] and report["engine"] == "external"
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/flows", timeout=2) as response:
             assert response.status == 200
         assert process.poll() is None

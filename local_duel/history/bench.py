@@ -12,7 +12,7 @@ import json
 import statistics
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -66,7 +66,7 @@ async def run(duels: int, settings: Settings) -> dict:
         lines.append((StoredLine(
             number=number, speaker="Max" if number % 2 else "Ava", side="first" if number % 2 else "second", phase="flirt",
             turn=number, text=text, voice=speakers[number % 2].id, start_seconds=start, audio_seconds=seconds,
-            spoken_at=datetime.now(timezone.utc),
+            spoken_at=datetime.now(UTC),
         ), audio.encode(pcm, rate)))
         start += seconds + pause
     speech_seconds = sum(line.audio_seconds for line, _ in lines)

@@ -7,7 +7,7 @@ lines' audio is put together into one Ogg/Opus (see audio.py), kept in `duel_aud
 and the lines' own copies are cleared.
 """
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, LargeBinary, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -29,10 +29,10 @@ class UTCDateTime(TypeDecorator):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
-        return value.astimezone(timezone.utc) if value else value
+        return value.astimezone(UTC) if value else value
 
     def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
-        return value.replace(tzinfo=timezone.utc) if value and value.tzinfo is None else value
+        return value.replace(tzinfo=UTC) if value and value.tzinfo is None else value
 
 
 class Base(DeclarativeBase):

@@ -9,7 +9,7 @@ a line while the one before still plays, usually the line playing at the time to
 """
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import yaml
 from loguru import logger
@@ -89,7 +89,7 @@ class Recorder(FrameProcessor):
             voice=voice, attempts=line.attempts, tokens=line.tokens,
             start_seconds=self._line_start / rate, audio_seconds=len(self._line_audio) / 2 / rate,
             time_to_first_token=line.time_to_first_token, time_to_first_audio=line.time_to_first_audio,
-            spoken_at=datetime.now(timezone.utc), heckle=line.heckle,
+            spoken_at=datetime.now(UTC), heckle=line.heckle,
         )
         try:
             ogg = await asyncio.to_thread(audio.encode, bytes(self._line_audio), rate)

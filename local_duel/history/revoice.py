@@ -3,18 +3,22 @@ a new duel that points at its source."""
 
 import asyncio
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
 from local_duel.history import audio
 from local_duel.history.records import DuelDetail, NewDuel
 from local_duel.history.store import DuelRunningError, DuelStore
-from local_duel.voice import Voices
+from local_duel.voice import Voice, Voices
 
 
 class NothingToRevoice(ValueError):
     """The source duel has no lines to speak."""
+
+
+def _speech(voice: Voice, text: str, rate: int) -> np.ndarray:
+    return np.concatenate(list(voice.synthesize(text, rate)))
 
 
 async def revoice(store: DuelStore, voices: Voices, source: DuelDetail, new_voices: dict[str, str], owner: str) -> str:
@@ -37,12 +41,12 @@ async def revoice(store: DuelStore, voices: Voices, source: DuelDetail, new_voic
     try:
         for line in source.lines:
             voice = speakers[line.side]
-            pcm = await asyncio.to_thread(lambda: np.concatenate(list(voice.synthesize(line.text, rate))))
+            pcm = await asyncio.to_thread(_speech, voice, line.text, rate)
             ogg = await asyncio.to_thread(audio.encode, pcm, rate)
             seconds = len(pcm) / rate
             spoken = line.model_copy(update={
                 "voice": voice.id, "start_seconds": start, "audio_seconds": seconds, "time_to_first_token": None,
-                "time_to_first_audio": None, "spoken_at": datetime.now(timezone.utc),
+                "time_to_first_audio": None, "spoken_at": datetime.now(UTC),
             })
             await store.add_line(duel.id, spoken, ogg)
             start += seconds + pause

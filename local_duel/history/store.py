@@ -5,7 +5,7 @@ schema up to date when the store opens, so every app replica sharing one Postgre
 shares one history. Everything a duel is lives in the database, its audio included.
 """
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from alembic import command
@@ -51,7 +51,7 @@ def history_url(settings: Settings) -> str:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _like(text: str) -> str:

@@ -7,28 +7,30 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, HTTPException, Request, UploadFile
 
 from local_duel.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast
-from local_duel.flow import DEFAULT_FLOW, DuelFlow, FlowFileError
 from local_duel.engine import Engine, EngineError, ModelChoiceError, ModelInfo
+from local_duel.flow import DEFAULT_FLOW, DuelFlow, FlowFileError
+from local_duel.models import FETCH_COMMAND
 from local_duel.server.catalog import FlowCatalog, UploadsFull, mermaid
+from local_duel.server.errors import SafeJSONResponse
 from local_duel.server.guard import from_the_page
 from local_duel.server.limits import RateLimited, StartRate
 from local_duel.server.schemas import (
+    CHANGES,
     Defaults,
     DuelRequest,
     FlowDetail,
     FlowSummary,
     Health,
+    HealthState,
     PhaseInfo,
-    CHANGES,
     StartResponse,
     answers,
 )
 from local_duel.server.tickets import Tickets
 from local_duel.voice import UnknownVoiceError, Voices
 
-
 router = APIRouter(prefix="/api", responses=answers())
-WARMING = "the engine is warming up or could not start"
+NOT_READY = "the engine is warming up or could not start"
 RETRY_AFTER_SECONDS = 10  # a short duel's line or two: a full stage frees up about that often
 
 
@@ -44,14 +46,20 @@ def tickets(request: Request) -> Tickets:
     return request.app.state.tickets
 
 
+def _warm_up(state) -> tuple[HealthState, str] | None:
+    """Why the engine is not there for duels yet, as the warm-up left it; None once it is."""
+    if state.warmup_error:
+        return "failed", f"the engine could not start: {state.warmup_error}"
+    if not state.ready:
+        return "warming", "the engine is warming up; try again in a few seconds"
+    return None
+
+
 def engine(request: Request) -> Engine:
     """The engine, once it is warm; 503 saying why not before that."""
-    state = request.app.state
-    if state.warmup_error:
-        raise HTTPException(503, f"the engine could not start: {state.warmup_error}")
-    if not state.ready:
-        raise HTTPException(503, "the engine is warming up; try again in a few seconds")
-    return state.engine
+    if not_ready := _warm_up(request.app.state):
+        raise HTTPException(503, not_ready[1])
+    return request.app.state.engine
 
 
 ReadyEngine = Annotated[Engine, Depends(engine)]
@@ -134,28 +142,46 @@ def defaults() -> Defaults:
     return Defaults(cast=Cast.from_file(DEFAULT_CAST), topic=DEFAULT_TOPIC, flow=DEFAULT_FLOW)
 
 
-@router.get("/health", responses=answers(**{"503": WARMING}))
-async def health(request: Request, engine: ReadyEngine) -> Health:
-    """Whether the engine answers and the models are loaded; 503 if not. It only asks:
-    a dead embedded engine is brought back by its supervisor, not by this read."""
+async def _readiness(state) -> tuple[HealthState, str]:
+    """Whether duels can start now, and why not."""
+    if not_ready := _warm_up(state):
+        return not_ready
+    engine: Engine = state.engine
+    if not (voices := state.voices.bases()):
+        return "failed", f"no Piper voices in {state.voices.folder}; run `{FETCH_COMMAND}` and restart"
+    if not await engine.healthy():  # an embedded engine that died is being restarted by its supervisor
+        return "warming", f"the {engine.kind} engine at {engine.url} is not answering; try again in a few seconds"
+    return "ready", f"ready: the {engine.kind} engine answers and {len(voices)} Piper voices are loaded"
+
+
+@router.get(
+    "/health",
+    responses={**answers(), 503: {"model": Health, "description": "not ready: `state` says warming or failed, `message` why"}},
+)
+async def health(request: Request) -> Health:
+    """Whether duels can start: the engine answers and the voices are loaded (200), or
+    not yet, or not without a fix (503). It only asks: a dead embedded engine is brought
+    back by its supervisor, not by this read."""
     state = request.app.state
-    ok = await engine.healthy()
+    readiness, message = await _readiness(state)
     report = Health(
-        engine=engine.kind,
-        engine_url=engine.url,
-        models_loaded=ok and bool(state.voices.bases()),
+        state=readiness,
+        message=message,
+        engine=state.engine.kind,
+        engine_url=state.engine.url,
+        models_loaded=readiness == "ready",
         voices=state.voices.ids(),
         duels_running=len(state.duels),
         viewers=sum(len(live.audience.viewers) for live in state.duels.values()),
         max_duels=state.settings.max_duels,
         tasks=len(asyncio.all_tasks()),
     )
-    if not report.models_loaded:
-        raise HTTPException(503, report.model_dump())
+    if readiness != "ready":
+        return SafeJSONResponse(report.model_dump(), 503)
     return report
 
 
-@router.get("/models", responses=answers(**{"503": WARMING}))
+@router.get("/models", responses=answers(**{"503": NOT_READY}))
 async def list_models(engine: ReadyEngine) -> list[ModelInfo]:
     """The LLM models an agent can use, each with how it is prompted (screenplay or chat)
     and, for the embedded engine's GGUF files, its size."""
@@ -181,7 +207,7 @@ def start_rate(request: Request) -> None:
         **CHANGES,
         "422": "a setting is wrong; `loc` names it",
         "429": "the stage is full, or too many starts from this client in the last minute; see Retry-After",
-        "503": WARMING,
+        "503": NOT_READY,
     }),
 )
 async def start(

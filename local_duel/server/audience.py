@@ -16,7 +16,7 @@ from fastapi import WebSocket
 from loguru import logger
 from pipecat.serializers.protobuf import ProtobufFrameSerializer
 
-from local_duel.announcer import urgent_event
+from local_duel.events import DuelEvent, urgent_event
 
 FELL_BEHIND = 4008  # close code (application range): the viewer could not keep up
 MAX_MESSAGES = 2000  # a backlog of events alone (no audio) is cut off here
@@ -113,7 +113,7 @@ class Audience:
         self._serializer = ProtobufFrameSerializer()
         self._on_cut_off = on_cut_off
 
-    async def encode(self, name: str, **data) -> bytes:
+    async def encode(self, name: DuelEvent, **data) -> bytes:
         """An event as the bytes every viewer gets."""
         return await self._serializer.serialize(urgent_event(name, **data))
 
@@ -124,11 +124,11 @@ class Audience:
                 self.viewers.pop(viewer.name, None)
                 self._on_cut_off(viewer)
 
-    async def announce(self, name: str, **data) -> None:
+    async def announce(self, name: DuelEvent, **data) -> None:
         """An event for every viewer, now (not in step with the audio)."""
         self.fan_out(await self.encode(name, **data))
 
-    async def tell(self, viewer: Viewer, name: str, **data) -> None:
+    async def tell(self, viewer: Viewer, name: DuelEvent, **data) -> None:
         """An event for one viewer."""
         viewer.offer(await self.encode(name, **data))
 
@@ -144,13 +144,13 @@ class Audience:
         if not isinstance(data, dict):
             return
         story, name = self.story, data.get("event")
-        if name == "duel-started":
+        if name == DuelEvent.DUEL_STARTED:
             story.update({k: data[k] for k in ("flow", "phases", "cast", "topic")}, phase=data["phases"][0])
-        elif name == "phase-changed":
+        elif name == DuelEvent.PHASE_CHANGED:
             story["phase"] = data["phase"]
-        elif name == "line-started":
+        elif name == DuelEvent.LINE_STARTED:
             story["speaking"] = data
-        elif name == "line-text":
+        elif name == DuelEvent.LINE_TEXT:
             story["transcript"].append({k: data[k] for k in ("speaker", "side", "phase", "turn", "text")})
-        elif name == "line-ended":
+        elif name == DuelEvent.LINE_ENDED:
             story["speaking"] = None

@@ -21,6 +21,7 @@ from pipecat.serializers.protobuf import ProtobufFrameSerializer
 from pipecat.transports.base_output import BaseOutputTransport
 from pipecat.transports.base_transport import TransportParams
 
+from local_duel.events import DuelEvent
 from local_duel.server.audience import Audience
 
 
@@ -61,7 +62,7 @@ class Broadcast(BaseOutputTransport):
     async def send_message(self, frame: OutputTransportMessageFrame | OutputTransportMessageUrgentFrame):
         message = frame.message
         data = message.get("data") if isinstance(message, dict) else None
-        if isinstance(data, dict) and data.get("event") == "duel-ended":
+        if isinstance(data, dict) and data.get("event") == DuelEvent.DUEL_ENDED:
             data.update(self._verdict())
         if isinstance(message, dict):
             self._audience.observe(message)

@@ -12,6 +12,7 @@ from fastapi import WebSocket
 from loguru import logger
 
 from local_duel.duel import Duel
+from local_duel.events import DuelEvent
 from local_duel.flow import DuelFlow
 from local_duel.heckle import Heckle, HeckleBox, HeckleRate, HeckleRefused, check
 from local_duel.history.recorder import Recording, new_duel
@@ -76,7 +77,7 @@ class LiveDuel:
             if self._grace:
                 self._grace.cancel()
             if self._ended_by:
-                await self.audience.announce("duel-ended", lines=len(self.duel.script.lines), by=self._ended_by, **self.verdict())
+                await self.audience.announce(DuelEvent.DUEL_ENDED, lines=len(self.duel.script.lines), by=self._ended_by, **self.verdict())
             for viewer in list(self.audience.viewers.values()):
                 viewer.finish()
             await self.recording.end(self.duel.error, self.settings, self.votes.tally())
@@ -87,7 +88,7 @@ class LiveDuel:
         if not self.duel.begun:
             message = f"no RTVI client-ready within {seconds:g} s (LOCAL_DUEL_CLIENT_READY_SECONDS); the duel is off"
             logger.info(f"duel {self.id}: {message}")
-            await self.audience.announce("error", message=message, fatal=True)
+            await self.audience.announce(DuelEvent.ERROR, message=message, fatal=True)
             await self.duel.worker.cancel()
 
     def verdict(self) -> dict:
@@ -106,14 +107,14 @@ class LiveDuel:
         if viewer.name in self.audience.viewers:
             return
         state = await self.audience.encode(
-            "duel-state", **self.audience.story, votes=self.votes.tally(),
+            DuelEvent.DUEL_STATE, **self.audience.story, votes=self.votes.tally(),
             viewers=len(self.audience.viewers) + 1, you=viewer.name, host=viewer.host,
         )
         self.audience.join(viewer, state)
         if self._grace:
             self._grace.cancel()
             self._grace = None
-        await self.audience.announce("audience", viewers=len(self.audience.viewers))
+        await self.audience.announce(DuelEvent.AUDIENCE, viewers=len(self.audience.viewers))
         if viewer.host:
             self.duel.begin()
 
@@ -130,7 +131,7 @@ class LiveDuel:
     async def _after_leaving(self) -> None:
         """A room that empties gets a grace period to come back; a host who watched alone,
         or left before the duel began, leaves nobody to play for: it ends now."""
-        await self.audience.announce("audience", viewers=len(self.audience.viewers))
+        await self.audience.announce(DuelEvent.AUDIENCE, viewers=len(self.audience.viewers))
         if self.audience.viewers or self._grace is not None:
             return
         if self.duel.begun and self._viewers > 1:
@@ -149,7 +150,7 @@ class LiveDuel:
     async def act(self, viewer: Viewer, action: object, data: object) -> None:
         """A viewer's client message `{t: action, d: data}`; a refusal names what was wrong."""
         async def refuse(code: str, message: str):
-            await self.audience.tell(viewer, "refused", action=action if isinstance(action, str) else None, code=code, message=message)
+            await self.audience.tell(viewer, DuelEvent.REFUSED, action=action if isinstance(action, str) else None, code=code, message=message)
 
         if viewer.name not in self.audience.viewers:
             return await refuse("not-ready", "send RTVI client-ready first")
@@ -166,20 +167,20 @@ class LiveDuel:
             except HeckleRefused as e:
                 return await refuse(e.code, str(e))
             self.audience.story["heckles"].append(text)
-            await self.audience.announce("heckle", text=text)
+            await self.audience.announce(DuelEvent.HECKLE, text=text)
         elif action == "vote":
             try:
                 self.votes.cast(viewer.name, data.get("side"))
             except VoteRefused as e:
                 return await refuse("bad-vote", str(e))
-            await self.audience.announce("votes", votes=self.votes.tally())
+            await self.audience.announce(DuelEvent.VOTES, votes=self.votes.tally())
         elif action == "skip":
             self.duel.turns.skip()
-            await self.audience.announce("control", action="skip")
+            await self.audience.announce(DuelEvent.CONTROL, action="skip")
         elif action in ("pause", "resume"):
             self.broadcast.pause() if action == "pause" else self.broadcast.resume()
             self.audience.story["paused"] = self.broadcast.paused
-            await self.audience.announce("control", action=action)
+            await self.audience.announce(DuelEvent.CONTROL, action=action)
         elif action == "end":
             self._ended_by = "host"
             self.broadcast.resume()  # a paused output would hold the cancel up

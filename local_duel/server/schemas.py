@@ -1,5 +1,7 @@
 """Request and response bodies of the HTTP API."""
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from local_duel.cast import Cast
@@ -73,9 +75,19 @@ class Defaults(BaseModel):
     flow: str
 
 
+HealthState = Literal["warming", "ready", "failed"]
+
+
 class Health(BaseModel):
+    """What `GET /api/health` says, 200 when ready and 503 otherwise: `state` for a
+    program to act on, `message` for a person to read."""
+
+    state: HealthState = Field(
+        description="warming: not ready yet, ask again; ready: duels can start; failed: it won't be ready without a fix"
+    )
+    message: str = Field(description="Why, in a sentence: what is warming up, or what failed and how to fix it.")
     engine: str
-    engine_url: str
+    engine_url: str  # empty until the engine has started
     models_loaded: bool
     voices: list[str]
     duels_running: int

@@ -16,7 +16,7 @@ from pipecat.processors.frameworks.rtvi.models import PROTOCOL_VERSION
 from pipecat.serializers.protobuf import ProtobufFrameSerializer
 from starlette.websockets import WebSocketState
 
-from local_duel.announcer import urgent_event
+from local_duel.events import DuelEvent, urgent_event
 from local_duel.flow import FlowFileError
 from local_duel.server.audience import Viewer
 from local_duel.server.live import LiveDuel
@@ -35,7 +35,7 @@ class ForgivingSerializer(ProtobufFrameSerializer):
             logger.warning(f"ignored a malformed WebSocket message: {e}")
             what = "text" if isinstance(data, str) else f"{len(data)} bytes"
             return urgent_event(
-                "error", message=f"Ignored a malformed message ({what}): {e}; send RTVI frames in Pipecat's protobuf format.", fatal=False
+                DuelEvent.ERROR, message=f"Ignored a malformed message ({what}): {e}; send RTVI frames in Pipecat's protobuf format.", fatal=False
             )
 
 

@@ -21,12 +21,13 @@ from pipecat.frames.frames import (
     TTSStoppedFrame,
 )
 from pipecat.pipeline.pipeline import Pipeline
-from pipecat.pipeline.worker import PipelineParams
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.tests.utils import run_test
 
-from local_duel.announcer import Announcer
+from local_duel.announcer import Announcer, LineEnder
 from local_duel.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast
+from local_duel.duel_state import PLACEHOLDERS, DuelState
+from local_duel.generation import fill
 from local_duel.line import Line, LineFrame
 from local_duel.lookahead import Lookahead, Playout
 from local_duel.script import Script
@@ -146,9 +147,8 @@ async def test_lookahead_takes_a_turn_once_voiced_but_never_more_than_one_line_a
 async def test_the_announcer_puts_a_pause_and_a_phase_change_before_lines():
     lines = [Line(MAX, "flirt", 1, "Hi."), Line(AVA, "flirt", 2, "Hello."), Line(MAX, "roast", 3, "Ouch.")]
     down, _ = await run_test(
-        Announcer(CAST, pause=0.25),
+        Announcer(CAST, pause=0.25, sample_rate=RATE),
         frames_to_send=[LineFrame(line) for line in lines],
-        pipeline_params=PipelineParams(audio_out_sample_rate=RATE),
     )
     shown = [
         f"{f.message['data']['event']}" if isinstance(f, OutputTransportMessageFrame)
@@ -164,6 +164,21 @@ async def test_the_announcer_puts_a_pause_and_a_phase_change_before_lines():
     text = down[-2].message["data"]
     assert text == {"event": "line-text", "speaker": MAX, "side": "first", "phase": "roast", "turn": 3, "text": "Ouch."}
     assert down[-4].message["data"] == {"event": "phase-changed", "phase": "roast", "previous": "flirt", "turn": 3}
+
+
+async def test_line_ended_follows_the_voiced_line_with_its_marks():
+    """The voice fills the line's marks while it speaks and sends the line on after its
+    last sound; `line-ended` goes just ahead of it, with the marks as they are by then."""
+    line = Line(MAX, "flirt", 1, "Hi.", tokens=4)
+    line.marks.update(llm_start=1.0, llm_end=2.0, tts_start=2.5, tts_end=3.0)
+    audio = OutputAudioRawFrame(bytes(2 * RATE // 10), RATE, 1)
+    down, _ = await run_test(LineEnder(), frames_to_send=[audio, TTSStoppedFrame(), LineFrame(line)])
+    kinds = [type(f).__name__ for f in down]
+    assert kinds == ["OutputAudioRawFrame", "TTSStoppedFrame", "OutputTransportMessageFrame", "LineFrame"]
+    assert down[2].message["data"] == {
+        "event": "line-ended", "speaker": MAX, "turn": 1, "tokens": 4,
+        "llm_start": 1.0, "llm_end": 2.0, "tts_start": 2.5, "tts_end": 3.0,
+    }
 
 
 class Clock(FrameProcessor):
@@ -192,3 +207,16 @@ async def test_playout_holds_a_turn_until_its_audio_has_been_heard():
     )
     times = dict(clock.times)
     assert times["FunctionActionFrame"] - times["OutputAudioRawFrame"] >= 0.09
+
+
+def test_the_duel_state_hands_the_cue_over_and_fills_every_flow_placeholder():
+    state = DuelState.opening(CAST, DEFAULT_TOPIC, "flirt")
+    state.attempt = 3
+    state.next_turn()
+    assert (state.speaker, state.partner, state.turn, state.phase_turn, state.attempt) == (AVA, MAX, 2, 2, 1)
+    state.next_phase("roast")
+    assert (state.phase, state.phase_turn, state.turn) == ("roast", 1, 2)
+    values = state.placeholders()
+    assert {fill("{{ " + key + " }}", values) for key in PLACEHOLDERS} == {
+        AVA, MAX, DEFAULT_TOPIC, "roast", "2", CAST.first.persona, CAST.second.persona,
+    }

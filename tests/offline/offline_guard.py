@@ -1,4 +1,7 @@
-"""Fails any connection that isn't to loopback, in this process and in child processes.
+"""Fails any connection that leaves this machine, in this process and in child processes.
+
+Allowed are loopback and this machine's own interface addresses (what `serve --lan`
+answers on): the kernel delivers to those locally, so nothing reaches the network.
 
 Installed in the test process by `conftest.py`, and in every Python child process (the
 embedded llama.cpp engine, the CLI, the server) through `sitecustomize.py` on PYTHONPATH.
@@ -6,6 +9,7 @@ A refused attempt raises `PermissionError` and is appended to `$LOCAL_DUEL_OFFLI
 so a test fails even if the code under test swallows the error.
 """
 
+import functools
 import ipaddress
 import os
 import socket
@@ -21,6 +25,28 @@ def _is_loopback(host) -> bool:
         return True
     try:
         return ipaddress.ip_address(str(host).split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+@functools.cache
+def _own_addresses() -> frozenset:
+    import psutil  # only once a non-loopback address is asked for
+
+    return frozenset(
+        ipaddress.ip_address(a.address.split("%")[0])
+        for addresses in psutil.net_if_addrs().values()
+        for a in addresses
+        if a.family in (socket.AF_INET, socket.AF_INET6)
+    )
+
+
+def _is_local(host) -> bool:
+    """Loopback, or an address of one of this machine's own interfaces (never a name)."""
+    if _is_loopback(host):
+        return True
+    try:
+        return ipaddress.ip_address(str(host.decode() if isinstance(host, bytes) else host).split("%")[0]) in _own_addresses()
     except ValueError:
         return False
 
@@ -41,7 +67,7 @@ def install() -> None:
     connect, connect_ex, getaddrinfo = socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo
 
     def check(sock, address):
-        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address[0]):
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(address[0]):
             _refuse(f"connection to {address!r}")
 
     def guarded_connect(self, address):
@@ -53,7 +79,7 @@ def install() -> None:
         return connect_ex(self, address)
 
     def guarded_getaddrinfo(host, *args, **kwargs):
-        if not _is_loopback(host):
+        if not _is_local(host):
             _refuse(f"name lookup of {host!r}")
         return getaddrinfo(host, *args, **kwargs)
 
