@@ -28,8 +28,6 @@ class Settings(BaseSettings):
     # (LOCAL_DUEL_PROMPT_STYLES as JSON); unnamed models are told apart by their template.
     prompt_styles: dict[str, PromptStyle] = {}
     engine_threads: int = 2
-    # How hard the engine's idle threads spin waiting for work (llama.cpp's --poll, 0–100).
-    engine_poll: int = Field(50, ge=0, le=100)
     # Parallel slots in the embedded engine: requests it serves at once, each with its
     # own KV cache, batched together. Enough for `max_duels` with one line in flight each
     # and a little room; more slots cost about 12 MB each.

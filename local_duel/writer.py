@@ -1,11 +1,13 @@
-"""The LLM step of a duel: several candidate lines for one cue, as separate requests.
+"""The LLM step of a duel: several candidate lines for one cue.
 
 `Writer` is Pipecat's `OLLamaLLMService` (any OpenAI-compatible server: Ollama, or the
 embedded llama.cpp engine) with one change: for each context it writes `candidates`
-completions of the same prompt, each with its own seed, and hands them on as
-`CandidateFrame`s, in seed order, for the `LineEditor` to rank. They are separate
-streaming requests (llama-server writes one choice per request), `at_once` at a time:
-the embedded engine's parallel slots write them side by side.
+completions of the same prompt and hands them on as `CandidateFrame`s, in choice order,
+for the `LineEditor` to rank. It asks for all of them in one request (llama-server's
+`n_cmpl`): the engine evaluates the prompt once and copies it to the slots that write
+the other choices, where separate requests evaluated it once per slot, three times
+slower on a new prompt. A server that writes one choice per request (Ollama) gets the
+rest asked for one by one, seeds `seed + 1`, `seed + 2`, …, `at_once` at a time.
 """
 
 import asyncio
@@ -45,8 +47,8 @@ def sampling(settings: Settings) -> OLLamaLLMService.Settings:
 
 class Writer(OLLamaLLMService):
     """Writes `candidates()` completions per context (asked anew each turn: the server
-    shares the engine's slots among the duels running), seeds `seed`, `seed + 1`, …, each
-    with the `logit_bias` that `steer` holds for the model asked (none if it holds none)."""
+    shares the engine's slots among the duels running), each with the `logit_bias` that
+    `steer` holds for the model asked (none if it holds none)."""
 
     def __init__(self, *, candidates: Callable[[], int], at_once: int, steer: dict[str, dict[str, float]], **kwargs):
         super().__init__(**kwargs)
@@ -64,20 +66,30 @@ class Writer(OLLamaLLMService):
         params.pop("stream_options", None)
         if bias := self._steer.get(params["model"]):
             params["logit_bias"] = bias
-        seed = params["seed"]
-        written = await asyncio.gather(*(self._write({**params, "seed": seed + k}) for k in range(self._candidates())))
-        for candidate in written:  # in seed order, whichever finished first: ties rank the same every run
+        wanted = self._candidates()
+        written = await self._write(params, wanted)
+        if len(written) < wanted:  # the server ignored n_cmpl
+            rest = await asyncio.gather(*(self._write({**params, "seed": params["seed"] + k}, 1) for k in range(len(written), wanted)))
+            written += [candidate for more in rest for candidate in more]
+        for candidate in written:  # in choice order, whichever finished first: ties rank the same every run
             await self.push_frame(candidate)
 
-    async def _write(self, params: dict) -> CandidateFrame:
+    async def _write(self, params: dict, choices: int) -> list[CandidateFrame]:
+        """`choices` completions of one request, streamed side by side."""
+        if choices > 1:
+            params = {**params, "extra_body": {**params.get("extra_body", {}), "n_cmpl": choices}}
+        texts: dict[int, list[str]] = {}  # choice index → its streamed tokens
+        first_token_at: dict[int, float] = {}
         async with self._slots:
-            text, first_token_at = [], None
             stream = await self._client.chat.completions.create(**params)
             try:
                 async for chunk in stream:
-                    if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content:
-                        first_token_at = first_token_at or asyncio.get_running_loop().time()
-                        text.append(chunk.choices[0].delta.content)
+                    for choice in chunk.choices or []:
+                        tokens = texts.setdefault(choice.index, [])
+                        if choice.delta and choice.delta.content:
+                            first_token_at.setdefault(choice.index, asyncio.get_running_loop().time())
+                            tokens.append(choice.delta.content)
             finally:
                 await stream.close()
-        return CandidateFrame("".join(text), len(text), first_token_at)
+        written = [CandidateFrame("".join(t), len(t), first_token_at.get(i)) for i, t in sorted(texts.items())]
+        return written or [CandidateFrame("", 0, None)]

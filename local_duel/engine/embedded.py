@@ -163,7 +163,6 @@ class EmbeddedEngine(Engine):
             "--parallel", str(s.engine_slots),
             "--ctx-size", str(s.engine_slots * s.engine_context),  # split evenly between the slots
             "--threads", str(s.engine_threads),
-            "--poll", str(s.engine_poll),
             "--batch-size", str(s.engine_batch),
             "--ubatch-size", str(s.engine_batch),
             "--cache-type-k", "q8_0",
