@@ -222,3 +222,22 @@ async def test_candidates_per_line_share_the_slots_out_as_duels_join():
 
     settings = Settings(engine_slots=8, candidates=4)
     assert [candidates_each(settings, n) for n in (0, 1, 2, 3, 4, 6, 8, 12)] == [4, 4, 4, 2, 2, 1, 1, 1]
+
+
+async def test_a_lines_candidates_are_the_choices_of_one_request(engine):
+    """The Writer asks for all of a line's candidates at once (llama-server's n_cmpl) and
+    gets as many different choices, each stopped at the end of its line."""
+    from pipecat.frames.frames import LLMContextFrame
+    from pipecat.processors.aggregators.llm_context import LLMContext
+    from pipecat.tests.utils import run_test
+
+    from local_duel.writer import CandidateFrame, Writer, sampling
+
+    settings = sampling(Settings())
+    settings.system_instruction = "A roast battle."
+    writer = Writer(base_url=engine.url, settings=settings, candidates=lambda: 4, at_once=1, steer={})
+    context = LLMContext(messages=[{"role": "user", "content": "Max: Tabs are for cowards.\nAva:"}])
+    down, _ = await run_test(writer, frames_to_send=[LLMContextFrame(context)], start_timeout=10)
+    candidates = [frame for frame in down if isinstance(frame, CandidateFrame)]
+    assert len(candidates) == 4 and len({c.text for c in candidates}) >= 3, candidates
+    assert all(c.tokens >= 1 and c.first_token_at and "\n" not in c.text for c in candidates), candidates
