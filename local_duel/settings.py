@@ -39,8 +39,8 @@ class Settings(BaseSettings):
     engine_batch: int = 64
     engine_cache_mb: int = 64  # host-memory prompt cache for slots that change hands
     engine_models_max: int = 2  # GGUFs loaded at once; the least recently used makes room
-    # Duels at once; past this `POST /api/start` answers 429. Measured: 6 duels at once
-    # play with no dead air on 2 cores (README, Performance).
+    # Duels at once; past this `POST /api/start` answers 429. Every duel admitted ends
+    # with whole lines, but on 2 cores dead air grows past one duel (README, Performance).
     max_duels: int = 6
     # Seconds an LLM request may take for one line before the duel ends with an error:
     # an engine that hangs must not leave the audience in silence.

@@ -224,8 +224,8 @@ async def start(
     if booked >= (limit := request.app.state.settings.max_duels):
         raise HTTPException(
             429,
-            f"the stage is full: {limit} duels are running or about to start, as many as this server plays "
-            "without dead air; try again when one ends",
+            f"the stage is full: {limit} duels are running or about to start, as many as this server "
+            "admits (LOCAL_DUEL_MAX_DUELS); try again when one ends",
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
     problems = []
