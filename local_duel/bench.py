@@ -217,7 +217,7 @@ async def _mode(lookahead: bool, short: bool, settings: Settings, out: Path) -> 
         result = {
             "server_ready_s": round(ready, 2),
             "cold_first_audio_s": round(cold, 2),
-            "warm_first_audio_s": [round(h.first_audio, 3) for h in [*heard[1:], again]],
+            "warm_first_audio_s": [None if h.first_audio is None else round(h.first_audio, 3) for h in [*heard[1:], again]],
             **_summary(heard),
             "peak_rss_mb": peak,
             "memory_one_duel_mb": round(one_duel_mb, 1),

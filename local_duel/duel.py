@@ -81,6 +81,7 @@ class Duel:
             base_url=llm_url,
             settings=sampling(settings),
             candidates=candidates or (lambda: settings.candidates),
+            first=settings.first_candidates,
             at_once=settings.candidates_at_once,
             steer=steer_for([agent.model or settings.llm_model for agent in cast.agents], settings)
             if self.rating == "family" else {},

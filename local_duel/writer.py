@@ -47,12 +47,14 @@ def sampling(settings: Settings) -> OLLamaLLMService.Settings:
 
 class Writer(OLLamaLLMService):
     """Writes `candidates()` completions per context (asked anew each turn: the server
-    shares the engine's slots among the duels running), each with the `logit_bias` that
-    `steer` holds for the model asked (none if it holds none)."""
+    shares the engine's slots among the duels running), `first` at most for the opening
+    one, each with the `logit_bias` that `steer` holds for the model asked (none if it
+    holds none)."""
 
-    def __init__(self, *, candidates: Callable[[], int], at_once: int, steer: dict[str, dict[str, float]], **kwargs):
+    def __init__(self, *, candidates: Callable[[], int], first: int | None = None, at_once: int, steer: dict[str, dict[str, float]], **kwargs):
         super().__init__(**kwargs)
         self._candidates = candidates
+        self._first = first  # for the duel's opening cue, if not `candidates()`
         self._slots = asyncio.Semaphore(at_once)
         self._steer = steer
 
@@ -66,7 +68,8 @@ class Writer(OLLamaLLMService):
         params.pop("stream_options", None)
         if bias := self._steer.get(params["model"]):
             params["logit_bias"] = bias
-        wanted = self._candidates()
+        wanted = min(self._first, self._candidates()) if self._first is not None else self._candidates()
+        self._first = None
         written = await self._write(params, wanted)
         if len(written) < wanted:  # the server ignored n_cmpl
             rest = await asyncio.gather(*(self._write({**params, "seed": params["seed"] + k}, 1) for k in range(len(written), wanted)))
