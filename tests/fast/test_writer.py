@@ -7,6 +7,7 @@ was asked with. The real engine's many choices per request are tested in test_en
 
 import json
 
+import pytest
 from aiohttp import web
 from pipecat.frames.frames import LLMContextFrame
 from pipecat.processors.aggregators.llm_context import LLMContext
@@ -17,7 +18,9 @@ from local_duel.settings import Settings
 from local_duel.writer import CandidateFrame, Writer, sampling
 
 
-async def test_a_server_that_ignores_n_cmpl_is_asked_once_per_candidate():
+@pytest.fixture
+async def one_choice_server():
+    """The stand-in: its URL, and the bodies it was asked with."""
     asked: list[dict] = []
 
     async def completions(request: web.Request) -> web.StreamResponse:
@@ -38,13 +41,29 @@ async def test_a_server_that_ignores_n_cmpl_is_asked_once_per_candidate():
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        settings = sampling(Settings(seed=40))
-        settings.system_instruction = "A roast battle."
-        writer = Writer(base_url=f"http://127.0.0.1:{port}/v1", settings=settings, candidates=lambda: 3, at_once=2, steer={})
-        context = LLMContext(messages=[{"role": "user", "content": "Max: Hi.\nAva:"}])
-        down, _ = await run_test(writer, frames_to_send=[LLMContextFrame(context)])
-    finally:
-        await runner.cleanup()
-    assert [f.text for f in down if isinstance(f, CandidateFrame)] == [" Seed 40.", " Seed 41.", " Seed 42."]
+    yield f"http://127.0.0.1:{port}/v1", asked
+    await runner.cleanup()
+
+
+async def _candidates(url: str, contexts: int, **writer) -> list[list[str]]:
+    """The candidates written for each of `contexts` cues, in turn."""
+    settings = sampling(Settings(seed=40))
+    settings.system_instruction = "A roast battle."
+    frames = [LLMContextFrame(LLMContext(messages=[{"role": "user", "content": "Max: Hi.\nAva:"}])) for _ in range(contexts)]
+    down, _ = await run_test(Writer(base_url=url, settings=settings, at_once=2, steer={}, **writer), frames_to_send=frames)
+    written = [f.text for f in down if isinstance(f, CandidateFrame)]
+    first = writer.get("first") or writer["candidates"]()
+    return [written[:first], written[first:]] if contexts == 2 else [written]
+
+
+async def test_a_server_that_ignores_n_cmpl_is_asked_once_per_candidate(one_choice_server):
+    url, asked = one_choice_server
+    assert await _candidates(url, 1, candidates=lambda: 3) == [[" Seed 40.", " Seed 41.", " Seed 42."]]
     assert sorted((body["seed"], body.get("n_cmpl")) for body in asked) == [(40, 3), (41, None), (42, None)]
+
+
+async def test_the_opening_cue_gets_first_candidates_and_the_rest_all(one_choice_server):
+    url, asked = one_choice_server
+    opening, next_line = await _candidates(url, 2, candidates=lambda: 3, first=1)
+    assert opening == [" Seed 40."] and next_line == [" Seed 40.", " Seed 41.", " Seed 42."]
+    assert "n_cmpl" not in asked[0] and asked[1]["n_cmpl"] == 3
