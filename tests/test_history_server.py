@@ -24,7 +24,7 @@ import webvtt
 from helpers import ROOT, local_duel, serving
 from local_duel.engine import free_port
 from local_duel.listener import Heard, listen
-from test_page import ARTIFACTS, Visit, browser  # noqa: F401  (browser: Debian's Chromium, as the page tests drive it)
+from chromium import ARTIFACTS, Visit  # the `browser` fixture comes with the chromium plugin (conftest)
 
 CAST = {
     "first": {"name": "Zoë", "persona": "a smug software engineer", "voice": "en_US-joe-medium"},
