@@ -21,10 +21,10 @@ import soundfile
 import websockets
 import webvtt
 
+from chromium import ARTIFACTS, Visit  # the `browser` fixture comes with the chromium plugin (conftest)
 from helpers import ROOT, local_duel, serving
 from local_duel.engine import free_port
 from local_duel.listener import Heard, listen
-from chromium import ARTIFACTS, Visit  # the `browser` fixture comes with the chromium plugin (conftest)
 
 CAST = {
     "first": {"name": "Zoë", "persona": "a smug software engineer", "voice": "en_US-joe-medium"},
