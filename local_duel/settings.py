@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     # (`postgresql://user:pass@host/db`); see local_duel/history/.
     data_dir: Path = ROOT / "data"
     database_url: str | None = None
+    # Replicas (README: "Scaling out"): the Redis they share tickets, the stage and rate
+    # limits through (`redis://host:6379/0`); unset, this process keeps them.
+    redis_url: str | None = None
     # Retention, oldest first: the most duels, and the most bytes of stored audio, to keep.
     keep_duels: int | None = None
     keep_bytes: int | None = None

@@ -22,6 +22,8 @@ from local_duel.server.errors import HANDLERS, SafeJSONResponse
 from local_duel.server.guard import SameOrigin, allowed_hosts
 from local_duel.server.lan import AccessCode
 from local_duel.server.limits import ENVELOPE, BodyLimit, StartRate
+from local_duel.server.shared import shared_for
+from local_duel.server.stage import Stage, hold_places
 from local_duel.server.tickets import Tickets
 from local_duel.settings import ROOT, Settings
 from local_duel.voice import Voices
@@ -66,17 +68,22 @@ def create_app(
         if interrupted := await app.state.store.recover(app.state.owner):
             logger.warning(f"duels cut off when this server last stopped, now interrupted: {interrupted}")
         leases = asyncio.get_running_loop().create_task(hold_leases(app.state.store, app.state.owner))
+        places = asyncio.get_running_loop().create_task(
+            hold_places(app.state.stage, lambda: {live.id: live.watch for live in app.state.duels.values()})
+        )
         warming = asyncio.get_running_loop().create_task(warm_up())
         try:
             yield
         finally:
             warming.cancel()
             leases.cancel()
+            places.cancel()
             for stage in list(app.state.stages):  # duels still on: stopped, and kept as stopped
                 stage.cancel()
             await asyncio.gather(*app.state.stages, return_exceptions=True)
             engine.stop()
             await app.state.store.close()
+            await shared.close()
 
     app = FastAPI(
         title="Local Duel",
@@ -98,12 +105,13 @@ def create_app(
     app.state.catalog = FlowCatalog(
         settings.flows_dir, settings.max_turns_per_phase, settings.upload_max_files, settings.upload_max_bytes
     )
-    app.state.tickets = Tickets()
-    app.state.start_rate = StartRate(settings.starts_per_minute)
-    app.state.duels = {}  # duel id → LiveDuel, while it runs
-    app.state.watching = {}  # watch token → duel id
-    app.state.stages = set()  # the tasks running them
     app.state.owner = owner_id(f"serve :{settings.port}")
+    app.state.shared = shared = shared_for(settings.redis_url)
+    app.state.tickets = Tickets(shared)
+    app.state.start_rate = StartRate(shared, settings.starts_per_minute)
+    app.state.stage = Stage(shared, app.state.owner)
+    app.state.duels = {}  # duel id → LiveDuel, while it runs here
+    app.state.stages = set()  # the tasks running them
     app.include_router(api.router)
     app.include_router(duels.router)
     app.include_router(stream.router)

@@ -16,10 +16,9 @@ from local_duel.events import DuelEvent
 from local_duel.flow import DuelFlow
 from local_duel.heckle import Heckle, HeckleBox, HeckleRate, HeckleRefused, check
 from local_duel.history.recorder import Recording, new_duel
-from local_duel.prompt_style import PromptStyle
 from local_duel.server.audience import Audience, Viewer
 from local_duel.server.broadcast import Broadcast
-from local_duel.server.schemas import DuelRequest
+from local_duel.server.tickets import Ticket
 from local_duel.settings import Settings
 from local_duel.vote import VoteRefused, Votes
 
@@ -34,9 +33,11 @@ def candidates_each(settings: Settings, duels: int) -> int:
 
 
 class LiveDuel:
-    def __init__(self, duel_id: str, request: DuelRequest, flow: DuelFlow, views: dict[str, PromptStyle], app_state):
+    def __init__(self, ticket: Ticket, flow: DuelFlow, app_state):
         settings: Settings = app_state.settings
+        duel_id, request, views = ticket.duel_id, ticket.request, ticket.views
         self.id = duel_id
+        self.watch = ticket.watch
         self.settings = settings
         self.votes = Votes()
         self.heckles = HeckleBox()
