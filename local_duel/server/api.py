@@ -244,21 +244,27 @@ async def start(
     except EngineError as e:
         raise HTTPException(503, str(e))
     ticket = Ticket.new(body, views)
-    if not await request.app.state.stage.book(ticket.duel_id, ticket.watch, limit := request.app.state.settings.max_duels, tickets.lifetime):
+    stage = request.app.state.stage
+    full = "as many as the LLM servers have slots" if engine.kind == "pool" else "as many as it plays without dead air (LOCAL_DUEL_MAX_DUELS)"
+    if await stage.book(ticket.duel_id, ticket.watch, limit := await engine.capacity(), tickets.lifetime):
+        ticket.llm_url = await engine.seat(ticket.duel_id, tickets.lifetime)
+        if not ticket.llm_url:  # another replica took the last seat meanwhile
+            await stage.close(ticket.duel_id, ticket.watch)
+    if not ticket.llm_url:
         raise HTTPException(
             429,
-            f"the stage is full: {limit} duels are running or about to start, as many as it plays "
-            "without dead air (LOCAL_DUEL_MAX_DUELS); try again when one ends",
+            f"the stage is full: {limit} duels are running or about to start, {full}; try again when one ends",
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
     token = await tickets.issue(ticket)
     scheme = "wss" if request.url.scheme == "https" else "ws"
     settings = request.app.state.settings
     netloc = f"{settings.lan_address}:{settings.port}" if settings.lan_address else request.url.netloc  # what phones reach
-    code = settings.access_code
+    code = {"code": settings.access_code} if settings.access_code else {}
+    route = {"replica": settings.replica} if settings.replica else {}  # for the proxy in front of replicas
     return StartResponse(
-        wsUrl=f"{scheme}://{request.url.netloc}/ws?token={token}",
+        wsUrl=f"{scheme}://{request.url.netloc}/ws?{urlencode({'token': token, **route})}",
         duel_id=ticket.duel_id,
-        watchUrl=f"{request.url.scheme}://{netloc}/?{urlencode({'watch': ticket.watch, **({'code': code} if code else {})})}",
-        watchWsUrl=f"{scheme}://{netloc}/ws?{urlencode({'token': ticket.watch, **({'code': code} if code else {})})}",
+        watchUrl=f"{request.url.scheme}://{netloc}/?{urlencode({'watch': ticket.watch, **code, **route})}",
+        watchWsUrl=f"{scheme}://{netloc}/ws?{urlencode({'token': ticket.watch, **code, **route})}",
     )

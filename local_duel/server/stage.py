@@ -10,12 +10,12 @@ names the duel and, once it runs, the replica running it.
 import asyncio
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from loguru import logger
 
-from local_duel.server.shared import Shared
+from local_duel.engine import Engine
+from local_duel.shared import Shared
 
 LEASE_SECONDS = 10.0
 PLACES = "stage"
@@ -62,11 +62,14 @@ class Stage:
         return await self._shared.booked(PLACES)
 
 
-async def hold_places(stage: Stage, running: Callable[[], dict[str, str]]) -> None:
-    """Forever: renew the places of the duels this replica runs."""
+async def hold_places(stage: Stage, engine: Engine, duels: dict) -> None:
+    """Forever: renew the places, and the LLM seats, of the duels this replica runs
+    (`duels`: id → LiveDuel)."""
     while True:
         await asyncio.sleep(LEASE_SECONDS / 3)
         try:
-            await stage.renew(running())
+            await stage.renew({live.id: live.watch for live in duels.values()})
+            for live in list(duels.values()):
+                await engine.renew(live.llm_url, live.id, LEASE_SECONDS)
         except Exception as e:  # Redis may be back next time; until then the leases run down
             logger.error(f"the stage could not renew this replica's duels: {e}")

@@ -20,6 +20,7 @@ from local_duel.events import DuelEvent, urgent_event
 from local_duel.flow import FlowFileError
 from local_duel.server.audience import Viewer
 from local_duel.server.live import LiveDuel
+from local_duel.server.relay import RemoteDuel
 
 router = APIRouter()
 
@@ -61,6 +62,7 @@ async def _stage(live: LiveDuel, state) -> None:
     finally:
         del state.duels[live.id]
         await state.stage.close(live.id, live.watch)
+        await state.engine.leave(live.llm_url, live.id)
 
 
 @router.websocket("/ws")
@@ -69,12 +71,17 @@ async def duel_socket(websocket: WebSocket, token: str = ""):
     while it runs."""
     state = websocket.app.state
     where = await state.stage.find(token)
-    live: LiveDuel | None = state.duels.get(where.duel_id) if where else None
+    live: LiveDuel | RemoteDuel | None = state.duels.get(where.duel_id) if where else None
     host = False
     if where and live is None:
-        await refuse(websocket, "the duel has not started yet; open the watch link again in a moment" if where.replica is None
-                     else f"this duel runs on another replica ({where.replica}); connect there to watch it")
-        return
+        if where.replica is None:
+            await refuse(websocket, "the duel has not started yet; open the watch link again in a moment")
+            return
+        if not state.relay:
+            await refuse(websocket, f"this duel runs on another replica ({where.replica}); connect there to watch it")
+            return
+        live = RemoteDuel(state.relay, where.duel_id, state.settings.viewer_backlog_seconds,
+                          on_gone=lambda: state.store.interrupt(where.duel_id))
     if live is None:
         ticket = await state.tickets.redeem(token)
         if ticket is None:
@@ -85,6 +92,7 @@ async def duel_socket(websocket: WebSocket, token: str = ""):
             flow = state.catalog.get(request.flow)
         except (KeyError, FlowFileError) as e:
             await state.stage.close(ticket.duel_id, ticket.watch)
+            await state.engine.leave(ticket.llm_url, ticket.duel_id)
             await refuse(websocket, f"flow '{request.flow}' is gone or broken: {e}")
             return
         live, host = LiveDuel(ticket, flow, state), True
@@ -92,7 +100,7 @@ async def duel_socket(websocket: WebSocket, token: str = ""):
         task = asyncio.get_running_loop().create_task(_stage(live, state))
         state.stages.add(task)
         task.add_done_callback(state.stages.discard)
-    elif len(live.audience.viewers) >= state.settings.max_viewers:
+    elif isinstance(live, LiveDuel) and len(live.audience.viewers) >= state.settings.max_viewers:
         await refuse(websocket, f"this duel has {state.settings.max_viewers} viewers, as many as it takes (LOCAL_DUEL_MAX_VIEWERS)")
         return
     await websocket.accept()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from local_duel.prompt_style import PromptStyle
 from local_duel.server.schemas import DuelRequest
-from local_duel.server.shared import Shared
+from local_duel.shared import Shared
 
 TICKET_SECONDS = 60.0
 
@@ -19,6 +19,7 @@ class Ticket:
     request: DuelRequest
     views: dict[str, PromptStyle]
     watch: str  # the viewers' token
+    llm_url: str = ""  # the LLM server the duel is seated at
 
     @classmethod
     def new(cls, request: DuelRequest, views: dict[str, PromptStyle]) -> "Ticket":
@@ -34,7 +35,7 @@ class Tickets:
 
     async def issue(self, ticket: Ticket) -> str:
         token = secrets.token_urlsafe(24)
-        kept = {"duel_id": ticket.duel_id, "request": ticket.request.model_dump(mode="json"), "views": ticket.views, "watch": ticket.watch}
+        kept = {"duel_id": ticket.duel_id, "request": ticket.request.model_dump(mode="json"), "views": ticket.views, "watch": ticket.watch, "llm_url": ticket.llm_url}
         await self._shared.put(f"ticket:{token}", json.dumps(kept), self.lifetime)
         return token
 
@@ -43,4 +44,4 @@ class Tickets:
         if kept is None:
             return None
         kept = json.loads(kept)
-        return Ticket(kept["duel_id"], DuelRequest.model_validate(kept["request"]), kept["views"], kept["watch"])
+        return Ticket(kept["duel_id"], DuelRequest.model_validate(kept["request"]), kept["views"], kept["watch"], kept["llm_url"])
