@@ -2,10 +2,7 @@
 processes on the bundled model, on loopback; one of them killed mid-duel."""
 
 import asyncio
-import contextlib
-import os
 import re
-import subprocess
 import time
 import urllib.request
 
@@ -13,28 +10,18 @@ import pytest
 import websockets
 
 from helpers import copy_of_flows, serving
-from local_duel.child import end, free_port
 from local_duel.listener import CLIENT_READY, Heard, hear
-from local_duel.server_process import COMMAND, wait_until_answered
+from local_duel.server_process import llm_server_process
 from test_stream import CAST, health, post
 
 SLOTS = 2
 DUEL = {"cast": CAST, "topic": "tea", "turns": 1}
 
 
-@contextlib.contextmanager
 def llm_server(log, slots: int = SLOTS):
-    """`local-duel llm-server`: the bundled model on `llama-server` with `slots` slots, one
-    thread and a small context, as a member of the pool."""
-    port = free_port()
-    env = {**os.environ, "LOCAL_DUEL_ENGINE_SLOTS": str(slots), "LOCAL_DUEL_ENGINE_THREADS": "1", "LOCAL_DUEL_ENGINE_CONTEXT": "1024"}
-    process = subprocess.Popen([str(COMMAND), "llm-server", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_answered(f"{url}/health", process, within=60)
-        yield url, process
-    finally:
-        end(process, patience=5)
+    """A member of the pool: the bundled model with `slots` slots, one thread, a small context."""
+    env = {"LOCAL_DUEL_ENGINE_SLOTS": str(slots), "LOCAL_DUEL_ENGINE_THREADS": "1", "LOCAL_DUEL_ENGINE_CONTEXT": "1024"}
+    return llm_server_process(env, log)
 
 
 def predicted(url: str) -> int:
@@ -73,6 +60,7 @@ async def stage_is_free(base: str) -> None:
             await asyncio.sleep(0.3)  # the place is given back as the duel unwinds
             return
         await asyncio.sleep(0.1)
+    raise AssertionError(f"duels still running at {base}: {await health(base)}")
 
 
 async def test_duels_are_spread_over_the_pool_and_a_dead_server_ends_only_its_own(pool):
@@ -107,6 +95,7 @@ async def test_duels_are_spread_over_the_pool_and_a_dead_server_ends_only_its_ow
     fresh = await hear(socket, fresh, clock(), timeout=120)
     assert fresh.named("duel-ended") and not fresh.named("error")
     await socket.close()
+    await stage_is_free(base)
     for _ in range(SLOTS):
         status, answer = await post(base, "/api/start", json=DUEL)
         assert status == 200, answer
