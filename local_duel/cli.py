@@ -224,6 +224,20 @@ def bench_audience(
     typer.echo(f"wrote {out / 'audience.json'}")
 
 
+@bench_app.command("scale")
+def bench_scale(
+    out: Annotated[Path, typer.Option(help="Where to write scale.json.")] = Path("bench"),
+    duels: Annotated[int, typer.Option(help="Duels at once, on one replica and then on two.")] = 4,
+):
+    """The same duels on one replica and on two (Redis, a pool of two LLM servers), and
+    how fast viewers on another replica hear that the running one was killed."""
+    from local_duel import scale_bench
+
+    results = asyncio.run(scale_bench.run(out, duels))
+    typer.echo(scale_bench.table(results))
+    typer.echo(f"\nwrote {out / 'scale.json'}")
+
+
 @bench_app.command("quality")
 def bench_quality(
     out: Annotated[Path, typer.Option(help="Where to write quality.json.")] = Path("bench"),

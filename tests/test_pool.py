@@ -8,11 +8,11 @@ import urllib.request
 
 import pytest
 import websockets
-
 from helpers import copy_of_flows, serving
+from test_stream import CAST, health, post
+
 from local_duel.listener import CLIENT_READY, Heard, hear
 from local_duel.server_process import llm_server_process
-from test_stream import CAST, health, post
 
 SLOTS = 2
 DUEL = {"cast": CAST, "topic": "tea", "turns": 1}
@@ -28,7 +28,7 @@ def predicted(url: str) -> int:
     """Tokens a llama-server has generated so far (its Prometheus `/metrics`)."""
     with urllib.request.urlopen(f"{url}/metrics", timeout=5) as response:
         text = response.read().decode()
-    return int(float(re.search(r"^llamacpp:tokens_predicted_total (\S+)", text, re.M).group(1)))
+    return int(float(re.search(r"^llamacpp:tokens_predicted_total (\S+)", text, re.MULTILINE).group(1)))
 
 
 @pytest.fixture

@@ -28,10 +28,17 @@ from dataclasses import dataclass
 import aiohttp
 from loguru import logger
 
-from local_duel.engine.base import Engine, EngineError, ModelChoiceError, ModelInfo, answers, warm_at
+from local_duel.engine.base import (
+    Engine,
+    EngineError,
+    ModelChoiceError,
+    ModelInfo,
+    answers,
+    warm_at,
+)
 from local_duel.prompt_style import PromptStyle, prompt_style
-from local_duel.shared import Shared
 from local_duel.settings import Settings
+from local_duel.shared import Shared
 
 CHECK_SECONDS = 0.5  # how often each server's health is asked: a dead one is noticed within a second
 START_SECONDS = 60

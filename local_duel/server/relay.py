@@ -11,12 +11,14 @@ forwards the stream through the same bounded `Viewer` a local socket gets, until
 """
 
 import asyncio
+import contextlib
 import json
 import secrets
 import struct
 from collections.abc import Awaitable, Callable
 
 import redis.asyncio as aioredis
+from redis import RedisError
 from fastapi import WebSocket
 from loguru import logger
 from pipecat.serializers.protobuf import ProtobufFrameSerializer
@@ -69,14 +71,14 @@ class Publisher:
                     await self._redis.publish(self._channel, payload)
                 else:
                     await self._redis.set(self._story, payload, ex=STORY_SECONDS)
-            except Exception as e:  # Redis away: remote viewers miss this, local ones do not
+            except RedisError as e:  # Redis away: remote viewers miss this, local ones do not
                 logger.warning(f"could not relay to Redis: {e}")
 
     async def _beat(self) -> None:
         while True:
             try:
                 await self._redis.set(self._alive, b"1", px=int(ALIVE_SECONDS * 1000))
-            except Exception as e:
+            except RedisError as e:
                 logger.warning(f"could not renew {self._alive}: {e}")
             await asyncio.sleep(ALIVE_SECONDS / 4)
 
@@ -87,7 +89,8 @@ class Publisher:
         await asyncio.gather(self._sender, return_exceptions=True)
         self._beating.cancel()
         await asyncio.gather(self._beating, return_exceptions=True)
-        await self._redis.delete(self._story, self._alive)
+        with contextlib.suppress(RedisError):  # if Redis is away, the keys lapse on their own
+            await self._redis.delete(self._story, self._alive)
 
 
 class RemoteDuel:

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 
 from loguru import logger
+from redis import RedisError
 
 from local_duel.engine import Engine
 from local_duel.shared import Shared
@@ -71,5 +72,5 @@ async def hold_places(stage: Stage, engine: Engine, duels: dict) -> None:
             await stage.renew({live.id: live.watch for live in duels.values()})
             for live in list(duels.values()):
                 await engine.renew(live.llm_url, live.id, LEASE_SECONDS)
-        except Exception as e:  # Redis may be back next time; until then the leases run down
+        except RedisError as e:  # Redis may be back next time; until then the leases run down
             logger.error(f"the stage could not renew this replica's duels: {e}")
