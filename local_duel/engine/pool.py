@@ -69,6 +69,7 @@ class LlmPool(Engine):
         self.on_gone: Callable[[str], Awaitable[None]] | None = None
         self._shared = shared
         self._watcher: asyncio.Task | None = None
+        self._seating = asyncio.Lock()
 
     # -- the servers --------------------------------------------------------------------
 
@@ -137,12 +138,13 @@ class LlmPool(Engine):
     async def seat(self, duel_id: str, seconds: float) -> str | None:
         """The server this duel will talk to, the one with the most free seats; None if
         every live server is full."""
-        live = [s for s in self.servers if s.up]
-        taken = [await self._shared.booked(s.seats) for s in live]
-        for _, server in sorted(zip(taken, live), key=lambda pair: pair[0] - pair[1].slots):
-            if await self._shared.book(server.seats, duel_id, time.time() + seconds, server.slots):
-                return server.url
-        return None
+        async with self._seating:  # starts at once on this replica must see each other's seats
+            live = [s for s in self.servers if s.up]
+            taken = [await self._shared.booked(s.seats) for s in live]
+            for _, server in sorted(zip(taken, live), key=lambda pair: pair[0] - pair[1].slots):
+                if await self._shared.book(server.seats, duel_id, time.time() + seconds, server.slots):
+                    return server.url
+            return None
 
     async def renew(self, url: str, duel_id: str, seconds: float) -> None:
         await self._shared.renew(f"llm:{url}", duel_id, time.time() + seconds)
