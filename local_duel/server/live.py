@@ -104,7 +104,7 @@ class LiveDuel:
             return
         logger.error(f"duel {self.id}: {message}")
         self.duel.error = message
-        await self.audience.announce("error", code=code, message=message, fatal=True)
+        await self.audience.announce(DuelEvent.ERROR, code=code, message=message, fatal=True)
         self.broadcast.resume()  # a paused output would hold the cancel up
         await self.duel.worker.cancel()
 

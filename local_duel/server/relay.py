@@ -23,7 +23,7 @@ from fastapi import WebSocket
 from loguru import logger
 from pipecat.serializers.protobuf import ProtobufFrameSerializer
 
-from local_duel.announcer import urgent_event
+from local_duel.events import DuelEvent, urgent_event
 from local_duel.server.audience import Viewer
 
 ALIVE_SECONDS = 1.0
@@ -41,7 +41,7 @@ def relay_client(url: str) -> aioredis.Redis:
     return aioredis.Redis.from_url(url)
 
 
-async def _event(name: str, **data) -> bytes:
+async def _event(name: DuelEvent, **data) -> bytes:
     return await ProtobufFrameSerializer().serialize(urgent_event(name, **data))
 
 
@@ -113,7 +113,7 @@ class RemoteDuel:
 
     async def act(self, viewer: Viewer, action: object, data: object) -> None:
         viewer.offer(await _event(
-            "refused", action=action if isinstance(action, str) else None, code="elsewhere",
+            DuelEvent.REFUSED, action=action if isinstance(action, str) else None, code="elsewhere",
             message="this duel runs on another replica: heckles and votes are taken there; open the watch link it hands out",
         ))
 
@@ -129,7 +129,7 @@ class RemoteDuel:
         async with self._redis.pubsub() as pubsub:
             await pubsub.subscribe(channel)  # before reading the story: nothing falls between
             story = json.loads(await self._redis.get(story_key) or b"{}")
-            viewer.offer(await _event("duel-state", **story, you=viewer.name, host=False))
+            viewer.offer(await _event(DuelEvent.DUEL_STATE, **story, you=viewer.name, host=False))
             loop = asyncio.get_running_loop()
             checked = loop.time()
             while not viewer.gone:
@@ -143,7 +143,7 @@ class RemoteDuel:
                     checked = loop.time()
                     if not await self._redis.exists(alive_key):
                         viewer.offer(await _event(
-                            "error", code="replica-gone", fatal=True,
+                            DuelEvent.ERROR, code="replica-gone", fatal=True,
                             message="the server running this duel has gone away; the duel is over",
                         ))
                         await self._on_gone()
