@@ -75,6 +75,7 @@ async def _duels(bases: list[str], count: int, usage: Usage) -> dict:
         "replicas": len(bases),
         "ended": sum(bool(h.named("duel-ended")) for h in heard),
         "lines": sum(len(h.line_spans()) for h in heard),
+        "dead_air_median_s": round(statistics.median(dead_air), 3) if dead_air else 0.0,
         "dead_air_p95_s": _p95(dead_air),
         "dead_air_max_s": round(max(dead_air, default=0.0), 3),
         "seconds": round(time.monotonic() - started, 1),
@@ -114,7 +115,8 @@ async def _kill(running: ServerProcess, elsewhere: str) -> dict:
 
 
 async def run(out: Path, duels: int) -> dict:
-    results: dict = {"duel": DUEL, "llm_servers": 2, "slots_per_server": SLOTS}
+    # the machine's load before starting: these figures move with what else runs
+    results: dict = {"duel": DUEL, "llm_servers": 2, "slots_per_server": SLOTS, "load_average_1m": psutil.getloadavg()[0]}
     llm_env = {"LOCAL_DUEL_ENGINE_SLOTS": str(SLOTS), "LOCAL_DUEL_ENGINE_THREADS": "1", "LOCAL_DUEL_ENGINE_CONTEXT": "1024"}
     with throwaway_redis() as redis_url, llm_server_process(llm_env) as one, llm_server_process(llm_env) as two, \
             tempfile.TemporaryDirectory(prefix="local-duel-scale-") as data:
@@ -142,12 +144,13 @@ async def run(out: Path, duels: int) -> dict:
 
 
 def table(results: dict) -> str:
-    rows = ["replicas  duels  ended  lines  dead air p95/max (s)  wall (s)  CPU % (llm-1, llm-2, replicas)"]
+    rows = [f"load average before: {results['load_average_1m']:.2f}",
+            "replicas  duels  ended  lines  dead air median/p95/max (s)  wall (s)  CPU % (llm-1, llm-2, replicas)"]
     for key in ("1_replica", "2_replicas"):
         r = results[key]
         cpu = ", ".join(str(p["cpu_percent"]) for p in r["processes"].values())
         rows.append(f"{r['replicas']:>8}  {r['duels']:>5}  {r['ended']:>5}  {r['lines']:>5}  "
-                    f"{r['dead_air_p95_s']:>9} / {r['dead_air_max_s']:<8}  {r['seconds']:>8}  {cpu}")
+                    f"{r['dead_air_median_s']:>8} / {r['dead_air_p95_s']} / {r['dead_air_max_s']:<8}  {r['seconds']:>8}  {cpu}")
     k = results["replica_killed"]
     rows.append(f"\nreplica killed: {k['told']}/{k['viewers']} viewers elsewhere told (replica-gone) "
                 f"in {k['seconds_median']} s median, {k['seconds_max']} s max")
