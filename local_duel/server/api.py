@@ -245,7 +245,7 @@ async def start(
         raise HTTPException(503, str(e))
     ticket = Ticket.new(body, views)
     stage = request.app.state.stage
-    full = "as many as the LLM servers have slots" if engine.kind == "pool" else "as many as it plays without dead air (LOCAL_DUEL_MAX_DUELS)"
+    full = "as many as the LLM servers have slots" if engine.kind == "pool" else "as many as this server admits (LOCAL_DUEL_MAX_DUELS)"
     if await stage.book(ticket.duel_id, ticket.watch, limit := await engine.capacity(), tickets.lifetime):
         ticket.llm_url = await engine.seat(ticket.duel_id, tickets.lifetime)
         if not ticket.llm_url:  # another replica took the last seat meanwhile
