@@ -17,9 +17,14 @@ def redis_server() -> str:
         pytest.fail(str(e))
 
 
+def emptied(url: str) -> str:
+    """The Redis at `url`, with nothing left from earlier tests."""
+    with redis.Redis.from_url(url) as client:
+        client.flushdb()
+    return url
+
+
 @pytest.fixture
 def redis_url(redis_server) -> str:
     """The session's Redis, emptied for this test."""
-    with redis.Redis.from_url(redis_server) as client:
-        client.flushdb()
-    return redis_server
+    return emptied(redis_server)

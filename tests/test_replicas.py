@@ -11,15 +11,16 @@ import aiohttp
 import numpy as np
 import pytest
 import websockets
-from helpers import copy_of_flows, nginx, nginx_conf, server_process, serving
 from pytest_postgresql.janitor import DatabaseJanitor
-from test_hostile_input import first_event
-from test_pool import llm_server, stage_is_free, watch
-from test_stream import CAST, closing_reason, health, post
 
+from helpers import copy_of_flows, nginx, nginx_conf, server_process, serving
 from local_duel.child import end, free_port
 from local_duel.listener import Heard, hear
 from local_duel.server_process import wait_until_answered
+from redis_server import emptied
+from test_hostile_input import first_event
+from test_pool import llm_server, stage_is_free, watch
+from test_stream import CAST, closing_reason, health, post
 
 DUEL = {"cast": CAST, "topic": "tea", "turns": 1}
 SLOTS = 1  # per LLM server: the stage holds two duels, across both replicas
@@ -34,7 +35,7 @@ def cluster(offline, tmp_path_factory, redis_server, postgresql_server):
     with DatabaseJanitor(user="postgres", host=host, port=port, dbname="replicas", password=""), \
             (folder / "llm.log").open("w") as llm_log, llm_server(llm_log, SLOTS) as one, llm_server(llm_log, SLOTS) as two:
         env = {
-            "LOCAL_DUEL_REDIS_URL": redis_server,
+            "LOCAL_DUEL_REDIS_URL": emptied(redis_server),
             "LOCAL_DUEL_DATABASE_URL": f"postgresql://postgres@{host}:{port}/replicas",
             "LOCAL_DUEL_LLM_URLS": f'["{one[0]}/v1", "{two[0]}/v1"]',
             "LOCAL_DUEL_CANDIDATES": "1",
