@@ -124,7 +124,8 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on (default 8000).")] = None,
     lan: Annotated[bool, typer.Option("--lan", help="Serve the room: listen on the LAN, behind an access code the links carry.")] = False,
 ):
-    """Serve the page and the duel WebSocket on the embedded engine (or LOCAL_DUEL_LLM_URL)."""
+    """Serve the page and the duel WebSocket on the embedded engine (or LOCAL_DUEL_LLM_URL,
+    or the pool at LOCAL_DUEL_LLM_URLS)."""
     import uvicorn
 
     from local_duel.server import create_app
@@ -138,7 +139,7 @@ def serve(
             "host": host or "0.0.0.0", "lan_address": address, "access_code": settings.access_code or new_code(),
             "allowed_hosts": [*settings.allowed_hosts, address],
         })
-    if not settings.llm_url:  # the embedded engine's weights must be there before anything starts
+    if not (settings.llm_url or settings.llm_urls):  # the embedded engine's weights must be there before anything starts
         try:
             models.llm_path(settings.models_dir)
         except models.MissingModelError as e:
@@ -156,6 +157,25 @@ def serve(
         raise _fail(f"can't listen on {settings.host}:{settings.port}: {e.strerror}", 1)
     server = uvicorn.Server(uvicorn.Config(create_app(settings, announce=typer.echo), log_level="warning"))
     server.run(sockets=[sock])
+
+
+@app.command("llm-server")
+def llm_server(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+):
+    """Serve the bundled model on llama.cpp's own server, as one member of an LLM pool
+    (LOCAL_DUEL_LLM_URLS); sized by the LOCAL_DUEL_ENGINE_* settings. Replaces this process."""
+    import os
+
+    from local_duel.engine.embedded import member_command
+
+    settings = Settings()
+    try:
+        command = member_command(settings, host, port)
+    except models.MissingModelError as e:
+        raise _fail(str(e), 1)
+    os.execv(command[0], command)
 
 
 bench_app = typer.Typer(help="Benchmarks: speed (the default) and line quality.")
@@ -202,6 +222,20 @@ def bench_audience(
         typer.echo(f"{row['viewers']:>3} viewers: server CPU {row['cpu_percent']}% · RSS peak {row['rss_peak_mb']} MB · "
                    f"dead air median {row['dead_air_median_s']} s, max {row['dead_air_max_s']} s · identical audio {row['identical_audio']}")
     typer.echo(f"wrote {out / 'audience.json'}")
+
+
+@bench_app.command("scale")
+def bench_scale(
+    out: Annotated[Path, typer.Option(help="Where to write scale.json.")] = Path("bench"),
+    duels: Annotated[int, typer.Option(help="Duels at once, on one replica and then on two.")] = 4,
+):
+    """The same duels on one replica and on two (Redis, a pool of two LLM servers), and
+    how fast viewers on another replica hear that the running one was killed."""
+    from local_duel import scale_bench
+
+    results = asyncio.run(scale_bench.run(out, duels))
+    typer.echo(scale_bench.table(results))
+    typer.echo(f"\nwrote {out / 'scale.json'}")
 
 
 @bench_app.command("quality")

@@ -2,6 +2,7 @@
 `/api/health` answers, stopped. The end-to-end tests and `local-duel bench` both run the
 real server this way."""
 
+import contextlib
 import json
 import os
 import subprocess
@@ -74,3 +75,20 @@ class ServerProcess:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def llm_server_process(env: dict[str, str] | None = None, log=subprocess.DEVNULL):
+    """`local-duel llm-server` (one member of an LLM pool) on a free loopback port, sized by
+    the LOCAL_DUEL_ENGINE_* settings in `env`, until the block ends: (its base URL, its process)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [str(COMMAND), "llm-server", "--port", str(port)], cwd=ROOT, env={**os.environ, **(env or {})},
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_answered(f"{url}/health", process, within=60)
+        yield url, process
+    finally:
+        end(process, patience=5)

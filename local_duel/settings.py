@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     models_dir: Path = ROOT / "models"
     flows_dir: Path = ROOT / "flows"
     llm_url: str | None = None
+    # A pool of OpenAI-compatible servers instead (LOCAL_DUEL_LLM_URLS as JSON, e.g.
+    # ["http://llm-1:8080/v1", "http://llm-2:8080/v1"]): llama-server instances or Ollama,
+    # already serving the model; each duel is seated at one (local_duel/engine/pool.py).
+    llm_urls: list[str] = []
     llm_model: str = "local-duel"
     # How a model on an external Ollama is prompted, e.g. {"llama3.2": "chat"}
     # (LOCAL_DUEL_PROMPT_STYLES as JSON); unnamed models are told apart by their template.
@@ -69,6 +73,12 @@ class Settings(BaseSettings):
     # (`postgresql://user:pass@host/db`); see local_duel/history/.
     data_dir: Path = ROOT / "data"
     database_url: str | None = None
+    # Replicas (README: "Scaling out"): the Redis they share tickets, the stage and rate
+    # limits through (`redis://host:6379/0`); unset, this process keeps them.
+    redis_url: str | None = None
+    # This replica's name for the proxy (proxy/nginx.conf): the WebSocket URLs it hands
+    # out carry `replica=<name>`, so the duel's sockets reach the replica running it.
+    replica: str | None = None
     # Retention, oldest first: the most duels, and the most bytes of stored audio, to keep.
     keep_duels: int | None = None
     keep_bytes: int | None = None

@@ -24,7 +24,7 @@ from local_duel.engine import free_port  # noqa: E402
 from local_duel.engine.embedded import TEMPLATE, llama_server  # noqa: E402
 from local_duel.server_process import wait_until_answered  # noqa: E402
 
-pytest_plugins = ["databases", "chromium"]  # the history's SQLite and PostgreSQL fixtures; Chromium (browser tests)
+pytest_plugins = ["databases", "redis_server", "chromium"]  # throwaway SQLite, PostgreSQL and Redis; Chromium (browser tests)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -54,3 +54,24 @@ def server_process(base: str):
         p for p in psutil.process_iter(["cmdline"])
         if (cmdline := p.info["cmdline"] or []) and "serve" in cmdline and cmdline[-1] == port
     )
+
+
+NGINX_CONF = ROOT / "proxy" / "nginx.conf"
+
+
+def nginx_conf(folder: Path, listen: int, replicas: dict[str, int]) -> Path:
+    """proxy/nginx.conf for loopback: each replica's service name (`replica-1:8000`) is
+    replaced by its loopback port here, and it listens on `listen`; nothing else changes."""
+    text = NGINX_CONF.read_text().replace("listen 8080;", f"listen 127.0.0.1:{listen};")
+    for name, port in replicas.items():
+        text = text.replace(f"server {name}:8000;", f"server 127.0.0.1:{port};")
+    conf = folder / "nginx.conf"
+    conf.write_text(text)
+    return conf
+
+
+def nginx(conf: Path, *args: str) -> list[str]:
+    """Debian's nginx (its path) on `conf`, with its pid and error log beside it."""
+    folder = conf.parent
+    return ["/usr/sbin/nginx", "-c", str(conf), "-p", str(folder), "-e", str(folder / "error.log"),
+            "-g", f"pid {folder / 'nginx.pid'};", *args]

@@ -50,8 +50,9 @@ def test_the_schema_check_rejects_a_broken_compose_file(tmp_path):
 def test_app_is_published_on_loopback_only(compose):
     app = compose["services"]["app"]
     assert app["ports"] == ["127.0.0.1:8000:8000"]
+    assert compose["services"]["proxy"]["ports"] == ["127.0.0.1:8080:8080"]  # the `scale` profile's door
     for name, service in compose["services"].items():
-        if name != "app":
+        if name not in ("app", "proxy"):
             assert "ports" not in service, f"{name} publishes a port"
     # The way to the LAN is shown, commented out.
     assert re.search(r"#\s*- \"0\.0\.0\.0:8000:8000\"", COMPOSE.read_text())
@@ -101,7 +102,7 @@ def test_gpu_profile_changes_nothing_unless_enabled(compose):
     assert services["ollama-gpu"]["profiles"] == ["gpu"]
     assert services["ollama-gpu"]["deploy"]["resources"]["reservations"]["devices"][0]["driver"] == "nvidia"
     for name, service in services.items():
-        if name not in ("ollama-gpu", "postgres"):
+        if name != "ollama-gpu" and not set(service.get("profiles", [])) & {"postgres", "scale"}:
             assert "profiles" not in service, f"{name} would not start by default"
         gpu_dependency = service.get("depends_on", {}).get("ollama-gpu")
         if gpu_dependency:
@@ -122,7 +123,7 @@ def test_history_is_sqlite_on_a_named_volume_unless_the_postgres_profile_is_used
     url = app["environment"]["LOCAL_DUEL_DATABASE_URL"]
     assert re.fullmatch(r"\$\{LOCAL_DUEL_HISTORY:\+postgresql://duel:\$\{\w+:-duel\}@postgres:5432/duels\}", url), url
     postgres = compose["services"]["postgres"]
-    assert postgres["profiles"] == ["postgres"] and postgres["networks"] == ["internal"] and "ports" not in postgres
+    assert postgres["profiles"] == ["postgres", "scale"] and postgres["networks"] == ["internal"] and "ports" not in postgres
     assert postgres["image"].startswith("postgres:") and postgres["healthcheck"]["test"][:2] == ["CMD", "pg_isready"]
     assert postgres["environment"]["POSTGRES_DB"] == "duels" and postgres["volumes"] == ["postgres:/var/lib/postgresql/data"]
     assert app["depends_on"]["postgres"] == {"condition": "service_healthy", "required": False}
@@ -181,3 +182,39 @@ def test_dockerignore_keeps_local_state_out_but_models_in():
     for path in (".venv/", ".git/", "web/node_modules/", "web/dist/"):
         assert path in ignored
     assert not any(p.startswith("models") and not p.endswith(".part") for p in ignored)
+
+
+SCALE = ["proxy", "replica-1", "replica-2", "redis", "postgres", "llm-1", "llm-2"]
+
+
+def test_the_scale_profile_has_a_proxy_two_replicas_redis_postgres_and_two_llm_servers(compose):
+    services = compose["services"]
+    assert sorted(n for n, s in services.items() if "scale" in s.get("profiles", [])) == sorted(SCALE)
+    for name in SCALE:
+        assert services[name]["healthcheck"]["test"][0] == "CMD", f"{name} has no healthcheck"
+        assert "internal" in services[name]["networks"]
+    assert services["proxy"]["image"].startswith("nginx:") and services["redis"]["image"].startswith("redis:")
+    assert services["proxy"]["volumes"] == ["./proxy/nginx.conf:/etc/nginx/nginx.conf:ro"]
+    for name in ("replica-1", "replica-2"):
+        env = services[name]["environment"]
+        assert env["LOCAL_DUEL_REPLICA"] == name and env["LOCAL_DUEL_REDIS_URL"] == "redis://redis:6379/0"
+        assert "@postgres:5432/duels" in env["LOCAL_DUEL_DATABASE_URL"]
+        assert yaml.safe_load(env["LOCAL_DUEL_LLM_URLS"]) == ["http://llm-1:8080/v1", "http://llm-2:8080/v1"]
+        assert {"redis", "postgres", "llm-1", "llm-2"} <= set(services[name]["depends_on"])
+    for name in ("llm-1", "llm-2"):
+        assert services[name]["command"][:2] == ["local-duel", "llm-server"]
+    conf = (ROOT / "proxy" / "nginx.conf").read_text()
+    for name in ("replica-1", "replica-2"):  # every replica is an upstream of its own and of `any_replica`
+        assert f"upstream {name} {{" in conf and f"server {name}:8000;" in conf
+
+
+def test_the_proxy_config_passes_nginx_t(tmp_path):
+    """Debian's nginx (`scripts/setup --test`) checks proxy/nginx.conf; only the replicas'
+    service names, which resolve inside compose alone, are swapped for loopback ports."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from helpers import nginx, nginx_conf
+
+    conf = nginx_conf(tmp_path, 18080, {"replica-1": 18001, "replica-2": 18002})
+    result = subprocess.run(nginx(conf, "-t"), capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert "test is successful" in result.stderr

@@ -7,11 +7,16 @@ from local_duel.child import free_port
 from local_duel.engine.base import Engine, EngineError, ModelChoiceError, ModelInfo
 from local_duel.engine.embedded import EmbeddedEngine
 from local_duel.engine.external import ExternalEngine
+from local_duel.engine.pool import LlmPool
+from local_duel.shared import InProcess, Shared
 from local_duel.settings import Settings
 
-__all__ = ["EmbeddedEngine", "Engine", "EngineError", "ExternalEngine", "ModelChoiceError", "ModelInfo", "engine_for", "free_port"]
+__all__ = ["EmbeddedEngine", "Engine", "EngineError", "ExternalEngine", "LlmPool", "ModelChoiceError", "ModelInfo", "engine_for", "free_port"]
 
 
-def engine_for(settings: Settings) -> Engine:
-    """An external Ollama when `LOCAL_DUEL_LLM_URL` is set, else the embedded engine."""
+def engine_for(settings: Settings, shared: Shared | None = None) -> Engine:
+    """A pool of servers when `LOCAL_DUEL_LLM_URLS` is set, an external Ollama when
+    `LOCAL_DUEL_LLM_URL` is, else the embedded engine."""
+    if settings.llm_urls:
+        return LlmPool(settings, shared or InProcess())
     return ExternalEngine(settings) if settings.llm_url else EmbeddedEngine(settings)

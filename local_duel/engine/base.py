@@ -91,11 +91,32 @@ class Engine(abc.ABC):
     async def warm(self, model: str | None = None) -> None:
         """One token through the chat endpoint: loads `model` and pays for its first eval
         before a duel needs it."""
-        body = {"model": self.model(model), "max_tokens": 1, "messages": [{"role": "user", "content": "Hi:"}]}
-        try:
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as client:
-                async with client.post(f"{self.url}/chat/completions", json=body) as response:
-                    if response.status != 200:
-                        raise EngineError(f"the LLM at {self.url} answered {response.status}: {(await response.text())[:300]}")
-        except (aiohttp.ClientError, TimeoutError) as e:
-            raise EngineError(f"the LLM at {self.url} did not answer: {e or type(e).__name__}") from None
+        await warm_at(self.url, self.model(model))
+
+    # A duel's seat: which server it talks to, and how many duels the stage takes. One
+    # server: every duel talks to it, and `max_duels` is the stage (engine/pool.py seats
+    # duels at several).
+
+    async def capacity(self) -> int:
+        return self.settings.max_duels
+
+    async def seat(self, duel_id: str, seconds: float) -> str | None:
+        return self.url
+
+    async def renew(self, url: str, duel_id: str, seconds: float) -> None:
+        """Keep a duel's seat for `seconds` more."""
+
+    async def leave(self, url: str, duel_id: str) -> None:
+        """Give a duel's seat back."""
+
+
+async def warm_at(url: str, model: str) -> None:
+    """One token of `model` through the chat endpoint at `url`."""
+    body = {"model": model, "max_tokens": 1, "messages": [{"role": "user", "content": "Hi:"}]}
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as client:
+            async with client.post(f"{url}/chat/completions", json=body) as response:
+                if response.status != 200:
+                    raise EngineError(f"the LLM at {url} answered {response.status}: {(await response.text())[:300]}")
+    except (aiohttp.ClientError, TimeoutError) as e:
+        raise EngineError(f"the LLM at {url} did not answer: {e or type(e).__name__}") from None

@@ -250,6 +250,31 @@ class EmbeddedEngine(Engine):
             self._workdir = None
 
 
+def member_command(settings: Settings, host: str, port: int) -> list[str]:
+    """`llama-server` serving the bundled model alone, as one member of an LLM pool
+    (`local-duel llm-server`): the engine's sizes and template, with Prometheus `/metrics`."""
+    s = settings
+    return [
+        str(llama_server()),
+        "--model", str(llm_path(s.models_dir).resolve()),
+        "--alias", s.llm_model,
+        "--chat-template-file", str(TEMPLATE),
+        "--host", host,
+        "--port", str(port),
+        "--parallel", str(s.engine_slots),
+        "--ctx-size", str(s.engine_slots * s.engine_context),
+        "--threads", str(s.engine_threads),
+        "--batch-size", str(s.engine_batch),
+        "--ubatch-size", str(s.engine_batch),
+        "--cache-type-k", "q8_0",
+        "--cache-type-v", "q8_0",
+        "--cache-ram", str(s.engine_cache_mb),
+        "--ctx-checkpoints", "2",
+        "--metrics",
+        "--no-webui",
+    ]
+
+
 def _remove_abandoned_workdirs() -> None:
     """Working directories of engines whose server was killed before it could clean up."""
     for folder in Path(tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*"):

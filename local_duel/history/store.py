@@ -148,6 +148,15 @@ class DuelStore:
             )
             return list(result.scalars())
 
+    async def interrupt(self, duel_id: str) -> bool:
+        """Mark a running duel interrupted at once: its server is known to be gone."""
+        async with self.engine.begin() as connection:
+            result = await connection.execute(
+                update(DuelRow).where(DuelRow.id == duel_id, DuelRow.status == "running")
+                .values(status="interrupted", owner=None, lease_until=None)
+            )
+            return result.rowcount > 0
+
     # --- reading ---
 
     async def list_duels(self, limit: int = 20, offset: int = 0, topic: str | None = None, cast: str | None = None) -> DuelPage:

@@ -26,7 +26,7 @@ from local_duel.server.schemas import (
     StartResponse,
     answers,
 )
-from local_duel.server.tickets import Tickets
+from local_duel.server.tickets import Ticket, Tickets
 from local_duel.voice import UnknownVoiceError, Voices
 
 router = APIRouter(prefix="/api", responses=answers())
@@ -191,11 +191,11 @@ async def list_models(engine: ReadyEngine) -> list[ModelInfo]:
         raise HTTPException(503, str(e))
 
 
-def start_rate(request: Request) -> None:
+async def start_rate(request: Request) -> None:
     """429 with Retry-After once a client has started `starts_per_minute` duels in a minute."""
     rate: StartRate = request.app.state.start_rate
     try:
-        rate.admit(request.client.host if request.client else "unknown")
+        await rate.admit(request.client.host if request.client else "unknown")
     except RateLimited as e:
         raise HTTPException(429, str(e), headers={"Retry-After": str(e.retry_after)})
 
@@ -220,14 +220,6 @@ async def start(
 ) -> StartResponse:
     """Check the duel's settings and hand out a one-time WebSocket URL that runs it; 429
     when the stage is full, so a new duel never makes the running ones stall."""
-    booked = len(request.app.state.duels) + tickets.pending()
-    if booked >= (limit := request.app.state.settings.max_duels):
-        raise HTTPException(
-            429,
-            f"the stage is full: {limit} duels are running or about to start, as many as this server "
-            "admits (LOCAL_DUEL_MAX_DUELS); try again when one ends",
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
     problems = []
     most = request.app.state.settings.max_turns_per_phase
     if body.turns is not None and body.turns > most:
@@ -251,14 +243,28 @@ async def start(
         raise HTTPException(422, [{"loc": ["body", "cast", e.side, "model"], "msg": str(e), "type": "value_error"}])
     except EngineError as e:
         raise HTTPException(503, str(e))
-    token, ticket = tickets.issue(body, views)
+    ticket = Ticket.new(body, views)
+    stage = request.app.state.stage
+    full = "as many as the LLM servers have slots" if engine.kind == "pool" else "as many as this server admits (LOCAL_DUEL_MAX_DUELS)"
+    if await stage.book(ticket.duel_id, ticket.watch, limit := await engine.capacity(), tickets.lifetime):
+        ticket.llm_url = await engine.seat(ticket.duel_id, tickets.lifetime)
+        if not ticket.llm_url:  # another replica took the last seat meanwhile
+            await stage.close(ticket.duel_id, ticket.watch)
+    if not ticket.llm_url:
+        raise HTTPException(
+            429,
+            f"the stage is full: {limit} duels are running or about to start, {full}; try again when one ends",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    token = await tickets.issue(ticket)
     scheme = "wss" if request.url.scheme == "https" else "ws"
     settings = request.app.state.settings
     netloc = f"{settings.lan_address}:{settings.port}" if settings.lan_address else request.url.netloc  # what phones reach
-    code = settings.access_code
+    code = {"code": settings.access_code} if settings.access_code else {}
+    route = {"replica": settings.replica} if settings.replica else {}  # for the proxy in front of replicas
     return StartResponse(
-        wsUrl=f"{scheme}://{request.url.netloc}/ws?token={token}",
+        wsUrl=f"{scheme}://{request.url.netloc}/ws?{urlencode({'token': token, **route})}",
         duel_id=ticket.duel_id,
-        watchUrl=f"{request.url.scheme}://{netloc}/?{urlencode({'watch': ticket.watch, **({'code': code} if code else {})})}",
-        watchWsUrl=f"{scheme}://{netloc}/ws?{urlencode({'token': ticket.watch, **({'code': code} if code else {})})}",
+        watchUrl=f"{request.url.scheme}://{netloc}/?{urlencode({'watch': ticket.watch, **code, **route})}",
+        watchWsUrl=f"{scheme}://{netloc}/ws?{urlencode({'token': ticket.watch, **code, **route})}",
     )

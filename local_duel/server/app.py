@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from loguru import logger
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from local_duel.engine import engine_for
+from local_duel.engine import LlmPool, engine_for
 from local_duel.history.leases import hold_leases, owner_id
 from local_duel.history.store import DuelStore
 from local_duel.models import voices_dir
@@ -22,6 +22,9 @@ from local_duel.server.errors import HANDLERS, SafeJSONResponse
 from local_duel.server.guard import SameOrigin, allowed_hosts
 from local_duel.server.lan import AccessCode
 from local_duel.server.limits import ENVELOPE, BodyLimit, StartRate
+from local_duel.shared import shared_for
+from local_duel.server.relay import relay_client
+from local_duel.server.stage import Stage, hold_places
 from local_duel.server.tickets import Tickets
 from local_duel.settings import ROOT, Settings
 from local_duel.voice import Voices
@@ -66,17 +69,22 @@ def create_app(
         if interrupted := await app.state.store.recover(app.state.owner):
             logger.warning(f"duels cut off when this server last stopped, now interrupted: {interrupted}")
         leases = asyncio.get_running_loop().create_task(hold_leases(app.state.store, app.state.owner))
+        places = asyncio.get_running_loop().create_task(hold_places(app.state.stage, engine, app.state.duels))
         warming = asyncio.get_running_loop().create_task(warm_up())
         try:
             yield
         finally:
             warming.cancel()
             leases.cancel()
+            places.cancel()
             for stage in list(app.state.stages):  # duels still on: stopped, and kept as stopped
                 stage.cancel()
             await asyncio.gather(*app.state.stages, return_exceptions=True)
             engine.stop()
             await app.state.store.close()
+            await shared.close()
+            if app.state.relay:
+                await app.state.relay.aclose()
 
     app = FastAPI(
         title="Local Duel",
@@ -91,19 +99,27 @@ def create_app(
     app.add_middleware(AccessCode, code=settings.access_code)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(settings))
     app.state.settings = settings
-    app.state.engine = engine = engine_for(settings)
+    app.state.owner = owner_id(f"serve :{settings.port}")
+    app.state.shared = shared = shared_for(settings.redis_url)
+    app.state.engine = engine = engine_for(settings, shared)
+    if isinstance(engine, LlmPool):
+        async def llm_gone(url: str) -> None:
+            for live in [live for live in app.state.duels.values() if live.llm_url == url]:
+                await live.fail("llm-server-gone", f"the LLM server at {url} stopped answering; this duel is over")
+
+        engine.on_gone = llm_gone
     app.state.ready = False
     app.state.warmup_error = None
     app.state.voices = Voices(voices_dir(settings.models_dir), settings.voice_threads)
     app.state.catalog = FlowCatalog(
         settings.flows_dir, settings.max_turns_per_phase, settings.upload_max_files, settings.upload_max_bytes
     )
-    app.state.tickets = Tickets()
-    app.state.start_rate = StartRate(settings.starts_per_minute)
-    app.state.duels = {}  # duel id → LiveDuel, while it runs
-    app.state.watching = {}  # watch token → duel id
+    app.state.relay = relay_client(settings.redis_url) if settings.redis_url else None
+    app.state.tickets = Tickets(shared)
+    app.state.start_rate = StartRate(shared, settings.starts_per_minute)
+    app.state.stage = Stage(shared, app.state.owner)
+    app.state.duels = {}  # duel id → LiveDuel, while it runs here
     app.state.stages = set()  # the tasks running them
-    app.state.owner = owner_id(f"serve :{settings.port}")
     app.include_router(api.router)
     app.include_router(duels.router)
     app.include_router(stream.router)

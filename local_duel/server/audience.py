@@ -112,6 +112,7 @@ class Audience:
         self.story: dict = {"transcript": [], "heckles": [], "phase": None, "speaking": None, "paused": False}
         self._serializer = ProtobufFrameSerializer()
         self._on_cut_off = on_cut_off
+        self.mirror = None  # a relay.Publisher: the same stream for viewers on other replicas
 
     async def encode(self, name: DuelEvent, **data) -> bytes:
         """An event as the bytes every viewer gets."""
@@ -119,6 +120,8 @@ class Audience:
 
     def fan_out(self, data: bytes, seconds: float = 0.0) -> None:
         """Offer the bytes to every viewer; never waits on any of them."""
+        if self.mirror:
+            self.mirror.publish(data, seconds)
         for viewer in list(self.viewers.values()):
             if not viewer.offer(data, seconds):
                 self.viewers.pop(viewer.name, None)
@@ -127,6 +130,8 @@ class Audience:
     async def announce(self, name: DuelEvent, **data) -> None:
         """An event for every viewer, now (not in step with the audio)."""
         self.fan_out(await self.encode(name, **data))
+        if self.mirror:
+            self.mirror.keep_story()
 
     async def tell(self, viewer: Viewer, name: DuelEvent, **data) -> None:
         """An event for one viewer."""
@@ -154,3 +159,5 @@ class Audience:
             story["transcript"].append({k: data[k] for k in ("speaker", "side", "phase", "turn", "text")})
         elif name == DuelEvent.LINE_ENDED:
             story["speaking"] = None
+        if self.mirror:
+            self.mirror.keep_story()

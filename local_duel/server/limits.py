@@ -2,11 +2,11 @@
 of a request body. Each refusal names the limit and the setting that raises it."""
 
 import math
-import time
-from collections import defaultdict, deque
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from local_duel.shared import Shared
 
 WINDOW = 60.0  # seconds
 ENVELOPE = 16 * 1024  # multipart headers and boundaries around an uploaded file
@@ -19,29 +19,22 @@ class RateLimited(Exception):
 
 
 class StartRate:
-    """At most `per_minute` duel starts per client address in any 60 seconds."""
+    """At most `per_minute` duel starts per client address in a minute, counted from its
+    first start (a fixed window in `Shared`, so every replica counts the same starts)."""
 
-    def __init__(self, per_minute: int):
+    def __init__(self, shared: Shared, per_minute: int):
+        self._shared = shared
         self.per_minute = per_minute
-        self._starts: dict[str, deque[float]] = defaultdict(deque)
 
-    def admit(self, client: str) -> None:
+    async def admit(self, client: str) -> None:
         """Count a start by `client`, or raise `RateLimited` saying when to try again."""
-        now = time.monotonic()
-        for address in list(self._starts):  # forget whoever has been quiet for a minute
-            starts = self._starts[address]
-            while starts and starts[0] <= now - WINDOW:
-                starts.popleft()
-            if not starts:
-                del self._starts[address]
-        starts = self._starts[client]
-        if len(starts) >= self.per_minute:
-            wait = max(1, math.ceil(starts[0] + WINDOW - now))
+        starts, left = await self._shared.count(f"starts:{client}", WINDOW)
+        if starts > self.per_minute:
+            wait = max(1, math.ceil(left))
             raise RateLimited(wait, (
                 f"too many duel starts from {client}: at most {self.per_minute} a minute "
                 f"(LOCAL_DUEL_STARTS_PER_MINUTE); try again in {wait} s"
             ))
-        starts.append(now)
 
 
 class BodyLimit:

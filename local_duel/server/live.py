@@ -16,10 +16,10 @@ from local_duel.events import DuelEvent
 from local_duel.flow import DuelFlow
 from local_duel.heckle import Heckle, HeckleBox, HeckleRate, HeckleRefused, check
 from local_duel.history.recorder import Recording, new_duel
-from local_duel.prompt_style import PromptStyle
 from local_duel.server.audience import Audience, Viewer
 from local_duel.server.broadcast import Broadcast
-from local_duel.server.schemas import DuelRequest
+from local_duel.server.relay import Publisher
+from local_duel.server.tickets import Ticket
 from local_duel.settings import Settings
 from local_duel.vote import VoteRefused, Votes
 
@@ -34,22 +34,27 @@ def candidates_each(settings: Settings, duels: int) -> int:
 
 
 class LiveDuel:
-    def __init__(self, duel_id: str, request: DuelRequest, flow: DuelFlow, views: dict[str, PromptStyle], app_state):
+    def __init__(self, ticket: Ticket, flow: DuelFlow, app_state):
         settings: Settings = app_state.settings
+        duel_id, request, views = ticket.duel_id, ticket.request, ticket.views
         self.id = duel_id
+        self.watch = ticket.watch
+        self.llm_url = ticket.llm_url or app_state.engine.url
         self.settings = settings
         self.votes = Votes()
         self.heckles = HeckleBox()
         self._heckle_rate = HeckleRate(settings.heckle_seconds)
         self.audience = Audience(settings.viewer_backlog_seconds, self._cut_off)
         self.broadcast = Broadcast(self.audience, settings.sample_rate, self.verdict)
+        if app_state.relay:  # replicas: viewers elsewhere get the same stream
+            self.audience.mirror = Publisher(app_state.relay, duel_id, lambda: {**self.audience.story, "votes": self.votes.tally()})
         record = new_duel(duel_id, flow, request.cast, request.topic, request.turns, settings, views)
         self.recording = Recording(app_state.store, record, request.cast, app_state.owner)
         self.duel = Duel(
             flow,
             request.cast,
             request.topic,
-            llm_url=app_state.engine.url,
+            llm_url=self.llm_url,
             voices=app_state.voices,
             settings=settings,
             output=[self.recording.recorder, self.broadcast],
@@ -80,6 +85,8 @@ class LiveDuel:
                 await self.audience.announce(DuelEvent.DUEL_ENDED, lines=len(self.duel.script.lines), by=self._ended_by, **self.verdict())
             for viewer in list(self.audience.viewers.values()):
                 viewer.finish()
+            if self.audience.mirror:
+                await self.audience.mirror.close()
             await self.recording.end(self.duel.error, self.settings, self.votes.tally())
             logger.info(f"duel {self.id} ended after {len(self.duel.script.lines)} lines, votes {self.votes.tally()}")
 
@@ -90,6 +97,16 @@ class LiveDuel:
             logger.info(f"duel {self.id}: {message}")
             await self.audience.announce(DuelEvent.ERROR, message=message, fatal=True)
             await self.duel.worker.cancel()
+
+    async def fail(self, code: str, message: str) -> None:
+        """End the duel for a reason outside it (its LLM server died): every viewer is told."""
+        if self.duel.error:  # it has failed already, and said why
+            return
+        logger.error(f"duel {self.id}: {message}")
+        self.duel.error = message
+        await self.audience.announce(DuelEvent.ERROR, code=code, message=message, fatal=True)
+        self.broadcast.resume()  # a paused output would hold the cancel up
+        await self.duel.worker.cancel()
 
     def verdict(self) -> dict:
         """The votes, and the winner's side and name (None for a tie)."""

@@ -20,6 +20,7 @@ from local_duel.events import DuelEvent, urgent_event
 from local_duel.flow import FlowFileError
 from local_duel.server.audience import Viewer
 from local_duel.server.live import LiveDuel
+from local_duel.server.relay import RemoteDuel
 
 router = APIRouter()
 
@@ -52,42 +53,54 @@ async def refuse(websocket: WebSocket, reason: str) -> None:
     await websocket.close(code=1008, reason=reason.encode()[:123].decode(errors="ignore"))  # 123 bytes at most
 
 
-async def _stage(live: LiveDuel, state, watch: str) -> None:
-    """Run a duel from its host's socket to its end, listed while it runs."""
+async def _stage(live: LiveDuel, state) -> None:
+    """Run a duel from its host's socket to its end, on the stage while it runs."""
     state.duels[live.id] = live
-    state.watching[watch] = live.id
     try:
+        await state.stage.open(live.id, live.watch)
         await live.run()
     finally:
         del state.duels[live.id]
-        state.watching.pop(watch, None)
+        await state.stage.close(live.id, live.watch)
+        await state.engine.leave(live.llm_url, live.id)
 
 
 @router.websocket("/ws")
 async def duel_socket(websocket: WebSocket, token: str = ""):
-    """The host's token (once) starts the duel; a watch token joins it while it runs."""
+    """The host's token (once) starts the duel, at any replica; a watch token joins it
+    while it runs."""
     state = websocket.app.state
-    live: LiveDuel | None = state.duels.get(state.watching.get(token, ""))
+    where = await state.stage.find(token)
+    live: LiveDuel | RemoteDuel | None = state.duels.get(where.duel_id) if where else None
     host = False
+    if where and live is None:
+        if where.replica is None:
+            await refuse(websocket, "the duel has not started yet; open the watch link again in a moment")
+            return
+        if not state.relay:
+            await refuse(websocket, f"this duel runs on another replica ({where.replica}); connect there to watch it")
+            return
+        live = RemoteDuel(state.relay, where.duel_id, state.settings.viewer_backlog_seconds,
+                          on_gone=lambda: state.store.interrupt(where.duel_id))
     if live is None:
-        ticket = state.tickets.redeem(token)
+        ticket = await state.tickets.redeem(token)
         if ticket is None:
-            waiting = state.tickets.watched(token)
-            await refuse(websocket, "the duel has not started yet; open the watch link again in a moment" if waiting
-                         else "invalid or expired token; POST /api/start for a new one")
+            await refuse(websocket, "invalid or expired token; POST /api/start for a new one")
             return
         request = ticket.request
         try:  # checked at /api/start, but an upload may have replaced it since
             flow = state.catalog.get(request.flow)
         except (KeyError, FlowFileError) as e:
+            await state.stage.close(ticket.duel_id, ticket.watch)
+            await state.engine.leave(ticket.llm_url, ticket.duel_id)
             await refuse(websocket, f"flow '{request.flow}' is gone or broken: {e}")
             return
-        live, host = LiveDuel(ticket.duel_id, request, flow, ticket.views, state), True
+        live, host = LiveDuel(ticket, flow, state), True
         logger.info(f"duel {live.id} starts: {request.flow}, {request.cast.names}, {request.topic!r}")
-        task = asyncio.get_running_loop().create_task(_stage(live, state, ticket.watch))
+        task = asyncio.get_running_loop().create_task(_stage(live, state))
         state.stages.add(task)
         task.add_done_callback(state.stages.discard)
-    elif len(live.audience.viewers) >= state.settings.max_viewers:
+    elif isinstance(live, LiveDuel) and len(live.audience.viewers) >= state.settings.max_viewers:
         await refuse(websocket, f"this duel has {state.settings.max_viewers} viewers, as many as it takes (LOCAL_DUEL_MAX_VIEWERS)")
         return
     await websocket.accept()

@@ -1,13 +1,14 @@
 """WebSocket tickets: `POST /api/start` issues one, `/ws` redeems it once to start the
-duel. Each ticket also carries the duel's watch token, which viewers use (any number of
-times) once the duel runs."""
+duel, at any replica (they are kept in `Shared`). Each ticket also carries the duel's
+watch token, which viewers use (any number of times) once the duel runs."""
 
+import json
 import secrets
-import time
 from dataclasses import dataclass
 
 from local_duel.prompt_style import PromptStyle
 from local_duel.server.schemas import DuelRequest
+from local_duel.shared import Shared
 
 TICKET_SECONDS = 60.0
 
@@ -17,35 +18,30 @@ class Ticket:
     duel_id: str
     request: DuelRequest
     views: dict[str, PromptStyle]
-    expires: float
     watch: str  # the viewers' token
+    llm_url: str = ""  # the LLM server the duel is seated at
+
+    @classmethod
+    def new(cls, request: DuelRequest, views: dict[str, PromptStyle]) -> "Ticket":
+        return cls(secrets.token_hex(6), request, views, secrets.token_urlsafe(24))
 
 
 class Tickets:
-    """Tokens that start a duel once, and expire unused after `TICKET_SECONDS`."""
+    """Tokens that start a duel once, and expire unused after `lifetime` seconds."""
 
-    def __init__(self, lifetime: float = TICKET_SECONDS):
-        self._lifetime = lifetime
-        self._open: dict[str, Ticket] = {}
+    def __init__(self, shared: Shared, lifetime: float = TICKET_SECONDS):
+        self._shared = shared
+        self.lifetime = lifetime
 
-    def pending(self) -> int:
-        """Tickets issued and not yet redeemed or expired: duels about to start."""
-        now = time.monotonic()
-        self._open = {t: k for t, k in self._open.items() if k.expires > now}
-        return len(self._open)
-
-    def issue(self, request: DuelRequest, views: dict[str, PromptStyle]) -> tuple[str, Ticket]:
-        now = time.monotonic()
-        self.pending()  # forget the expired ones
+    async def issue(self, ticket: Ticket) -> str:
         token = secrets.token_urlsafe(24)
-        ticket = Ticket(secrets.token_hex(6), request, views, now + self._lifetime, secrets.token_urlsafe(24))
-        self._open[token] = ticket
-        return token, ticket
+        kept = {"duel_id": ticket.duel_id, "request": ticket.request.model_dump(mode="json"), "views": ticket.views, "watch": ticket.watch, "llm_url": ticket.llm_url}
+        await self._shared.put(f"ticket:{token}", json.dumps(kept), self.lifetime)
+        return token
 
-    def watched(self, token: str) -> bool:
-        """Whether `token` is the watch token of a duel about to start."""
-        return any(ticket.watch == token for ticket in self._open.values())
-
-    def redeem(self, token: str) -> Ticket | None:
-        ticket = self._open.pop(token, None)
-        return ticket if ticket and ticket.expires > time.monotonic() else None
+    async def redeem(self, token: str) -> Ticket | None:
+        kept = await self._shared.take(f"ticket:{token}") if token else None
+        if kept is None:
+            return None
+        kept = json.loads(kept)
+        return Ticket(kept["duel_id"], DuelRequest.model_validate(kept["request"]), kept["views"], kept["watch"], kept["llm_url"])

@@ -19,10 +19,12 @@ let send = () => {};
 let paused = false;
 let names = { first: "First", second: "Second" };
 
-/** The duel's socket for this watch link (the access code too, in LAN mode). */
+/** The duel's socket for this watch link (the access code too, in LAN mode, and the replica). */
 export function watchSocketUrl() {
   const query = new URLSearchParams({ token: watchToken });
   if (params.get("code")) query.set("code", params.get("code"));
+  // behind the proxy of several replicas: the one running the duel (README, Scaling out)
+  if (params.get("replica")) query.set("replica", params.get("replica"));
   return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws?${query}`;
 }
 

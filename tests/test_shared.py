@@ -1,0 +1,104 @@
+"""What replicas share, on both keepers: this process, and a real Redis (two clients
+standing for two replicas). The same tests run on each, so the embedded default and the
+cluster behave alike."""
+
+import asyncio
+
+import pytest
+
+from local_duel.cast import DEFAULT_CAST, Cast
+from local_duel.server.limits import RateLimited, StartRate
+from local_duel.server.schemas import DuelRequest
+from local_duel.server.stage import LEASE_SECONDS, Stage
+from local_duel.server.tickets import Ticket, Tickets
+from local_duel.shared import InProcess, InRedis
+
+
+@pytest.fixture(params=["in-process", "redis"])
+async def replicas(request):
+    """Two replicas' views of the shared state: one object in process, two Redis clients."""
+    if request.param == "in-process":
+        shared = InProcess()
+        yield shared, shared
+        return
+    url = request.getfixturevalue("redis_url")
+    a, b = InRedis(url), InRedis(url)
+    yield a, b
+    await a.close()
+    await b.close()
+
+
+def a_ticket() -> Ticket:
+    cast = Cast.from_file(DEFAULT_CAST)
+    return Ticket.new(DuelRequest(cast=cast, topic="tea", turns=2), {cast.first.name: "screenplay", cast.second.name: "chat"})
+
+
+async def test_a_ticket_issued_by_one_replica_is_redeemed_once_at_another(replicas):
+    a, b = replicas
+    ticket = a_ticket()
+    token = await Tickets(a).issue(ticket)
+    redeemed = await Tickets(b).redeem(token)
+    assert redeemed == ticket
+    assert await Tickets(a).redeem(token) is None
+    assert await Tickets(b).redeem(token) is None
+
+
+async def test_an_unredeemed_ticket_expires(replicas):
+    a, b = replicas
+    token = await Tickets(a, lifetime=0.2).issue(a_ticket())
+    await asyncio.sleep(0.3)
+    assert await Tickets(b).redeem(token) is None
+
+
+async def test_start_rate_is_counted_across_replicas(replicas):
+    a, b = replicas
+    rates = [StartRate(a, 3), StartRate(b, 3)]
+    for i in range(3):
+        await rates[i % 2].admit("10.0.0.7")
+    with pytest.raises(RateLimited) as refused:
+        await rates[1].admit("10.0.0.7")
+    assert 1 <= refused.value.retry_after <= 60
+    assert "at most 3 a minute (LOCAL_DUEL_STARTS_PER_MINUTE)" in str(refused.value)
+    await rates[0].admit("10.0.0.8")  # another client has its own count
+
+
+async def test_the_stage_admits_up_to_its_limit_across_replicas_and_frees_places(replicas):
+    a, b = replicas
+    stages = [Stage(a, "replica-a"), Stage(b, "replica-b")]
+    booked = [await stages[i % 2].book(f"duel-{i}", f"watch-{i}", 3, 60) for i in range(4)]
+    assert booked == [True, True, True, False]
+    assert await stages[1].size() == 3
+    await stages[0].close("duel-0", "watch-0")
+    assert await stages[1].book("duel-4", "watch-4", 3, 60)
+
+
+async def test_a_watch_token_names_the_duel_and_then_the_replica_running_it(replicas):
+    a, b = replicas
+    stage_a, stage_b = Stage(a, "replica-a"), Stage(b, "replica-b")
+    assert await stage_a.book("d1", "w1", 5, 60)
+    assert (await stage_b.find("w1")).replica is None  # about to start
+    await stage_b.open("d1", "w1")
+    where = await stage_a.find("w1")
+    assert (where.duel_id, where.replica) == ("d1", "replica-b")
+    await stage_b.close("d1", "w1")
+    assert await stage_a.find("w1") is None
+    assert await stage_a.find("") is None
+
+
+async def test_a_place_nobody_renews_lapses(replicas):
+    """A killed replica stops renewing: its duels stop counting, with nobody to tell."""
+    a, b = replicas
+    stage = Stage(a, "replica-a")
+    assert await stage.book("d1", "w1", 1, 0.2)  # an unredeemed ticket's place
+    assert not await Stage(b, "replica-b").book("d2", "w2", 1, 60)
+    await asyncio.sleep(0.3)
+    assert await Stage(b, "replica-b").book("d2", "w2", 1, 60)
+    assert LEASE_SECONDS <= 10  # how long a killed replica's duels keep their places
+
+
+async def test_racing_bookings_never_overbook_the_stage(replicas):
+    a, b = replicas
+    stages = [Stage(a, "a"), Stage(b, "b")]
+    booked = await asyncio.gather(*(stages[i % 2].book(f"d{i}", f"w{i}", 5, 60) for i in range(40)))
+    assert 1 <= sum(booked) <= 5
+    assert await stages[0].size() == sum(booked)
