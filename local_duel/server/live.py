@@ -67,6 +67,7 @@ class LiveDuel:
         self._ended_by: str | None = None
         self._grace: asyncio.Task | None = None
         self._viewers = 0  # viewers ever joined, for their names
+        self._host: Viewer | None = None  # the starting socket, in the room once it says ready
         self._pending: set[asyncio.Task] = set()
 
     # --- the duel's life ---
@@ -96,6 +97,9 @@ class LiveDuel:
             message = f"no RTVI client-ready within {seconds:g} s (LOCAL_DUEL_CLIENT_READY_SECONDS); the duel is off"
             logger.info(f"duel {self.id}: {message}")
             await self.audience.announce(DuelEvent.ERROR, message=message, fatal=True)
+            if self._host is not None and self._host.name not in self.audience.viewers:  # not in the room: told here
+                self._host.offer(await self.audience.encode(DuelEvent.ERROR, message=message, fatal=True))
+                self._host.finish()
             await self.duel.worker.cancel()
 
     async def fail(self, code: str, message: str) -> None:
@@ -117,7 +121,10 @@ class LiveDuel:
 
     def viewer(self, websocket: WebSocket, host: bool) -> Viewer:
         self._viewers += 1
-        return Viewer(websocket, "host" if host else f"viewer-{self._viewers}", host, self.settings.viewer_backlog_seconds)
+        viewer = Viewer(websocket, "host" if host else f"viewer-{self._viewers}", host, self.settings.viewer_backlog_seconds)
+        if host:
+            self._host = viewer
+        return viewer
 
     async def admit(self, viewer: Viewer) -> None:
         """Once its client is ready: the state so far, then the stream; the host's starts the duel."""
