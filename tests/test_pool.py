@@ -8,11 +8,11 @@ import urllib.request
 
 import pytest
 import websockets
-from helpers import copy_of_flows, serving
-from test_stream import CAST, health, post
 
+from helpers import copy_of_flows, serving
 from local_duel.listener import CLIENT_READY, Heard, hear
 from local_duel.server_process import llm_server_process
+from test_stream import CAST, health, post
 
 SLOTS = 2
 DUEL = {"cast": CAST, "topic": "tea", "turns": 1}

@@ -8,8 +8,8 @@ from local_duel.engine.base import Engine, EngineError, ModelChoiceError, ModelI
 from local_duel.engine.embedded import EmbeddedEngine
 from local_duel.engine.external import ExternalEngine
 from local_duel.engine.pool import LlmPool
-from local_duel.shared import InProcess, Shared
 from local_duel.settings import Settings
+from local_duel.shared import InProcess, Shared
 
 __all__ = ["EmbeddedEngine", "Engine", "EngineError", "ExternalEngine", "LlmPool", "ModelChoiceError", "ModelInfo", "engine_for", "free_port"]
 

@@ -22,11 +22,11 @@ from local_duel.server.errors import HANDLERS, SafeJSONResponse
 from local_duel.server.guard import SameOrigin, allowed_hosts
 from local_duel.server.lan import AccessCode
 from local_duel.server.limits import ENVELOPE, BodyLimit, StartRate
-from local_duel.shared import shared_for
 from local_duel.server.relay import relay_client
 from local_duel.server.stage import Stage, hold_places
 from local_duel.server.tickets import Tickets
 from local_duel.settings import ROOT, Settings
+from local_duel.shared import shared_for
 from local_duel.voice import Voices
 
 PAGE = ROOT / "web" / "dist"

@@ -18,10 +18,10 @@ import struct
 from collections.abc import Awaitable, Callable
 
 import redis.asyncio as aioredis
-from redis import RedisError
 from fastapi import WebSocket
 from loguru import logger
 from pipecat.serializers.protobuf import ProtobufFrameSerializer
+from redis import RedisError
 
 from local_duel.events import DuelEvent, urgent_event
 from local_duel.server.audience import Viewer
