@@ -56,7 +56,9 @@ def check_moves(node: str, moves) -> tuple[str, ...]:
 class MovePicker:
     """Picks each turn's move: the least used of the phase's moves so far, never the one
     the previous turn had if there is another, ties broken by a seeded draw, so the same
-    seed gives the same duel."""
+    seed gives the same duel. The duel's opening move names the topic if one of the
+    phase's moves does: the first line sets what the duel is about, and it is written
+    from fewer candidates (`Settings.first_candidates`), with less ranking to find it."""
 
     def __init__(self, seed: int):
         self._random = random.Random(seed)
@@ -67,6 +69,8 @@ class MovePicker:
         """The next move from `moves` (DEFAULT_MOVES if empty), its placeholders filled:
         speaker and partner are names, topic is `plain`, personas are `hook`s."""
         choices = list(moves or DEFAULT_MOVES)
+        if not self._used:
+            choices = [m for m in choices if "topic" in placeholders(m)] or choices
         fresh = [m for m in choices if m != self._last] or choices
         least = min(self._used.get(m, 0) for m in fresh)
         move = self._random.choice([m for m in fresh if self._used.get(m, 0) == least])

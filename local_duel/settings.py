@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     candidates: int = Field(4, ge=1, le=10)
     # The opening line's candidates: nothing is playing yet to hide the drafts behind, so
     # the listener waits for the longest of them.
-    first_candidates: int = Field(1, ge=1, le=10)
+    first_candidates: int = Field(2, ge=1, le=10)
     candidates_at_once: int = Field(4, ge=1, le=10)
     # Each turn's cue carries a move picked by code (local_duel.move).
     moves: bool = True

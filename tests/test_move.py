@@ -93,3 +93,13 @@ nodes:
         parse_flow(text.replace("turns: 1}]", "turns: 1, rating: family}]"), "x.yaml")
     with pytest.raises(FlowFileError, match="`rating` must be one of family, adult"):
         parse_flow(text.replace("rating: adult", "rating: spicy"), "x.yaml")
+
+
+def test_the_opening_move_names_the_topic_when_the_phase_has_such_a_move():
+    moves = ["complimenting {{ partner }}", "showing off as {{ speaker.persona }}", "asking {{ partner }} about {{ topic }}"]
+    values = {"speaker": "Max", "partner": "Ava", "topic": "tabs versus spaces", "speaker.persona": "a coder", "partner.persona": "a comic"}
+    for seed in range(20):
+        picker = MovePicker(seed)
+        assert picker.pick(moves, values) == "asking Ava about tabs versus spaces"
+        assert picker.pick(moves, values) != "asking Ava about tabs versus spaces"  # then the least used again
+    assert MovePicker(0).pick(moves[:2], values) in {"complimenting Ava", "showing off as a coder"}  # none names it
