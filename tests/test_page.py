@@ -124,7 +124,11 @@ def test_stop_ends_the_duel_on_the_server(visit, server):
     page = visit.open()
     page.fill('[data-testid="turns"]', "3")
     page.click('[data-testid="start"]')
-    page.wait_for_selector('[data-testid="transcript"] li', timeout=120_000)
+    try:
+        page.wait_for_selector('[data-testid="transcript"] li', timeout=120_000)
+    except Exception as e:  # seen once in CI: say what the page and the server showed
+        status, error = (page.inner_text(f'[data-testid="{t}"]') for t in ("status", "error"))
+        raise AssertionError(f"no line in 120 s; status {status!r}, error {error!r}, health {get_json(f'{server}/api/health')}") from e
     duels_running(server, 1, within=0)
     page.click('[data-testid="stop"]')
     assert page.get_attribute('[data-testid="status"]', "data-state") == "stopped"
