@@ -25,6 +25,7 @@ export const player = new PlaybackMediaManager(SAMPLE_RATE);
 
 let healthy = false;
 let settingsLoaded = false;
+let settingsReady = false; // the form holds the server's flows, casts and models: Start may send it
 let client = null;
 // One duel's life: running from Start (or joining) until it ends, is stopped or fails.
 let duel = { running: false, over: false, phases: [] };
@@ -40,7 +41,7 @@ export function showFlowPhases(phases) {
 }
 
 export function updateButtons() {
-  $("start").disabled = duel.running || !healthy;
+  $("start").disabled = duel.running || !healthy || !settingsReady;
   $("stop").disabled = !duel.running && !document.body.classList.contains("replaying");
   audience.updateControls(duel.running && duel.joined);
 }
@@ -151,7 +152,7 @@ export function send(action, data) {
 /** Start: the settings to POST /api/start, then the duel's socket. */
 export async function start(event) {
   event.preventDefault();
-  if (duel.running || !healthy) return;
+  if (duel.running || !healthy || !settingsReady) return;
   player.unlock(); // inside the click: browsers start audio only on a user gesture
   history.stop();
   clearError();
@@ -244,7 +245,12 @@ async function pollHealth() {
   if (healthy && !settingsLoaded) {
     // The models to offer are only known once the engine is up: load the settings then.
     settingsLoaded = true;
-    loadSettings().catch((err) => showError(`Can't load the settings: ${err.message}`));
+    loadSettings()
+      .then(() => {
+        settingsReady = true;
+        updateButtons();
+      })
+      .catch((err) => showError(`Can't load the settings: ${err.message}`));
   }
   if (!duel.running) {
     if (state === "ready") setStatus("ready", `Ready · ${report.engine} engine · ${report.voices.length} voices`);
