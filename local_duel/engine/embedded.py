@@ -160,18 +160,7 @@ class EmbeddedEngine(Engine):
             "--models-max", str(s.engine_models_max),
             "--host", "127.0.0.1",
             "--port", str(port),
-            "--parallel", str(s.engine_slots),
-            "--ctx-size", str(s.engine_slots * s.engine_context),  # split evenly between the slots
-            "--threads", str(s.engine_threads),
-            "--batch-size", str(s.engine_batch),
-            "--ubatch-size", str(s.engine_batch),
-            "--cache-type-k", "q8_0",
-            "--cache-type-v", "q8_0",
-            "--cache-ram", str(s.engine_cache_mb),
-            # Gemma's sliding-window layers keep per-slot checkpoints to roll back to; the
-            # default 32 grew a model process by 75 MB over 48 lines of 6 duels, and 2 reuse
-            # the same share of each prompt (79% of prompt tokens from cache either way).
-            "--ctx-checkpoints", "2",
+            *_sizes(s),
             "--no-webui",
         ]
 
@@ -261,17 +250,28 @@ def member_command(settings: Settings, host: str, port: int) -> list[str]:
         "--chat-template-file", str(TEMPLATE),
         "--host", host,
         "--port", str(port),
+        *_sizes(s),
+        "--metrics",
+        "--no-webui",
+    ]
+
+
+def _sizes(s: Settings) -> list[str]:
+    """Slots, context, threads, batches and caches: one engine's sizes, the same whether
+    it serves a router's model or stands alone in a pool."""
+    return [
         "--parallel", str(s.engine_slots),
-        "--ctx-size", str(s.engine_slots * s.engine_context),
+        "--ctx-size", str(s.engine_slots * s.engine_context),  # split evenly between the slots
         "--threads", str(s.engine_threads),
         "--batch-size", str(s.engine_batch),
         "--ubatch-size", str(s.engine_batch),
         "--cache-type-k", "q8_0",
         "--cache-type-v", "q8_0",
         "--cache-ram", str(s.engine_cache_mb),
+        # Gemma's sliding-window layers keep per-slot checkpoints to roll back to; the
+        # default 32 grew a model process by 75 MB over 48 lines of 6 duels, and 2 reuse
+        # the same share of each prompt (79% of prompt tokens from cache either way).
         "--ctx-checkpoints", "2",
-        "--metrics",
-        "--no-webui",
     ]
 
 
