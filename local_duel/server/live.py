@@ -98,7 +98,7 @@ class LiveDuel:
             logger.info(f"duel {self.id}: {message}")
             await self.audience.announce(DuelEvent.ERROR, message=message, fatal=True)
             if self._host is not None and self._host.name not in self.audience.viewers:  # not in the room: told here
-                self._host.offer(await self.audience.encode(DuelEvent.ERROR, message=message, fatal=True))
+                await self.audience.tell(self._host, DuelEvent.ERROR, message=message, fatal=True)
                 self._host.finish()
             await self.duel.worker.cancel()
 
