@@ -17,6 +17,8 @@ import time
 
 import redis.asyncio as aioredis
 
+PREFIX = "local-duel:"  # before every key this app keeps in Redis
+
 
 class Shared(abc.ABC):
     @abc.abstractmethod
@@ -122,7 +124,7 @@ class InProcess(Shared):
 class InRedis(Shared):
     """Every replica: the same keys in one Redis, through redis-py's asyncio client."""
 
-    def __init__(self, url: str, prefix: str = "local-duel:"):
+    def __init__(self, url: str, prefix: str = PREFIX):
         self.redis = aioredis.Redis.from_url(url, decode_responses=True)
         self._prefix = prefix
 

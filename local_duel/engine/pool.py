@@ -44,6 +44,11 @@ CHECK_SECONDS = 0.5  # how often each server's health is asked: a dead one is no
 START_SECONDS = 60
 
 
+def _seats(url: str) -> str:
+    """The `Shared` booking of a server's seats."""
+    return f"llm:{url}"
+
+
 @dataclass
 class Server:
     url: str  # the OpenAI-compatible base, …/v1
@@ -56,7 +61,7 @@ class Server:
 
     @property
     def seats(self) -> str:
-        return f"llm:{self.url}"
+        return _seats(self.url)
 
 
 class LlmPool(Engine):
@@ -147,27 +152,31 @@ class LlmPool(Engine):
             return None
 
     async def renew(self, url: str, duel_id: str, seconds: float) -> None:
-        await self._shared.renew(f"llm:{url}", duel_id, time.time() + seconds)
+        await self._shared.renew(_seats(url), duel_id, time.time() + seconds)
 
     async def leave(self, url: str, duel_id: str) -> None:
-        await self._shared.unbook(f"llm:{url}", duel_id)
+        await self._shared.unbook(_seats(url), duel_id)
 
 
 async def _slots(root: str) -> int | None:
     """How many slots a llama-server has (`GET /slots`); None for a server without it."""
-    try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as client:
-            async with client.get(f"{root}/slots") as response:
-                return len(await response.json()) if response.status == 200 else None
-    except (aiohttp.ClientError, TimeoutError, ValueError):
-        return None
+    slots = await _json(f"{root}/slots")
+    return len(slots) if slots is not None else None
 
 
 async def _model_names(url: str) -> list[str] | None:
     """The OpenAI-compatible `GET /models`: what both llama-server and Ollama list."""
     try:
+        return [m["id"] for m in (await _json(f"{url}/models"))["data"]]
+    except (KeyError, TypeError):  # no listing, or not in that shape
+        return None
+
+
+async def _json(url: str):
+    """What a GET of `url` answers with, or None if it doesn't answer 200 with JSON."""
+    try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as client:
-            async with client.get(f"{url}/models") as response:
-                return [m["id"] for m in (await response.json())["data"]] if response.status == 200 else None
-    except (aiohttp.ClientError, TimeoutError, ValueError, KeyError, TypeError):
+            async with client.get(url) as response:
+                return await response.json() if response.status == 200 else None
+    except (aiohttp.ClientError, TimeoutError, ValueError):
         return None

@@ -25,6 +25,7 @@ from redis import RedisError
 
 from local_duel.events import DuelEvent, urgent_event
 from local_duel.server.audience import Viewer
+from local_duel.shared import PREFIX
 
 ALIVE_SECONDS = 1.0
 STORY_SECONDS = 3600  # a story outlives its duel by no more than this, whatever happens
@@ -33,7 +34,8 @@ OVER = -1.0  # in the header, with no frame: the duel has ended
 
 
 def _keys(duel_id: str) -> tuple[str, str, str]:
-    return f"local-duel:duel:{duel_id}", f"local-duel:duel:{duel_id}:story", f"local-duel:duel:{duel_id}:alive"
+    duel = f"{PREFIX}duel:{duel_id}"
+    return duel, f"{duel}:story", f"{duel}:alive"
 
 
 def relay_client(url: str) -> aioredis.Redis:
