@@ -49,7 +49,8 @@ TARGETS = {
 CONCURRENCY = [1, 2, 4, 6, 8]  # duels at once, each row through the same server
 
 
-def _p95(values: list[float]) -> float:
+def p95(values: list[float]) -> float:
+    """The 95th percentile, nearest rank (0.0 for none)."""
     return sorted(values)[max(0, round(0.95 * len(values)) - 1)] if values else 0.0
 
 
@@ -111,7 +112,7 @@ def _summary(heard: list[Heard]) -> dict:
         "words_per_line": round(statistics.mean(len(t.split()) for t in texts), 1) if texts else None,
         "stock_lines": sum(t in FALLBACK_LINES for t in texts),
         "dead_air_median_s": round(statistics.median(dead), 3) if dead else None,
-        "dead_air_p95_s": round(_p95(dead), 3) if dead else None,
+        "dead_air_p95_s": round(p95(dead), 3) if dead else None,
         "dead_air_max_s": round(max(dead), 3) if dead else None,
         "gap_median_s": round(statistics.median(gaps), 3) if gaps else None,
         "gap_max_s": round(max(gaps), 3) if gaps else None,

@@ -20,6 +20,7 @@ import websockets
 from pipecat.frames.frames import OutputTransportMessageFrame
 from pipecat.serializers.protobuf import ProtobufFrameSerializer
 
+from local_duel.bench import p95
 from local_duel.listener import CLIENT_READY, Heard, hear, listen
 from local_duel.redis_process import throwaway_redis
 from local_duel.server_process import ServerProcess, llm_server_process
@@ -31,10 +32,6 @@ CAST = {
 DUEL = {"cast": CAST, "topic": "tabs versus spaces", "turns": 2}
 SLOTS = 4  # per LLM server
 VIEWERS = 5  # watching from the other replica when the running one is killed
-
-
-def _p95(values: list[float]) -> float:
-    return round(sorted(values)[max(0, round(0.95 * len(values)) - 1)], 3) if values else 0.0
 
 
 class Usage:
@@ -76,7 +73,7 @@ async def _duels(bases: list[str], count: int, usage: Usage) -> dict:
         "ended": sum(bool(h.named("duel-ended")) for h in heard),
         "lines": sum(len(h.line_spans()) for h in heard),
         "dead_air_median_s": round(statistics.median(dead_air), 3) if dead_air else 0.0,
-        "dead_air_p95_s": _p95(dead_air),
+        "dead_air_p95_s": round(p95(dead_air), 3),
         "dead_air_max_s": round(max(dead_air, default=0.0), 3),
         "seconds": round(time.monotonic() - started, 1),
         "processes": usage.result(),
