@@ -76,6 +76,15 @@ class Server:
     async def wait_healthy(self) -> dict:
         return await asyncio.to_thread(self.child.wait_healthy)
 
+    async def wait_idle(self, within: float = 120) -> None:
+        """Until the duels heard so far have also kept their record and left the stage:
+        the next measurement starts on an empty stage, not against its own admission."""
+        deadline = time.monotonic() + within
+        while (await self.wait_healthy())["duels_running"]:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"duels still running on the server {within:g} s after they were heard")
+            await asyncio.sleep(0.2)
+
     def rss_mb(self) -> tuple[float, float]:
         server = psutil.Process(self.child.process.pid)
         engines = server.children(recursive=True)
@@ -238,6 +247,7 @@ async def concurrency(server: Server, rows: list[int], turns: int, one_duel_mb: 
     """Per row, n duels started together on the same server, heard by n listeners."""
     measured = []
     for n in rows:
+        await server.wait_idle()
         server.reset_peak()
         together = await asyncio.gather(*(listen(server.url, _duel(turns, f"topic {i}")) for i in range(n)))
         memory = sum(server.peak.values())
