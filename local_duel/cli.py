@@ -17,7 +17,7 @@ warnings.showwarning = lambda message, category, *_: logger.debug(f"{category.__
 
 from pydantic import ValidationError  # noqa: E402
 
-from local_duel import models  # noqa: E402
+from local_duel import heap, models  # noqa: E402
 from local_duel.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast  # noqa: E402
 from local_duel.engine import ModelChoiceError  # noqa: E402
 from local_duel.errors import LocalDuelError  # noqa: E402
@@ -35,6 +35,7 @@ app = typer.Typer(help="Two local AI agents hold a spoken duel, fully offline.",
 @app.callback()
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Pipecat's debug log.")] = False):
     """Two local AI agents hold a spoken duel, fully offline."""
+    heap.lean()
     if verbose:
         logger.remove()
         logger.add(sys.stderr, level="DEBUG")

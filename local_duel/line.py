@@ -17,6 +17,7 @@ _DANGLING_ASIDE = re.compile(r"[(\[*].*$")
 _ENDS = ".!?…。！？"  # sentence ends, CJK among them
 _SENTENCE = re.compile(rf"[^{_ENDS}]+(?:[{_ENDS}]+|$)")
 _LETTER = re.compile(r"[^\W\d_]")  # a letter of any script
+_SETTLED = re.compile(r".*(?:\s|[。！？])", re.DOTALL)  # up to the last space or CJK end: no later token can change it
 _NOT_SPOKEN = set("@/\\\ufe0e\ufe0f")  # besides symbols and control characters: emoji, signs…
 
 
@@ -60,8 +61,8 @@ class Line:
         return data
 
 
-def clean(raw: str, names: Sequence[str]) -> str | None:
-    """Edit raw model output into one or two clean sentences, or None if nothing usable.
+def clean(raw: str, names: Sequence[str], sentences: int = MAX_SENTENCES) -> str | None:
+    """Edit raw model output into one to `sentences` clean sentences, or None if nothing usable.
 
     The base model continues a screenplay, so it may repeat the cue, run on into the
     partner's line, add stage directions or leak template tokens; all of that goes.
@@ -73,11 +74,11 @@ def clean(raw: str, names: Sequence[str]) -> str | None:
         text = re.split(rf"(?<!\w)(?:{named})\s*[:：]", text)[0]  # the model ran on into the next line
     text = _DANGLING_ASIDE.sub("", _ASIDES.sub(" ", text))
     text = " ".join(re.sub(r"[\"“”()\[\]*_#]", " ", _spoken(text)).split()).strip(" -–—:;,")
-    sentences = [s.strip() for s in _SENTENCE.findall(text) if _LETTER.search(s)]
-    if not sentences:
+    found = [s.strip() for s in _SENTENCE.findall(text) if _LETTER.search(s)]
+    if not found:
         return None
-    complete = [s for s in sentences if s[-1] in _ENDS]
-    kept = (complete or sentences)[:MAX_SENTENCES]
+    complete = [s for s in found if s[-1] in _ENDS]
+    kept = (complete or found)[:sentences]
     text = " ".join(kept)
     words = text.split()
     if (len(words) < 2 and not _wide(text)) or any(name.lower() == text.lower().rstrip(_ENDS) for name in names):
@@ -87,6 +88,15 @@ def clean(raw: str, names: Sequence[str]) -> str | None:
     if text[-1] not in _ENDS:
         text += "."
     return text[0].upper() + text[1:]
+
+
+def settled_sentences(raw: str) -> int:
+    """How many whole sentences `clean` could already keep from raw output still being
+    written: a sentence counts once something follows its end mark, since "3." may yet
+    become "3.5". The writer stops asking for more once a line has all it can keep."""
+    first = _ASIDES.sub(" ", _TAGS.sub(" ", raw)).split("\n")[0]
+    settled = _SETTLED.match(first)
+    return sum(s.strip()[-1] in _ENDS for s in _SENTENCE.findall(settled[0]) if _LETTER.search(s)) if settled else 0
 
 
 @dataclass

@@ -10,7 +10,7 @@ benchmark measures, with the same cheap word-level tools.
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from local_duel.line import clean
+from local_duel.line import MAX_SENTENCES, clean
 from local_duel.rating import Rating, profane
 from local_duel.words import echoes, stems, words
 
@@ -47,6 +47,7 @@ class Scene:
     direction: str  # the phase's stage direction
     said: Sequence[str]  # every line so far, oldest first; the last is the partner's
     rating: Rating
+    sentences: int = MAX_SENTENCES  # the most a line of this turn may keep (the writer's limit)
 
     @property
     def partner_line(self) -> str:
@@ -55,7 +56,7 @@ class Scene:
 
 def fit(raw: str, scene: Scene) -> str | None:
     """The candidate cleaned into a speakable line, or None if it must not be spoken."""
-    text = clean(raw, scene.names)
+    text = clean(raw, scene.names, scene.sentences)
     if text is None or (scene.rating == "family" and profane(text)):
         return None
     if echoes(text, [scene.topic, *scene.said]):

@@ -33,7 +33,7 @@ from local_duel.cast import Cast
 from local_duel.duel_state import DuelState
 from local_duel.events import DuelEvent, event
 from local_duel.heckle import direction as heckle_direction
-from local_duel.line import Line, LineFrame
+from local_duel.line import MAX_SENTENCES, Line, LineFrame
 from local_duel.move import MovePicker, hook, plain
 from local_duel.phase import Phase
 from local_duel.prompt_style import PromptStyle
@@ -170,6 +170,7 @@ class LineEditor(FrameProcessor):
         scene = Scene(
             self._names, self._topic, self._personas[line.speaker], line.move,
             self._script.direction(line.phase), [old.text for old in self._script.lines], self._rating,
+            min((c.sentences for c in self._candidates), default=MAX_SENTENCES),
         )
         text = best([c.text for c in self._candidates], scene)
         if text is None and line.attempts >= MAX_ATTEMPTS:  # a stock line, the least used one

@@ -8,6 +8,11 @@ for the `LineEditor` to rank. It asks for all of them in one request (llama-serv
 the other choices, where separate requests evaluated it once per slot, three times
 slower on a new prompt. A server that writes one choice per request (Ollama) gets the
 rest asked for one by one, seeds `seed + 1`, `seed + 2`, …, `at_once` at a time.
+
+A request ends as soon as each choice holds all the line editor can keep of it (two
+whole sentences; one for the opening line, which nothing playing can hide), not at
+`max_tokens`: the listener waits less for the first line, and the slots are sooner free
+for the other duels.
 """
 
 import asyncio
@@ -20,17 +25,20 @@ from pipecat.services.ollama.llm import OLLamaLLMService
 from pipecat.utils.types import assert_given
 
 from local_duel.generation import ENGINE_OPTIONS, PENALTIES
+from local_duel.line import MAX_SENTENCES, settled_sentences
 from local_duel.settings import Settings
 
 
 @dataclass
 class CandidateFrame(DataFrame):
-    """One candidate line as the model wrote it: its raw text, streamed tokens, and the
-    event-loop time its first token came (None if it wrote nothing)."""
+    """One candidate line as the model wrote it: its raw text, streamed tokens, the
+    event-loop time its first token came (None if it wrote nothing), and how many
+    sentences of it may be spoken."""
 
     text: str
     tokens: int
     first_token_at: float | None
+    sentences: int = MAX_SENTENCES  # the most the line editor may keep of it
 
 
 def sampling(settings: Settings) -> OLLamaLLMService.Settings:
@@ -68,31 +76,43 @@ class Writer(OLLamaLLMService):
         params.pop("stream_options", None)
         if bias := self._steer.get(params["model"]):
             params["logit_bias"] = bias
-        wanted = min(self._first, self._candidates()) if self._first is not None else self._candidates()
+        opening = self._first is not None
+        wanted = min(self._first, self._candidates()) if opening else self._candidates()
+        sentences = 1 if opening else MAX_SENTENCES
         self._first = None
-        written = await self._write(params, wanted)
+        written = await self._write(params, wanted, sentences)
         if len(written) < wanted:  # the server ignored n_cmpl
-            rest = await asyncio.gather(*(self._write({**params, "seed": params["seed"] + k}, 1) for k in range(len(written), wanted)))
+            rest = await asyncio.gather(*(
+                self._write({**params, "seed": params["seed"] + k}, 1, sentences) for k in range(len(written), wanted)
+            ))
             written += [candidate for more in rest for candidate in more]
         for candidate in written:  # in choice order, whichever finished first: ties rank the same every run
             await self.push_frame(candidate)
 
-    async def _write(self, params: dict, choices: int) -> list[CandidateFrame]:
-        """`choices` completions of one request, streamed side by side."""
+    async def _write(self, params: dict, choices: int, sentences: int) -> list[CandidateFrame]:
+        """`choices` completions of one request, streamed side by side, until each has
+        ended or holds `sentences` whole sentences."""
         if choices > 1:
             params = {**params, "extra_body": {**params.get("extra_body", {}), "n_cmpl": choices}}
         texts: dict[int, list[str]] = {}  # choice index → its streamed tokens
         first_token_at: dict[int, float] = {}
+        done: set[int] = set()
         async with self._slots:
             stream = await self._client.chat.completions.create(**params)
             try:
                 async for chunk in stream:
                     for choice in chunk.choices or []:
                         tokens = texts.setdefault(choice.index, [])
+                        if choice.index in done:  # it holds all it may; the others are still writing
+                            continue
                         if choice.delta and choice.delta.content:
                             first_token_at.setdefault(choice.index, asyncio.get_running_loop().time())
                             tokens.append(choice.delta.content)
+                        if choice.finish_reason or settled_sentences("".join(tokens)) >= sentences:
+                            done.add(choice.index)
+                    if len(done) >= choices:
+                        break  # closing the stream ends the request on the server
             finally:
                 await stream.close()
-        written = [CandidateFrame("".join(t), len(t), first_token_at.get(i)) for i, t in sorted(texts.items())]
-        return written or [CandidateFrame("", 0, None)]
+        written = [CandidateFrame("".join(t), len(t), first_token_at.get(i), sentences) for i, t in sorted(texts.items())]
+        return written or [CandidateFrame("", 0, None, sentences)]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from local_duel.line import clean
+from local_duel.line import clean, settled_sentences
 
 NAMES = ["Max", "Ava"]
 
@@ -52,3 +52,24 @@ def test_clean_knows_names_and_sentences_in_any_script(names, raw, spoken):
 
 def test_clean_keeps_a_colon_that_is_not_a_speaker_tag():
     assert clean("Rule one: never trust a pizza.", NAMES) == "Rule one: never trust a pizza."
+
+
+def test_clean_keeps_no_more_sentences_than_the_writer_allows():
+    assert clean("Hi, Ava. Nice to meet you.", NAMES, sentences=1) == "Hi, Ava."
+
+
+@pytest.mark.parametrize(
+    "raw, settled",
+    [
+        ("Hi.", 0),  # "Hi." may yet become "Hi..." or "Hi.5"
+        ("Hi. ", 1),
+        ("Hi there! How are you? I", 2),
+        ("I rated it 3.", 0),
+        ("... Well ", 0),  # an end mark with no words before it is no sentence
+        ("Ava: (laughs) Hi. Yo", 1),
+        ("こんにちは。元気", 1),  # CJK: the end mark itself settles it
+        ("Hi\nMax: yo. ok. ", 0),  # the editor keeps only the first line
+    ],
+)
+def test_settled_sentences_count_what_no_later_token_can_change(raw, settled):
+    assert settled_sentences(raw) == settled

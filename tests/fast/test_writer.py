@@ -2,9 +2,11 @@
 
 Ollama can't run here, so a loopback stand-in for its OpenAI-compatible route answers
 instead: it streams one choice per request whatever `n_cmpl` says, and names the seed it
-was asked with. The real engine's many choices per request are tested in test_engine.
+was asked with (or, asked for a `"talk"` model, talks on and on). The real engine's many
+choices per request are tested in test_engine.
 """
 
+import asyncio
 import json
 
 import pytest
@@ -28,11 +30,17 @@ async def one_choice_server():
         asked.append(body)
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
-        for text in [" Seed", f" {body['seed']}."]:
-            chunk = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": body["model"],
-                     "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}
-            await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
-        await response.write(b"data: [DONE]\n\n")
+        talk = [word for k in range(1, 101) for word in (" Sentence", f" {k}.")] if body["model"] == "talk" else []
+        try:
+            for n, text in enumerate(talk or [" Seed", f" {body['seed']}."]):
+                chunk = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": body["model"],
+                         "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}
+                await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                body["streamed"] = n + 1
+                await asyncio.sleep(0.005)
+            await response.write(b"data: [DONE]\n\n")
+        except ConnectionResetError:  # the writer had all it wanted and hung up
+            body["hung_up"] = True
         return response
 
     app = web.Application()
@@ -45,9 +53,9 @@ async def one_choice_server():
     await runner.cleanup()
 
 
-async def _candidates(url: str, contexts: int, **writer) -> list[list[str]]:
+async def _candidates(url: str, contexts: int, model: str = "local-duel", **writer) -> list[list[str]]:
     """The candidates written for each of `contexts` cues, in turn."""
-    settings = sampling(Settings(seed=40))
+    settings = sampling(Settings(seed=40, llm_model=model))
     settings.system_instruction = "A roast battle."
     frames = [LLMContextFrame(LLMContext(messages=[{"role": "user", "content": "Max: Hi.\nAva:"}])) for _ in range(contexts)]
     down, _ = await run_test(Writer(base_url=url, settings=settings, at_once=2, steer={}, **writer), frames_to_send=frames)
@@ -67,3 +75,13 @@ async def test_the_opening_cue_gets_first_candidates_and_the_rest_all(one_choice
     opening, next_line = await _candidates(url, 2, candidates=lambda: 3, first=1)
     assert opening == [" Seed 40."] and next_line == [" Seed 40.", " Seed 41.", " Seed 42."]
     assert "n_cmpl" not in asked[0] and asked[1]["n_cmpl"] == 3
+
+
+async def test_a_request_ends_once_each_choice_holds_all_the_editor_can_keep(one_choice_server):
+    url, asked = one_choice_server
+    opening, next_line = await _candidates(url, 2, model="talk", candidates=lambda: 1, first=1)
+    assert opening == [" Sentence 1. Sentence"]  # its first sentence, settled by the next word
+    assert next_line == [" Sentence 1. Sentence 2. Sentence"]  # two for any other line
+    await asyncio.sleep(0.1)
+    assert [body.get("hung_up") for body in asked] == [True, True]
+    assert all(body["streamed"] < 10 for body in asked)  # not the 200 it would have written
