@@ -253,7 +253,7 @@ def bench_quality(
             results = quality_bench.rejudge(out)
         else:
             results = asyncio.run(quality_bench.run(out, say=typer.echo, seeds=seed or quality_bench.SEEDS))
-    except (LocalDuelError, RuntimeError, OSError) as e:  # rejudge: no quality.json, no embedding model
+    except (LocalDuelError, OSError) as e:  # no embedding model; rejudge: no quality.json
         raise _fail(str(e), 1)
     typer.echo(quality_bench.table(results))
     typer.echo(f"\n{'rejudged' if rejudge else 'wrote'} {out / 'quality.json'}" + ("" if rejudge else f" in {results['bench_seconds']} s"))

