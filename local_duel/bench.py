@@ -220,9 +220,11 @@ async def _mode(lookahead: bool, short: bool, settings: Settings, out: Path) -> 
         cold = ready + first.first_audio
         heard = [first]
         for topic in ([] if short else ["cats versus dogs", "the best pizza topping"]):
+            await server.wait_idle()  # a warm start is on an idle server, not beside the last duel's wrap-up
             heard.append(await listen(server.url, _duel(turns, topic)))
         one_duel_mb = sum(server.peak.values())
         peak = {k: round(v, 1) for k, v in server.peak.items()}
+        await server.wait_idle()
         again = await listen(server.url, _duel(turns, DEFAULT_TOPIC))  # warm, on the cold duel's prompts
         result = {
             "server_ready_s": round(ready, 2),
