@@ -65,13 +65,19 @@ async def drain(connection, seconds: float = 30) -> tuple[int | None, str]:
     return (received.code, received.reason) if received else (None, "closed without a reason (reset)")
 
 
-async def gather_crowd(base_url: str, duel: dict, viewers: int, stalled: bool = False, timeout: float = 600) -> Crowd:
-    """One duel heard by its host and `viewers` viewers, all there before the first line."""
+async def gather_crowd(
+    base_url: str, duel: dict, viewers: int, stalled: bool = False, timeout: float = 600, elsewhere: str | None = None
+) -> Crowd:
+    """One duel heard by its host and `viewers` viewers, all there before the first line;
+    with `elsewhere` (another replica's base URL), every second viewer watches through it."""
     ticket = await start(base_url, duel)
     started = time.monotonic()
     server = _server_process(base_url)
     host_socket = await websockets.connect(ticket["wsUrl"], max_size=None)
-    sockets = [await websockets.connect(ticket["watchWsUrl"], max_size=None) for _ in range(viewers)]
+    relayed = ticket["watchWsUrl"].replace(urlsplit(base_url).netloc, urlsplit(elsewhere).netloc) if elsewhere else None
+    sockets = [
+        await websockets.connect(relayed if relayed and k % 2 else ticket["watchWsUrl"], max_size=None) for k in range(viewers)
+    ]
     heard = [Heard(duel_id=ticket["duel_id"], epoch=time.time()) for _ in range(viewers + 1)]
     for connection in sockets:
         await ready(connection)
@@ -125,7 +131,7 @@ async def bench(base_url: str, duel: dict, crowds: tuple[int, ...] = (1, 50)) ->
     for viewers in crowds:
         crowd = await gather_crowd(base_url, duel, viewers=viewers - 1, stalled=viewers > 1)
         dead = crowd.host.dead_air()
-        same = all(b"".join(c.sound for c in v.audio) == b"".join(c.sound for c in crowd.host.audio) for v in crowd.viewers)
+        same = all(v.sound == crowd.host.sound for v in crowd.viewers)
         rows.append({
             "viewers": viewers, **crowd.server,
             "dead_air_median_s": round(sorted(dead)[len(dead) // 2], 3) if dead else None,

@@ -49,6 +49,11 @@ class Heard:
         return [data for _, data in self.events if data["event"] == name]
 
     @property
+    def sound(self) -> bytes:
+        """Every audio byte received, in order: what two listeners compare."""
+        return b"".join(chunk.sound for chunk in self.audio)
+
+    @property
     def first_audio(self) -> float | None:
         return next((c.at for c in self.audio if not c.zero), None)
 

@@ -19,10 +19,6 @@ SHORT = {"cast": CAST, "topic": "pineapple on pizza", "turns": 1}  # three lines
 DEAD_AIR_SLACK = 0.5  # seconds a loaded 2-core machine may add at a change of speaker
 
 
-def sound(heard: Heard) -> bytes:
-    return b"".join(chunk.sound for chunk in heard.audio)
-
-
 def line_sound(heard: Heard, line: int) -> str:
     return hashlib.sha256(b"".join(c.sound for c in heard.audio if c.line == line and not c.zero)).hexdigest()
 
@@ -36,11 +32,11 @@ async def test_fifty_viewers_hear_the_same_bytes_and_a_stalled_one_is_cut_off(se
     crowd = await gather_crowd(server, SHORT, viewers=50, stalled=True)
     host = crowd.host
     assert host.named("duel-ended") and len(host.line_spans()) == 3
-    reference = sound(host)
+    reference = host.sound
     assert len(reference) > 24000 * 2 * 3  # seconds of speech, not silence
     for viewer in crowd.viewers:
         assert viewer.named("duel-ended"), "every healthy viewer hears the duel to its end"
-        assert sound(viewer) == reference, "the same audio bytes, in the same order"
+        assert viewer.sound == reference, "the same audio bytes, in the same order"
     # the stalled viewer was cut off: the room counted it out while nobody left
     counts = [e["viewers"] for e in host.named("audience")]
     assert max(counts) == 52 and counts[-1] == 51

@@ -15,6 +15,7 @@ from pytest_postgresql.janitor import DatabaseJanitor
 
 from helpers import copy_of_flows, nginx, nginx_conf, server_process, serving
 from local_duel.child import end, free_port
+from local_duel.crowd import gather_crowd
 from local_duel.listener import Heard, hear
 from local_duel.server_process import wait_until_answered
 from redis_server import emptied
@@ -106,8 +107,8 @@ async def test_through_the_proxy_the_host_and_a_viewer_reach_the_replica_running
         assert heard[1].named("duel-state") and heard[1].named("duel-state")[0]["transcript"]
         assert heard[0].named("duel-ended") and heard[1].named("duel-ended")
         # the viewer heard the same bytes as the host, from where it joined
-        host_sound = b"".join(c.sound for c in heard[0].audio)
-        viewer_sound = b"".join(c.sound for c in heard[1].audio)
+        host_sound = heard[0].sound
+        viewer_sound = heard[1].sound
         assert viewer_sound and host_sound.endswith(viewer_sound)
         assert np.frombuffer(viewer_sound, np.int16).any()
         for socket in (host_socket, viewer_socket):
@@ -136,11 +137,21 @@ async def test_a_viewer_at_the_other_replica_gets_the_same_stream_from_redis(clu
     state = viewer.named("duel-state")[0]
     assert state["transcript"] and state["cast"] == host.named("duel-started")[0]["cast"]
     assert viewer.named("duel-ended") and host.named("duel-ended")
-    viewer_sound = b"".join(c.sound for c in viewer.audio)
+    viewer_sound = viewer.sound
     assert np.frombuffer(viewer_sound, np.int16).any()
-    assert b"".join(c.sound for c in host.audio).endswith(viewer_sound)
+    assert host.sound.endswith(viewer_sound)
     for socket in (host_socket, viewer_socket):
         await socket.close()
+    await stage_is_free(a)
+
+
+async def test_a_crowd_split_across_both_replicas_hears_the_hosts_very_bytes(cluster):
+    """20 viewers of A's duel, every second one watching through B: all hear it whole."""
+    a, b, _ = cluster
+    crowd = await gather_crowd(a, DUEL, viewers=20, elsewhere=b, timeout=120)
+    assert crowd.host.named("duel-ended") and np.frombuffer(crowd.host.sound, np.int16).any()
+    for viewer in crowd.viewers:  # the relayed half too, each from before the first line
+        assert viewer.named("duel-ended") and viewer.sound == crowd.host.sound
     await stage_is_free(a)
 
 

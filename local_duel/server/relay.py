@@ -58,6 +58,7 @@ class Publisher:
         loop = asyncio.get_running_loop()
         self._sender = loop.create_task(self._send())
         self._beating = loop.create_task(self._beat())
+        self.keep_story()  # at once: a viewer elsewhere may join before the first event
 
     def publish(self, data: bytes, seconds: float) -> None:
         self._queue.put_nowait(("frame", HEADER.pack(seconds) + data))
@@ -130,8 +131,16 @@ class RemoteDuel:
         channel, story_key, alive_key = _keys(self.id)
         async with self._redis.pubsub() as pubsub:
             await pubsub.subscribe(channel)  # before reading the story: nothing falls between
-            story = json.loads(await self._redis.get(story_key) or b"{}")
-            viewer.offer(await _event(DuelEvent.DUEL_STATE, **story, you=viewer.name, host=False))
+            story = await self._redis.get(story_key)
+            for _ in range(4):  # a duel only just on stage there writes its story within a beat
+                if story is not None:
+                    break
+                await asyncio.sleep(ALIVE_SECONDS / 4)
+                story = await self._redis.get(story_key)
+            if story is None:
+                await self._gone(viewer)
+                return
+            viewer.offer(await _event(DuelEvent.DUEL_STATE, **json.loads(story), you=viewer.name, host=False))
             loop = asyncio.get_running_loop()
             checked = loop.time()
             while not viewer.gone:
@@ -144,10 +153,14 @@ class RemoteDuel:
                 if loop.time() - checked >= ALIVE_SECONDS / 4:
                     checked = loop.time()
                     if not await self._redis.exists(alive_key):
-                        viewer.offer(await _event(
-                            DuelEvent.ERROR, code="replica-gone", fatal=True,
-                            message="the server running this duel has gone away; the duel is over",
-                        ))
-                        await self._on_gone()
-                        break
+                        await self._gone(viewer)
+                        return
             viewer.finish()
+
+    async def _gone(self, viewer: Viewer) -> None:
+        viewer.offer(await _event(
+            DuelEvent.ERROR, code="replica-gone", fatal=True,
+            message="the server running this duel has gone away; the duel is over",
+        ))
+        await self._on_gone()
+        viewer.finish()
