@@ -17,6 +17,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psutil
 import websockets
@@ -177,7 +178,7 @@ async def run(out: Path, duels: int) -> dict:
                 results[f"{count}_replica{'s' if count > 1 else ''}"] = await _duels([r.url for r in replicas], duels, usage)
                 if count == 2:
                     await asyncio.sleep(2)  # the duels' places given back
-                    everyone = {**llms, "redis": _listening(int(redis_url.rsplit(":", 1)[1].split("/")[0])),
+                    everyone = {**llms, "redis": _listening(urlsplit(redis_url).port),
                                 **{f"replica-{i + 1}": r.process.pid for i, r in enumerate(replicas)}, "bench client": os.getpid()}
                     results["load"] = await _load([r.url for r in replicas], Usage(everyone))
                     await asyncio.sleep(2)

@@ -115,8 +115,9 @@ class Recording:
     async def end(self, error: str | None, settings: Settings, votes: dict[str, int] | None = None) -> str:
         """Set the status (complete, failed, or stopped when cut short) and the audience's
         votes, and apply retention. The whole duel's sound is built from its lines when it
-        is first asked for (`audio.whole_ogg`), not here: encoding it took about 2 CPU-seconds for ten lines
-        from the duels still running, and many duels are never played back."""
+        is first asked for (`audio.whole_ogg`), not here: encoding it took about 2
+        CPU-seconds per ten lines from the duels still running, and many duels are never
+        played back."""
         status = "failed" if error else "complete" if self.recorder.ended else "stopped"
         await self.store.finish(self.duel.id, status, error, votes)
         if pruned := await self.store.prune(settings.keep_duels, settings.keep_bytes):
