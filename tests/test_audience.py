@@ -7,9 +7,11 @@ import statistics
 
 import websockets
 from pipecat.serializers.protobuf import ProtobufFrameSerializer
+from websockets.protocol import State
 
-from local_duel.crowd import gather_crowd, ready, start
+from local_duel.crowd import drain, gather_crowd, ready, start
 from local_duel.listener import Heard, client_message, hear
+from local_duel.server.audience import LINGER_SECONDS
 
 CAST = {
     "first": {"name": "Max", "persona": "a smug engineer", "voice": "en_US-joe-medium"},
@@ -59,6 +61,11 @@ async def test_a_late_viewer_gets_the_story_so_far_then_the_line_being_spoken(se
         async with websockets.connect(ticket["watchWsUrl"], max_size=None) as late:
             await ready(late)
             await asyncio.gather(hear(host, host_heard, started), hear(late, late_heard, started))
+            # After `duel-ended` the client closes first: a close hard on the last event
+            # could overtake it in a browser. One that stays is closed a moment later.
+            await drain(host, LINGER_SECONDS / 2)
+            assert host.state is State.OPEN
+            assert await drain(late) == (1000, "the duel is over")
     state = late_heard.named("duel-state")[0]
     assert [e["event"] for _, e in late_heard.events][0] == "duel-state"
     assert state["cast"]["first"]["name"] == "Max" and state["flow"] == "flirt_roast" and state["phase"] == "flirt"

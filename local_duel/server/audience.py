@@ -21,6 +21,10 @@ from local_duel.events import DuelEvent, urgent_event
 FELL_BEHIND = 4008  # close code (application range): the viewer could not keep up
 MAX_MESSAGES = 2000  # a backlog of events alone (no audio) is cut off here
 CLOSE_SECONDS = 2.0  # a socket that won't take its close frame is left to the server's own timeout
+# After the last event the client closes first. A browser decodes each message in a task
+# of its own, so a close frame hard on `duel-ended` can overtake it: the page would call a
+# finished duel cut off. A client that doesn't close is closed after this long.
+LINGER_SECONDS = 2.0
 # The kernel's send buffer per socket. Left to autotuning it grows to megabytes, a
 # minute of audio a stalled phone could hide in; this much is under a second at 24 kHz,
 # far more than a healthy LAN connection needs in flight. Accepted sockets inherit it
@@ -87,6 +91,7 @@ class Viewer:
                 self._backlog -= seconds
         except Exception:  # the client went away; its handler notices and leaves
             return
+        await asyncio.sleep(LINGER_SECONDS)  # cancelled by `stop` as the client closes
         await self._close(1000, "the duel is over")
 
     async def _close(self, code: int, reason: str) -> None:
