@@ -19,6 +19,7 @@ from local_duel.crowd import gather_crowd
 from local_duel.listener import Heard, hear
 from local_duel.server_process import wait_until_answered
 from redis_server import emptied
+from test_audience import send
 from test_hostile_input import first_event
 from test_pool import llm_server, stage_is_free, watch
 from test_stream import CAST, closing_reason, health, post
@@ -129,14 +130,24 @@ async def hosted_at(base: str) -> tuple[dict, websockets.ClientConnection, Heard
     return ticket, socket, host, started
 
 
-async def test_a_viewer_at_the_other_replica_gets_the_same_stream_from_redis(cluster):
+async def test_a_viewer_at_the_other_replica_gets_the_same_stream_and_heckles_and_votes_through_redis(cluster):
     a, b, _ = cluster
     ticket, host_socket, host, started = await hosted_at(a)
     viewer_socket, viewer = await watch(at(ticket["watchWsUrl"], b))  # late, and elsewhere
+    await send(viewer_socket, "skip")  # a watch link can't steer the duel, from any replica
+    await send(viewer_socket, "heckle", {"text": "Tea or coffee, Ava?"})
+    await send(viewer_socket, "heckle", {"text": "Answer me!"})
+    await send(viewer_socket, "vote", {"side": "second"})
     host, viewer = await asyncio.gather(hear(host_socket, host, started, timeout=120), hear(viewer_socket, viewer, started, timeout=120))
     state = viewer.named("duel-state")[0]
     assert state["transcript"] and state["cast"] == host.named("duel-started")[0]["cast"]
     assert viewer.named("duel-ended") and host.named("duel-ended")
+    # A took B's viewer's acts as its own: the answers to it alone went back to B
+    assert [(e["action"], e["code"]) for e in viewer.named("refused")] == [("skip", "forbidden"), ("heckle", "rate-limited")]
+    for heard in (host, viewer):
+        assert [e["text"] for e in heard.named("heckle")] == ["Tea or coffee, Ava?"]
+        assert heard.named("duel-ended")[0]["votes"] == {"first": 0, "second": 1}
+    assert host.named("refused") == []
     viewer_sound = viewer.sound
     assert np.frombuffer(viewer_sound, np.int16).any()
     assert host.sound.endswith(viewer_sound)

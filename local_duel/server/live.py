@@ -18,7 +18,7 @@ from local_duel.heckle import Heckle, HeckleBox, HeckleRate, HeckleRefused, chec
 from local_duel.history.recorder import Recording, new_duel
 from local_duel.server.audience import Audience, Viewer
 from local_duel.server.broadcast import Broadcast
-from local_duel.server.relay import Publisher
+from local_duel.server.relay import Publisher, Relayed
 from local_duel.server.tickets import Ticket
 from local_duel.settings import Settings
 from local_duel.vote import VoteRefused, Votes
@@ -47,7 +47,7 @@ class LiveDuel:
         self.audience = Audience(settings.viewer_backlog_seconds, self._cut_off)
         self.broadcast = Broadcast(self.audience, settings.sample_rate, self.verdict)
         if app_state.relay:  # replicas: viewers elsewhere get the same stream
-            self.audience.mirror = Publisher(app_state.relay, duel_id, lambda: {**self.audience.story, "votes": self.votes.tally()})
+            self.audience.mirror = Publisher(app_state.relay, duel_id, lambda: {**self.audience.story, "votes": self.votes.tally()}, self.act)
         record = new_duel(duel_id, flow, request.cast, request.topic, request.turns, settings, views)
         self.recording = Recording(app_state.store, record, request.cast, app_state.owner)
         self.duel = Duel(
@@ -171,12 +171,13 @@ class LiveDuel:
 
     # --- what viewers do ---
 
-    async def act(self, viewer: Viewer, action: object, data: object) -> None:
-        """A viewer's client message `{t: action, d: data}`; a refusal names what was wrong."""
+    async def act(self, viewer: Viewer | Relayed, action: object, data: object) -> None:
+        """A viewer's client message `{t: action, d: data}`, here or relayed from another
+        replica; a refusal names what was wrong."""
         async def refuse(code: str, message: str):
             await self.audience.tell(viewer, DuelEvent.REFUSED, action=action if isinstance(action, str) else None, code=code, message=message)
 
-        if viewer.name not in self.audience.viewers:
+        if viewer.name not in self.audience.viewers and not isinstance(viewer, Relayed):  # its own replica checks
             return await refuse("not-ready", "send RTVI client-ready first")
         if action not in ACTIONS:
             return await refuse("unknown-action", f"no action {action!r}; send one of {', '.join(ACTIONS)}")
