@@ -24,6 +24,9 @@ def visit(browser, server):
 
 
 def test_bad_settings_show_the_422_in_words(visit):
+    # The server's defaults come late, as on a busy machine: "ready" must wait for them,
+    # or they land after the test's (a user's) typing and overwrite it.
+    visit.page.route("**/api/defaults", lambda route: (time.sleep(1.5), route.continue_()))
     page = visit.open()
     page.fill('[data-testid="topic"]', "")
     page.click('[data-testid="start"]')

@@ -248,12 +248,16 @@ async function pollHealth() {
     loadSettings()
       .then(() => {
         settingsReady = true;
+        if (!duel.running) showReady(report);
         updateButtons();
       })
       .catch((err) => showError(`Can't load the settings: ${err.message}`));
   }
   if (!duel.running) {
-    if (state === "ready") setStatus("ready", `Ready · ${report.engine} engine · ${report.voices.length} voices`);
+    // "Ready" only once the form holds the server's settings: loading them fills the
+    // fields, and would overwrite what was typed into them before.
+    if (state === "ready" && settingsReady) showReady(report);
+    else if (state === "ready") setStatus("warming", "Loading the settings…");
     else if (state === "failed") setStatus("failed", capitalised(message || "the engine could not start"));
     else if (state === "warming") setStatus("warming", "The engine is warming up…");
     else setStatus("warming", "Can't reach the server; retrying…");
@@ -262,6 +266,7 @@ async function pollHealth() {
   setTimeout(pollHealth, healthy ? 15000 : 2000);
 }
 
+const showReady = (report) => setStatus("ready", `Ready · ${report.engine} engine · ${report.voices.length} voices`);
 const capitalised = (text) => `${text[0].toUpperCase()}${text.slice(1)}`;
 
 /** The host's page: Start and Stop, and the health polled; `archive` is the history panel. */
