@@ -17,17 +17,18 @@ warnings.showwarning = lambda message, category, *_: logger.debug(f"{category.__
 
 from pydantic import ValidationError  # noqa: E402
 
-from local_duel import heap, models  # noqa: E402
-from local_duel.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast  # noqa: E402
+from local_duel import models  # noqa: E402
 from local_duel.engine import ModelChoiceError  # noqa: E402
 from local_duel.errors import LocalDuelError  # noqa: E402
-from local_duel.flow import DEFAULT_FLOW, FlowFileError, load_flow  # noqa: E402
 from local_duel.history import commands as history  # noqa: E402
 from local_duel.history.store import HistoryError, history_url  # noqa: E402
-from local_duel.line import Line  # noqa: E402
-from local_duel.rating import Rating  # noqa: E402
+from local_duel.lines.line import Line  # noqa: E402
+from local_duel.processes import heap  # noqa: E402
 from local_duel.settings import Settings  # noqa: E402
-from local_duel.voice import UnknownVoiceError, Voices  # noqa: E402
+from local_duel.show.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast  # noqa: E402
+from local_duel.show.flow import DEFAULT_FLOW, FlowFileError, load_flow  # noqa: E402
+from local_duel.show.rating import Rating  # noqa: E402
+from local_duel.stage.voice import UnknownVoiceError, Voices  # noqa: E402
 
 app = typer.Typer(help="Two local AI agents hold a spoken duel, fully offline.", no_args_is_help=True)
 
@@ -192,7 +193,7 @@ def bench(
     """Measure duels through the real server and WebSocket, lookahead against sequential."""
     if context.invoked_subcommand:
         return
-    from local_duel import bench as benchmark
+    from local_duel.bench import duels as benchmark
 
     results = asyncio.run(benchmark.run(short, out))
     typer.echo(benchmark.table(results))
@@ -208,8 +209,8 @@ def bench_audience(
     """One duel watched by 1 and by N viewers (plus a stalled one): the server's CPU, memory and dead air."""
     import json
 
-    from local_duel import crowd
-    from local_duel.bench import Server, _duel
+    from local_duel.bench import crowd
+    from local_duel.bench.duels import Server, _duel
 
     async def run() -> dict:
         async with Server(lookahead=True) as server:
@@ -232,7 +233,7 @@ def bench_scale(
 ):
     """The same duels on one replica and on two (Redis, a pool of two LLM servers), and
     how fast viewers on another replica hear that the running one was killed."""
-    from local_duel import scale_bench
+    from local_duel.bench import scale as scale_bench
 
     results = asyncio.run(scale_bench.run(out, duels))
     typer.echo(scale_bench.table(results))
@@ -246,7 +247,7 @@ def bench_quality(
     rejudge: Annotated[bool, typer.Option("--rejudge", help="Judge the lines already in quality.json again, with no LLM.")] = False,
 ):
     """What the agents say: topic, persona, phase, generic, profane, echo… over a fixed matrix."""
-    from local_duel import quality_bench
+    from local_duel.bench import quality as quality_bench
 
     try:
         if rejudge:
@@ -278,7 +279,7 @@ def fetch():
 @ollama_app.command("provision")
 def provision():
     """Create the bundled model on the Ollama at LOCAL_DUEL_LLM_URL from models/ (no download)."""
-    from local_duel import ollama
+    from local_duel.engine import ollama
 
     settings = Settings()
     if not settings.llm_url:

@@ -24,21 +24,21 @@ from pipecat.processors.frameworks.rtvi.observer import RTVIObserverParams
 from pipecat.transports.base_output import BaseOutputTransport
 from pipecat.workers.runner import WorkerRunner
 
-from local_duel.announcer import Announcer, LineEnder
-from local_duel.cast import Cast
-from local_duel.deadline import LineDeadline
-from local_duel.duel_state import DuelState
-from local_duel.events import DuelEvent, event, urgent_event
-from local_duel.flow import DuelFlow
-from local_duel.line import Line
-from local_duel.lookahead import Lookahead, Playout
-from local_duel.prompt_style import PromptStyle
-from local_duel.rating import DEFAULT_RATING, Rating, steer_for
-from local_duel.script import Script
+from local_duel.audience.announcer import Announcer, LineEnder
+from local_duel.lines.deadline import LineDeadline
+from local_duel.lines.duel_state import DuelState
+from local_duel.lines.line import Line
+from local_duel.lines.prompt_style import PromptStyle
+from local_duel.lines.script import Script
+from local_duel.lines.turn import LineEditor, Prompter, Turns
+from local_duel.lines.writer import Writer, sampling
 from local_duel.settings import Settings
-from local_duel.turn import LineEditor, Prompter, Turns
-from local_duel.voice import Voicebox, Voices
-from local_duel.writer import Writer, sampling
+from local_duel.show.cast import Cast
+from local_duel.show.flow import DuelFlow
+from local_duel.show.rating import DEFAULT_RATING, Rating, steer_for
+from local_duel.stage.events import DuelEvent, event, urgent_event
+from local_duel.stage.lookahead import Lookahead, Playout
+from local_duel.stage.voice import Voicebox, Voices
 
 
 class Duel:

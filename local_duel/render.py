@@ -14,17 +14,17 @@ from pathlib import Path
 from pipecat.frames.frames import Frame, OutputAudioRawFrame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from local_duel.cast import Cast
 from local_duel.duel import Duel
 from local_duel.engine import engine_for
-from local_duel.flow import DuelFlow
 from local_duel.history.leases import owner_id
 from local_duel.history.recorder import Recording, new_duel
 from local_duel.history.store import DuelStore
-from local_duel.line import Line
-from local_duel.rating import Rating
+from local_duel.lines.line import Line
 from local_duel.settings import Settings
-from local_duel.voice import Voices
+from local_duel.show.cast import Cast
+from local_duel.show.flow import DuelFlow
+from local_duel.show.rating import Rating
+from local_duel.stage.voice import Voices
 
 
 class Tape(FrameProcessor):

@@ -6,8 +6,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from local_duel import ROOT
-from local_duel.flow_bounds import MAX_FLOW_BYTES
-from local_duel.prompt_style import PromptStyle
+from local_duel.lines.prompt_style import PromptStyle
+from local_duel.show.flow_bounds import MAX_FLOW_BYTES
 
 
 class Settings(BaseSettings):
@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     # the listener waits for the longest of them.
     first_candidates: int = Field(2, ge=1, le=10)
     candidates_at_once: int = Field(4, ge=1, le=10)
-    # Each turn's cue carries a move picked by code (local_duel.move).
+    # Each turn's cue carries a move picked by code (local_duel.show.move).
     moves: bool = True
     temperature: float = 0.9
     seed: int = 7

@@ -22,7 +22,7 @@ from helpers import LLM_FILE_PATH, copy_of_flows, serving  # noqa: E402
 from local_duel import ROOT  # noqa: E402
 from local_duel.engine import free_port  # noqa: E402
 from local_duel.engine.embedded import TEMPLATE, llama_server  # noqa: E402
-from local_duel.server_process import wait_until_answered  # noqa: E402
+from local_duel.processes.serve import wait_until_answered  # noqa: E402
 
 pytest_plugins = ["databases", "redis_server", "chromium"]  # throwaway SQLite, PostgreSQL and Redis; Chromium (browser tests)
 

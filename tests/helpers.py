@@ -9,7 +9,7 @@ from pathlib import Path
 
 from local_duel import ROOT
 from local_duel.models import LLM_FILE
-from local_duel.server_process import COMMAND, ServerProcess
+from local_duel.processes.serve import COMMAND, ServerProcess
 
 LLM_FILE_PATH = Path("models") / LLM_FILE
 

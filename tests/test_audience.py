@@ -9,8 +9,8 @@ import websockets
 from pipecat.serializers.protobuf import ProtobufFrameSerializer
 from websockets.protocol import State
 
-from local_duel.crowd import drain, gather_crowd, ready, start
-from local_duel.listener import Heard, client_message, hear
+from local_duel.bench.crowd import drain, gather_crowd, ready, start
+from local_duel.bench.listener import Heard, client_message, hear
 from local_duel.server.audience import LINGER_SECONDS
 
 CAST = {

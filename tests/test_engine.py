@@ -18,11 +18,11 @@ import pytest
 import pytest_asyncio
 
 from helpers import ROOT, serving
-from local_duel.cast import Agent, Cast
+from local_duel.bench.listener import listen
 from local_duel.engine import EmbeddedEngine, ModelChoiceError
-from local_duel.listener import listen
 from local_duel.models import LLM_FILE
 from local_duel.settings import Settings
+from local_duel.show.cast import Agent, Cast
 
 BUNDLED = ROOT / "models" / LLM_FILE
 # Gemma's own chat template, trimmed: what an instruction-tuned GGUF carries in its metadata.
@@ -231,7 +231,7 @@ async def test_a_lines_candidates_are_the_choices_of_one_request(engine):
     from pipecat.processors.aggregators.llm_context import LLMContext
     from pipecat.tests.utils import run_test
 
-    from local_duel.writer import CandidateFrame, Writer, sampling
+    from local_duel.lines.writer import CandidateFrame, Writer, sampling
 
     settings = sampling(Settings())
     settings.system_instruction = "A roast battle."

@@ -3,7 +3,7 @@
 import pytest
 
 from helpers import ROOT, local_duel
-from local_duel.flow import FlowFileError, load_flow
+from local_duel.show.flow import FlowFileError, load_flow
 
 GOOD = """\
 initial_node: chat
@@ -58,7 +58,7 @@ def test_broken_flow_error_names_file_and_problem(tmp_path, kind):
     assert str(error.value).startswith(str(path)) and problem in str(error.value)
 
 def test_include_is_refused_without_a_base_dir():
-    from local_duel.flow import parse_flow
+    from local_duel.show.flow import parse_flow
 
     with pytest.raises(FlowFileError, match="upload.yaml"):
         parse_flow("initial_node: a\nnodes: !include /etc/passwd\n", "upload.yaml")

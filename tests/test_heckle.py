@@ -6,14 +6,14 @@ from pipecat.frames.frames import LLMContextFrame
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.tests.utils import run_test
 
-from local_duel.cast import Cast
-from local_duel.duel_state import DuelState
-from local_duel.heckle import MAX_CHARS, Heckle, HeckleBox, HeckleRate, HeckleRefused, check
-from local_duel.phase import Phase
-from local_duel.script import Script
+from local_duel.audience.heckle import MAX_CHARS, Heckle, HeckleBox, HeckleRate, HeckleRefused, check
+from local_duel.audience.vote import VoteRefused, Votes
+from local_duel.lines.duel_state import DuelState
+from local_duel.lines.script import Script
+from local_duel.lines.turn import CueFrame, Prompter
 from local_duel.settings import Settings
-from local_duel.turn import CueFrame, Prompter
-from local_duel.vote import VoteRefused, Votes
+from local_duel.show.cast import Cast
+from local_duel.show.phase import Phase
 
 
 @pytest.mark.parametrize(

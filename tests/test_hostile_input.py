@@ -10,7 +10,7 @@ import pytest
 import websockets
 
 from helpers import server_process
-from local_duel.listener import CLIENT_READY
+from local_duel.bench.listener import CLIENT_READY
 from test_stream import CAST, TWO_PHASES, post, upload
 
 

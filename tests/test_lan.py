@@ -20,10 +20,10 @@ import pytest
 import websockets
 
 from helpers import copy_of_flows
-from local_duel.crowd import ready
-from local_duel.listener import Heard, hear
+from local_duel.bench.crowd import ready
+from local_duel.bench.listener import Heard, hear
+from local_duel.processes.serve import STARTUP_SECONDS, ServerProcess, wait_until_answered
 from local_duel.server.lan import COOKIE
-from local_duel.server_process import STARTUP_SECONDS, ServerProcess, wait_until_answered
 from test_audience import CAST
 
 

@@ -14,7 +14,7 @@ from pipecat.frames.frames import OutputTransportMessageFrame
 from pipecat.serializers.protobuf import ProtobufFrameSerializer
 
 from helpers import copy_of_flows, server_process, serving
-from local_duel.listener import CLIENT_READY, listen
+from local_duel.bench.listener import CLIENT_READY, listen
 from test_stream import CAST, health, post
 
 CYCLES = 30

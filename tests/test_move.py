@@ -2,8 +2,8 @@
 
 import pytest
 
-from local_duel.flow import FlowFileError, parse_flow
-from local_duel.move import DEFAULT_MOVES, MovePicker, check_moves, hook, plain
+from local_duel.show.flow import FlowFileError, parse_flow
+from local_duel.show.move import DEFAULT_MOVES, MovePicker, check_moves, hook, plain
 
 VALUES = {
     "speaker": "Zoë", "partner": "Björn Ødegård", "topic": "tabs versus spaces",

@@ -1,4 +1,4 @@
-"""local_duel.ollama against an IMITATION of Ollama's HTTP API, and the Modelfile template
+"""local_duel.engine.ollama against an IMITATION of Ollama's HTTP API, and the Modelfile template
 against the embedded engine's template, each rendered by its real engine.
 
 No real Ollama runs here: the server can't be installed from the registries these machines
@@ -25,9 +25,8 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from local_duel import ollama
-from local_duel.modelfile import read_modelfile
-from local_duel.ollama import (
+from local_duel.engine import ollama
+from local_duel.engine.ollama import (
     ModelNotFoundError,
     OllamaUnreachableError,
     check_models,
@@ -37,7 +36,8 @@ from local_duel.ollama import (
     prepare,
     provision_bundled,
 )
-from local_duel.prompt_style import BUNDLED_MODEL, prompt_style
+from local_duel.lines.modelfile import read_modelfile
+from local_duel.lines.prompt_style import BUNDLED_MODEL, prompt_style
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELFILE = ROOT / "models" / "Modelfile"
@@ -424,9 +424,9 @@ async def test_imitation_engine_provisions_then_prompts_each_agent_by_its_model(
     """`Engine` pointed at an Ollama: it creates the bundled model on entry, and an agent
     on an instruction-tuned model gets the chat view while the bundled one keeps the
     screenplay. Run against the imitation only."""
-    from local_duel.cast import Agent, Cast
     from local_duel.engine import ExternalEngine, ModelChoiceError
     from local_duel.settings import Settings
+    from local_duel.show.cast import Agent, Cast
 
     imitation.add("llama3.2", template=LLAMA3_TEMPLATE)
     settings = Settings(llm_url=imitation.url, models_dir=models_dir)

@@ -10,8 +10,8 @@ import pytest
 import websockets
 
 from helpers import copy_of_flows, serving
-from local_duel.listener import CLIENT_READY, Heard, hear
-from local_duel.server_process import llm_server_process
+from local_duel.bench.listener import CLIENT_READY, Heard, hear
+from local_duel.processes.serve import llm_server_process
 from test_stream import CAST, health, post
 
 SLOTS = 2

@@ -1,8 +1,8 @@
 """The quality benchmark's metrics on hand-made lines: each can be true and false."""
 
-from local_duel.line import Line
-from local_duel.quality import Yardstick, distinct_2, judge, summarise
-from local_duel.stock import FALLBACK_LINES
+from local_duel.bench.metrics import Yardstick, distinct_2, judge, summarise
+from local_duel.lines.line import Line
+from local_duel.lines.stock import FALLBACK_LINES
 
 YARD = Yardstick(
     topic="🐙 octopuses are smarter than cats 🐱",

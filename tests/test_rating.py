@@ -8,15 +8,15 @@ what Voicebox would speak.
 from pipecat.frames.frames import LLMFullResponseEndFrame, LLMFullResponseStartFrame
 from pipecat.tests.utils import run_test
 
-from local_duel.cast import DEFAULT_CAST, Cast
-from local_duel.line import Line, LineFrame
+from local_duel.lines.line import Line, LineFrame
+from local_duel.lines.script import Script
+from local_duel.lines.stock import FALLBACK_LINES
+from local_duel.lines.turn import MAX_ATTEMPTS, CueFrame, LineEditor
+from local_duel.lines.writer import CandidateFrame
 from local_duel.models import llm_path
-from local_duel.rating import STEER, listed_words, profane, steer_for, steering, vocabulary
-from local_duel.script import Script
 from local_duel.settings import Settings
-from local_duel.stock import FALLBACK_LINES
-from local_duel.turn import MAX_ATTEMPTS, CueFrame, LineEditor
-from local_duel.writer import CandidateFrame
+from local_duel.show.cast import DEFAULT_CAST, Cast
+from local_duel.show.rating import STEER, listed_words, profane, steer_for, steering, vocabulary
 
 CAST = Cast.from_file(DEFAULT_CAST)
 SWEARING = "Pineapple pizza is fucking genius, you shit engineer."

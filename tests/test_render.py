@@ -19,7 +19,7 @@ import psutil
 import pytest
 
 from helpers import ROOT
-from local_duel.line import clean
+from local_duel.lines.line import clean
 from test_flow import GOOD
 
 
@@ -140,8 +140,8 @@ def test_a_short_default_duel_names_its_topic(tmp_path):
     """The bundled flow and model, as a user first hears them, with a topic of the
     user's: some line names it, every line is words only, and the duel is rated family."""
     from helpers import local_duel
-    from local_duel.rating import profane
-    from local_duel.words import stems
+    from local_duel.lines.words import stems
+    from local_duel.show.rating import profane
 
     topic = "tabs versus spaces"
     result = local_duel(

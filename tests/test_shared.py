@@ -6,12 +6,12 @@ import asyncio
 
 import pytest
 
-from local_duel.cast import DEFAULT_CAST, Cast
 from local_duel.server.limits import RateLimited, StartRate
 from local_duel.server.schemas import DuelRequest
 from local_duel.server.stage import LEASE_SECONDS, Stage
 from local_duel.server.tickets import Ticket, Tickets
 from local_duel.shared import InProcess, InRedis
+from local_duel.show.cast import DEFAULT_CAST, Cast
 
 
 @pytest.fixture(params=["in-process", "redis"])

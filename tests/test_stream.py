@@ -8,7 +8,7 @@ import pytest
 import websockets
 
 from helpers import ROOT, serving
-from local_duel.listener import listen
+from local_duel.bench.listener import listen
 
 TWO_PHASES = """\
 initial_node: hello
@@ -285,7 +285,7 @@ async def test_malformed_messages_are_named_and_the_duel_goes_on(server):
     from pipecat.frames.frames import InputTransportMessageFrame, OutputTransportMessageFrame
     from pipecat.serializers.protobuf import ProtobufFrameSerializer
 
-    from local_duel.listener import CLIENT_READY
+    from local_duel.bench.listener import CLIENT_READY
 
     serializer = ProtobufFrameSerializer()
     status, ticket = await post(server, "/api/start", json={"cast": CAST, "topic": "kites", "turns": 1})

@@ -8,7 +8,7 @@ import pytest
 
 from local_duel.models import voices_dir
 from local_duel.settings import Settings
-from local_duel.voice import UnknownVoiceError, Voices
+from local_duel.stage.voice import UnknownVoiceError, Voices
 
 SENTENCE = "I think pineapple on pizza is a crime, and I will not apologise for saying so."
 RATE = 24000

@@ -5,10 +5,10 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from local_duel.cast import Cast
 from local_duel.errors import LocalDuelError
-from local_duel.prompt_style import PromptStyle
+from local_duel.lines.prompt_style import PromptStyle
 from local_duel.settings import Settings
+from local_duel.show.cast import Cast
 
 
 async def answers(url: str) -> bool:

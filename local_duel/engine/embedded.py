@@ -25,11 +25,11 @@ from pathlib import Path
 
 from loguru import logger
 
-from local_duel.child import end, free_port
 from local_duel.engine.base import Engine, EngineError, ModelChoiceError, ModelInfo, answers
 from local_duel.engine.gguf import GGUFError, chat_template
+from local_duel.lines.prompt_style import PromptStyle, prompt_style
 from local_duel.models import llm_path
-from local_duel.prompt_style import PromptStyle, prompt_style
+from local_duel.processes.child import end, free_port
 from local_duel.settings import ROOT, Settings
 
 TEMPLATE = ROOT / "models" / "screenplay.jinja"

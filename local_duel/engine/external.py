@@ -7,10 +7,10 @@ import time
 
 from loguru import logger
 
-from local_duel import ollama
+from local_duel.engine import ollama
 from local_duel.engine.base import Engine, EngineError, ModelChoiceError, ModelInfo, answers
-from local_duel.modelfile import ModelfileError
-from local_duel.prompt_style import PromptStyle
+from local_duel.lines.modelfile import ModelfileError
+from local_duel.lines.prompt_style import PromptStyle
 from local_duel.settings import Settings
 
 PATIENCE_SECONDS = 10

@@ -36,7 +36,7 @@ from local_duel.engine.base import (
     answers,
     warm_at,
 )
-from local_duel.prompt_style import PromptStyle, prompt_style
+from local_duel.lines.prompt_style import PromptStyle, prompt_style
 from local_duel.settings import Settings
 from local_duel.shared import Shared
 

@@ -10,7 +10,7 @@ import numpy as np
 from local_duel.history import audio
 from local_duel.history.records import DuelDetail, NewDuel
 from local_duel.history.store import DuelRunningError, DuelStore
-from local_duel.voice import Voice, Voices
+from local_duel.stage.voice import Voice, Voices
 
 
 class NothingToRevoice(ValueError):

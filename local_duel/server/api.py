@@ -6,9 +6,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request, UploadFile
 
-from local_duel.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast
 from local_duel.engine import Engine, EngineError, ModelChoiceError, ModelInfo
-from local_duel.flow import DEFAULT_FLOW, DuelFlow, FlowFileError
 from local_duel.models import FETCH_COMMAND
 from local_duel.server.catalog import FlowCatalog, UploadsFull, mermaid
 from local_duel.server.errors import SafeJSONResponse
@@ -27,7 +25,9 @@ from local_duel.server.schemas import (
     answers,
 )
 from local_duel.server.tickets import Ticket, Tickets
-from local_duel.voice import UnknownVoiceError, Voices
+from local_duel.show.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast
+from local_duel.show.flow import DEFAULT_FLOW, DuelFlow, FlowFileError
+from local_duel.stage.voice import UnknownVoiceError, Voices
 
 router = APIRouter(prefix="/api", responses=answers())
 NOT_READY = "the engine is warming up or could not start"

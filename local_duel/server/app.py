@@ -15,7 +15,6 @@ from local_duel.engine import LlmPool, engine_for
 from local_duel.history.leases import hold_leases, owner_id
 from local_duel.history.store import DuelStore
 from local_duel.models import voices_dir
-from local_duel.rating import steer_for
 from local_duel.server import api, duels, stream
 from local_duel.server.catalog import FlowCatalog
 from local_duel.server.errors import HANDLERS, SafeJSONResponse
@@ -27,7 +26,8 @@ from local_duel.server.stage import Stage, hold_places
 from local_duel.server.tickets import Tickets
 from local_duel.settings import ROOT, Settings
 from local_duel.shared import shared_for
-from local_duel.voice import Voices
+from local_duel.show.rating import steer_for
+from local_duel.stage.voice import Voices
 
 PAGE = ROOT / "web" / "dist"
 

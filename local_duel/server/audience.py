@@ -16,7 +16,7 @@ from fastapi import WebSocket
 from loguru import logger
 from pipecat.serializers.protobuf import ProtobufFrameSerializer
 
-from local_duel.events import DuelEvent, urgent_event
+from local_duel.stage.events import DuelEvent, urgent_event
 
 FELL_BEHIND = 4008  # close code (application range): the viewer could not keep up
 MAX_MESSAGES = 2000  # a backlog of events alone (no audio) is cut off here

@@ -21,8 +21,8 @@ from pipecat.serializers.protobuf import ProtobufFrameSerializer
 from pipecat.transports.base_output import BaseOutputTransport
 from pipecat.transports.base_transport import TransportParams
 
-from local_duel.events import DuelEvent
 from local_duel.server.audience import Audience
+from local_duel.stage.events import DuelEvent
 
 
 class Broadcast(BaseOutputTransport):

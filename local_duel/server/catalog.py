@@ -11,7 +11,7 @@ from pathlib import Path
 
 from loguru import logger
 
-from local_duel.flow import DuelFlow, FlowFileError, load_flow, parse_flow
+from local_duel.show.flow import DuelFlow, FlowFileError, load_flow, parse_flow
 
 SUFFIXES = (".yaml", ".yml", ".json")
 _NAME = re.compile(r"^[\w-]{1,64}$")

@@ -11,7 +11,7 @@ from local_duel.history.records import DuelDetail, DuelPage
 from local_duel.history.revoice import NothingToRevoice, revoice
 from local_duel.history.store import DuelRunningError, DuelStore
 from local_duel.server.schemas import CHANGES, answers
-from local_duel.voice import UnknownVoiceError, Voices
+from local_duel.stage.voice import UnknownVoiceError, Voices
 
 router = APIRouter(prefix="/api/duels", tags=["history"], responses=answers())
 UNKNOWN = {"404": "no duel with that id"}

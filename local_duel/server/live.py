@@ -11,17 +11,17 @@ import asyncio
 from fastapi import WebSocket
 from loguru import logger
 
+from local_duel.audience.heckle import Heckle, HeckleBox, HeckleRate, HeckleRefused, check
+from local_duel.audience.vote import VoteRefused, Votes
 from local_duel.duel import Duel
-from local_duel.events import DuelEvent
-from local_duel.flow import DuelFlow
-from local_duel.heckle import Heckle, HeckleBox, HeckleRate, HeckleRefused, check
 from local_duel.history.recorder import Recording, new_duel
 from local_duel.server.audience import Audience, Viewer
 from local_duel.server.broadcast import Broadcast
 from local_duel.server.relay import Publisher, Relayed
 from local_duel.server.tickets import Ticket
 from local_duel.settings import Settings
-from local_duel.vote import VoteRefused, Votes
+from local_duel.show.flow import DuelFlow
+from local_duel.stage.events import DuelEvent
 
 HOST_ONLY = {"skip": "skip to the next phase", "pause": "pause the duel", "resume": "resume the duel", "end": "end the duel"}
 ACTIONS = ("heckle", "vote", *HOST_ONLY)

@@ -28,9 +28,9 @@ from pipecat.serializers.protobuf import ProtobufFrameSerializer
 from redis import RedisError
 from redis.asyncio.client import PubSub
 
-from local_duel.events import DuelEvent, urgent_event
 from local_duel.server.audience import Viewer
 from local_duel.shared import PREFIX
+from local_duel.stage.events import DuelEvent, urgent_event
 
 ALIVE_SECONDS = 1.0
 STORY_SECONDS = 3600  # a story outlives its duel by no more than this, whatever happens

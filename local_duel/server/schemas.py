@@ -4,10 +4,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from local_duel.cast import Cast
-from local_duel.flow import DEFAULT_FLOW
-from local_duel.plain_text import OneLine
-from local_duel.rating import Rating
+from local_duel.show.cast import Cast
+from local_duel.show.flow import DEFAULT_FLOW
+from local_duel.show.plain_text import OneLine
+from local_duel.show.rating import Rating
 
 
 class DuelRequest(BaseModel):

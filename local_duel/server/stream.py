@@ -16,11 +16,11 @@ from pipecat.processors.frameworks.rtvi.models import PROTOCOL_VERSION
 from pipecat.serializers.protobuf import ProtobufFrameSerializer
 from starlette.websockets import WebSocketState
 
-from local_duel.events import DuelEvent, urgent_event
-from local_duel.flow import FlowFileError
 from local_duel.server.audience import Viewer
 from local_duel.server.live import LiveDuel
 from local_duel.server.relay import RemoteDuel
+from local_duel.show.flow import FlowFileError
+from local_duel.stage.events import DuelEvent, urgent_event
 
 router = APIRouter()
 

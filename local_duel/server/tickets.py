@@ -6,7 +6,7 @@ import json
 import secrets
 from dataclasses import dataclass
 
-from local_duel.prompt_style import PromptStyle
+from local_duel.lines.prompt_style import PromptStyle
 from local_duel.server.schemas import DuelRequest
 from local_duel.shared import Shared
 

@@ -3,7 +3,7 @@ benchmark's direct replay."""
 
 import pytest
 
-from local_duel import generation
+from local_duel.lines import generation
 
 STATE = {"first": {"name": "Max"}, "speaker": "Ava", "speaker.persona": "a comedian", "turn": 3}
 

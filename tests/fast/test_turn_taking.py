@@ -24,17 +24,17 @@ from pipecat.pipeline.pipeline import Pipeline
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.tests.utils import run_test
 
-from local_duel.announcer import Announcer, LineEnder
-from local_duel.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast
-from local_duel.duel_state import PLACEHOLDERS, DuelState
-from local_duel.generation import fill
-from local_duel.line import Line, LineFrame
-from local_duel.lookahead import Lookahead, Playout
-from local_duel.script import Script
+from local_duel.audience.announcer import Announcer, LineEnder
+from local_duel.lines.duel_state import PLACEHOLDERS, DuelState
+from local_duel.lines.generation import fill
+from local_duel.lines.line import Line, LineFrame
+from local_duel.lines.script import Script
+from local_duel.lines.stock import FALLBACK_LINES
+from local_duel.lines.turn import MAX_ATTEMPTS, CueFrame, LineEditor
+from local_duel.lines.writer import CandidateFrame
 from local_duel.settings import Settings
-from local_duel.stock import FALLBACK_LINES
-from local_duel.turn import MAX_ATTEMPTS, CueFrame, LineEditor
-from local_duel.writer import CandidateFrame
+from local_duel.show.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast
+from local_duel.stage.lookahead import Lookahead, Playout
 
 CAST = Cast.from_file(DEFAULT_CAST)
 MAX, AVA = CAST.first.name, CAST.second.name

@@ -15,9 +15,9 @@ from pipecat.frames.frames import LLMContextFrame
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.tests.utils import run_test
 
-from local_duel.child import free_port
+from local_duel.lines.writer import CandidateFrame, Writer, sampling
+from local_duel.processes.child import free_port
 from local_duel.settings import Settings
-from local_duel.writer import CandidateFrame, Writer, sampling
 
 
 @pytest.fixture

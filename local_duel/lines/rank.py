@@ -10,9 +10,9 @@ benchmark measures, with the same cheap word-level tools.
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from local_duel.line import MAX_SENTENCES, clean
-from local_duel.rating import Rating, profane
-from local_duel.words import echoes, stems, words
+from local_duel.lines.line import MAX_SENTENCES, clean
+from local_duel.lines.words import echoes, stems, words
+from local_duel.show.rating import Rating, profane
 
 # What each quality counts for. Topic first: it is what a listener notices missing.
 WEIGHTS = {

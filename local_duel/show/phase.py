@@ -7,15 +7,15 @@ Both live on the flow node's `take_turn` post-action, so a duel is re-scripted i
         handler: take_turn
         turns: 4
         next: roast      # omit on the last phase: the duel ends after its turns
-        moves:           # optional: the cues its lines are written to (local_duel.move)
+        moves:           # optional: the cues its lines are written to (local_duel.show.move)
           - "teasing {{ partner }} about {{ topic }}"
         rating: adult    # optional, first phase only: the flow's content rating
 """
 
 from dataclasses import dataclass
 
-from local_duel.move import check_moves
-from local_duel.rating import RATINGS
+from local_duel.show.move import check_moves
+from local_duel.show.rating import RATINGS
 
 HANDLER = "take_turn"
 

@@ -10,7 +10,7 @@ import random
 import re
 from collections.abc import Sequence
 
-from local_duel.generation import fill, placeholders
+from local_duel.lines.generation import fill, placeholders
 
 # Phases without their own list: moves that suit any phase, each pointing the line at
 # the topic, the partner's last line, or a persona.

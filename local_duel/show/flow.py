@@ -15,12 +15,12 @@ from pipecat.flows import Flow, FlowConfig
 from pipecat.flows.exceptions import FlowError
 from pydantic import ValidationError
 
-from local_duel.duel_state import PLACEHOLDERS
 from local_duel.errors import LocalDuelError
-from local_duel.flow_bounds import MAX_FLOW_BYTES, check_json, check_yaml
-from local_duel.generation import placeholders
-from local_duel.phase import HANDLER, Phase, phase_of
-from local_duel.turn import Turns
+from local_duel.lines.duel_state import PLACEHOLDERS
+from local_duel.lines.generation import placeholders
+from local_duel.lines.turn import Turns
+from local_duel.show.flow_bounds import MAX_FLOW_BYTES, check_json, check_yaml
+from local_duel.show.phase import HANDLER, Phase, phase_of
 
 DEFAULT_FLOW = "flirt_roast"  # flows/flirt_roast.yaml: the duel the page and `render` start with
 

@@ -28,21 +28,21 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.services.settings import LLMSettings
 
-from local_duel import generation
-from local_duel.cast import Cast
-from local_duel.duel_state import DuelState
-from local_duel.events import DuelEvent, event
-from local_duel.heckle import direction as heckle_direction
-from local_duel.line import MAX_SENTENCES, Line, LineFrame
-from local_duel.move import MovePicker, hook, plain
-from local_duel.phase import Phase
-from local_duel.prompt_style import PromptStyle
-from local_duel.rank import Scene, best
-from local_duel.rating import Rating
-from local_duel.script import Script
+from local_duel.audience.heckle import direction as heckle_direction
+from local_duel.lines import generation
+from local_duel.lines.duel_state import DuelState
+from local_duel.lines.line import MAX_SENTENCES, Line, LineFrame
+from local_duel.lines.prompt_style import PromptStyle
+from local_duel.lines.rank import Scene, best
+from local_duel.lines.script import Script
+from local_duel.lines.stock import FALLBACK_LINES
+from local_duel.lines.writer import CandidateFrame
 from local_duel.settings import Settings
-from local_duel.stock import FALLBACK_LINES
-from local_duel.writer import CandidateFrame
+from local_duel.show.cast import Cast
+from local_duel.show.move import MovePicker, hook, plain
+from local_duel.show.phase import Phase
+from local_duel.show.rating import Rating
+from local_duel.stage.events import DuelEvent, event
 
 MAX_ATTEMPTS = 4
 

@@ -10,8 +10,8 @@ sent them.
 import time
 from dataclasses import dataclass
 
-from local_duel.plain_text import one_line
-from local_duel.rating import Rating, profane
+from local_duel.show.plain_text import one_line
+from local_duel.show.rating import Rating, profane
 
 MAX_CHARS = 140
 

@@ -15,7 +15,7 @@ import websockets
 from pipecat.frames.frames import OutputTransportMessageFrame
 from pipecat.serializers.protobuf import ProtobufFrameSerializer
 
-from local_duel.listener import CLIENT_READY, Heard, hear
+from local_duel.bench.listener import CLIENT_READY, Heard, hear
 
 STALLED_BUFFER = 4096  # bytes of receive buffer for the stalled viewer: the kernel can't hide the stall
 

@@ -9,9 +9,9 @@ the line's last sound has played.
 from pipecat.frames.frames import Frame, OutputAudioRawFrame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from local_duel.cast import Cast
-from local_duel.events import DuelEvent, event
-from local_duel.line import LineFrame
+from local_duel.lines.line import LineFrame
+from local_duel.show.cast import Cast
+from local_duel.stage.events import DuelEvent, event
 
 
 class Announcer(FrameProcessor):

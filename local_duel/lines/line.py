@@ -42,8 +42,8 @@ class Line:
     turn: int
     text: str
     attempts: int = 1
-    move: str = ""  # the micro-direction its cue carried (local_duel.move)
-    heckle: str | None = None  # the audience's heckle this line answers (local_duel.heckle)
+    move: str = ""  # the micro-direction its cue carried (local_duel.show.move)
+    heckle: str | None = None  # the audience's heckle this line answers (local_duel.audience.heckle)
     time_to_first_token: float | None = None
     time_to_first_audio: float | None = None
     audio_seconds: float = 0.0

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import redis
 
-from local_duel.child import end, free_port
+from local_duel.processes.child import end, free_port
 
 
 @contextlib.contextmanager

@@ -8,7 +8,7 @@ view of this state, never changed on its own.
 
 from dataclasses import dataclass
 
-from local_duel.cast import Cast
+from local_duel.show.cast import Cast
 
 # What a flow's prompts may name, each a key of `DuelState.placeholders()`.
 PLACEHOLDERS = {

@@ -1,6 +1,6 @@
 """How a model is prompted, and how to tell from its name or chat template.
 
-A base model continues the shared screenplay (`local_duel.script`); an instruction-tuned
+A base model continues the shared screenplay (`local_duel.lines.script`); an instruction-tuned
 one answers a chat from the speaker's side. Both engines decide by the same rules: the
 embedded one from a GGUF's template, the external one from what Ollama shows. This module
 imports nothing heavy, so settings and provisioning can use it without Pipecat.
@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Literal
 
-from local_duel.modelfile import ModelfileError, read_modelfile
+from local_duel.lines.modelfile import ModelfileError, read_modelfile
 
 PromptStyle = Literal["screenplay", "chat"]
 """"screenplay": a base model continues the shared script; "chat": an instruction-tuned

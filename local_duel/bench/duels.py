@@ -19,18 +19,18 @@ import aiohttp
 import psutil
 from PIL import Image, ImageDraw
 
-from local_duel import generation
-from local_duel.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast
-from local_duel.duel_state import DuelState
-from local_duel.events import DuelEvent
-from local_duel.line import Line
-from local_duel.listener import Heard, listen
+from local_duel.bench.listener import Heard, listen
+from local_duel.lines import generation
+from local_duel.lines.duel_state import DuelState
+from local_duel.lines.line import Line
+from local_duel.lines.script import Script
+from local_duel.lines.stock import FALLBACK_LINES
 from local_duel.models import voices_dir
-from local_duel.script import Script
-from local_duel.server_process import ServerProcess
+from local_duel.processes.serve import ServerProcess
 from local_duel.settings import Settings
-from local_duel.stock import FALLBACK_LINES
-from local_duel.voice import Voices
+from local_duel.show.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast
+from local_duel.stage.events import DuelEvent
+from local_duel.stage.voice import Voices
 
 TARGETS = {
     "dead_air_median_s": "≤ 0.050",

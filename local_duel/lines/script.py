@@ -9,8 +9,8 @@ instruction-tuned model reads a chat from its side instead: its own lines as
 
 from dataclasses import dataclass, field
 
-from local_duel.line import Line
-from local_duel.prompt_style import PromptStyle
+from local_duel.lines.line import Line
+from local_duel.lines.prompt_style import PromptStyle
 
 
 @dataclass

@@ -14,14 +14,14 @@ import resource
 import time
 from pathlib import Path
 
-from local_duel.cast import DEFAULT_CAST, Cast
+from local_duel.bench.metrics import Yardstick, judge, summarise
 from local_duel.duel import Duel
 from local_duel.engine import Engine, engine_for
-from local_duel.flow import DEFAULT_FLOW, DuelFlow, load_flow
-from local_duel.generation import fill
-from local_duel.line import Line
-from local_duel.quality import Yardstick, judge, summarise
+from local_duel.lines.generation import fill
+from local_duel.lines.line import Line
 from local_duel.settings import ROOT, Settings
+from local_duel.show.cast import DEFAULT_CAST, Cast
+from local_duel.show.flow import DEFAULT_FLOW, DuelFlow, load_flow
 
 BENCH = ROOT / "bench"
 FLOWS = [ROOT / "flows" / f"{DEFAULT_FLOW}.yaml", BENCH / "flows" / "debate.yaml", BENCH / "flows" / "interview.yaml"]

@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from local_duel import ROOT
-from local_duel.child import end, free_port
+from local_duel.processes.child import end, free_port
 
 COMMAND = Path(sys.executable).with_name("local-duel")  # the console script beside this Python
 STARTUP_SECONDS = 180  # a cold engine on a busy 2-core machine

@@ -1,7 +1,7 @@
 """What makes a line worth hearing, measured: the metrics of `local-duel bench quality`.
 
 Every metric but phase adherence is lexical (stems and word n-grams from
-`local_duel.words`); phase adherence is by meaning (`local_duel.meaning`), because a
+`local_duel.lines.words`); phase adherence is by meaning (`local_duel.bench.meaning`), because a
 line follows a direction without using its words. All are deterministic, so the same
 lines always get the same numbers. The README defines each one.
 """
@@ -9,12 +9,12 @@ lines always get the same numbers. The README defines each one.
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from local_duel.line import Line
-from local_duel.meaning import nearest
-from local_duel.rank import generic
-from local_duel.rating import profane
-from local_duel.stock import FALLBACK_LINES
-from local_duel.words import bigrams, echoes, stems, words
+from local_duel.bench.meaning import nearest
+from local_duel.lines.line import Line
+from local_duel.lines.rank import generic
+from local_duel.lines.stock import FALLBACK_LINES
+from local_duel.lines.words import bigrams, echoes, stems, words
+from local_duel.show.rating import profane
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.services.ollama.llm import OLLamaLLMService
 from pipecat.utils.types import assert_given
 
-from local_duel.generation import ENGINE_OPTIONS, PENALTIES
-from local_duel.line import MAX_SENTENCES, settled_sentences
+from local_duel.lines.generation import ENGINE_OPTIONS, PENALTIES
+from local_duel.lines.line import MAX_SENTENCES, settled_sentences
 from local_duel.settings import Settings
 
 

@@ -32,7 +32,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from piper import PiperConfig, PiperVoice, SynthesisConfig
 
 from local_duel.errors import LocalDuelError
-from local_duel.line import Line, LineFrame
+from local_duel.lines.line import Line, LineFrame
 from local_duel.models import FETCH_COMMAND
 
 PITCH_RANGE = (0.6, 1.8)

@@ -1,0 +1,1 @@
+"""The audience of a live duel: heckles, votes, and the events that keep it in step."""
