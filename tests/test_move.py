@@ -19,6 +19,8 @@ VALUES = {
         ("a tired surgeon with a grudge", "a tired surgeon"),
         ("an extremely long winded and very very elaborate description of a person", "an extremely long winded"),
         ("Kapitänin zur See", "Kapitänin zur See"),
+        ("a retired Polish pastry chef from Kraków who bakes with butter", "a retired Polish pastry chef"),
+        ("the grumpy owner of the last video rental shop", "the grumpy owner"),
     ],
 )
 def test_hook_is_a_persona_up_to_its_first_clause(persona, short):

@@ -26,13 +26,22 @@ PLACEHOLDERS = {"speaker", "partner", "topic", "speaker.persona", "partner.perso
 _CLAUSE = re.compile(r",|;|:|\(|\s(?:who|that|which|whose|and|but|with)\s", re.IGNORECASE)
 _SYMBOLS = re.compile(r"[^\w\s'’.,!?&-]")
 HOOK_WORDS = 6  # a persona's short form, as a cue carries it
+# Words a short form can't end on once cut: "a pastry chef from" or "the owner of the"
+# read as a broken cue.
+_DANGLING = frozenset("a an the of from in on at to for by with and or my his her their its our your".split())
 
 
 def hook(persona: str) -> str:
     """A persona's short form for a cue: up to the first clause, at most a few words
     ("a smug software engineer who thinks…" → "a smug software engineer")."""
     head = _CLAUSE.split(" ".join(persona.split()), maxsplit=1)[0]
-    return " ".join(head.split()[:HOOK_WORDS]).strip(" .")
+    words = head.split()
+    kept = words[:HOOK_WORDS]
+    if len(words) > HOOK_WORDS:  # cut mid-phrase: back to before its last small word
+        kept = kept[: max((i for i, w in enumerate(kept) if i > 1 and w.lower() in _DANGLING), default=HOOK_WORDS)]
+    while len(kept) > 1 and kept[-1].lower() in _DANGLING:
+        kept.pop()
+    return " ".join(kept).strip(" .")
 
 
 def plain(topic: str) -> str:
