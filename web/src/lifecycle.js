@@ -240,33 +240,35 @@ function stop() {
 // The server answers /api/health with 503 until its engine and voices are ready; its
 // `state` says whether it is still warming up or could not start.
 async function pollHealth() {
-  const { state, message, report } = await health();
-  healthy = state === "ready";
+  const said = await health();
+  healthy = said.state === "ready";
   if (healthy && !settingsLoaded) {
     // The models to offer are only known once the engine is up: load the settings then.
     settingsLoaded = true;
     loadSettings()
       .then(() => {
         settingsReady = true;
-        if (!duel.running) showReady(report);
+        showHealth(said);
         updateButtons();
       })
       .catch((err) => showError(`Can't load the settings: ${err.message}`));
   }
-  if (!duel.running) {
-    // "Ready" only once the form holds the server's settings: loading them fills the
-    // fields, and would overwrite what was typed into them before.
-    if (state === "ready" && settingsReady) showReady(report);
-    else if (state === "ready") setStatus("warming", "Loading the settings…");
-    else if (state === "failed") setStatus("failed", capitalised(message || "the engine could not start"));
-    else if (state === "warming") setStatus("warming", "The engine is warming up…");
-    else setStatus("warming", "Can't reach the server; retrying…");
-  }
+  showHealth(said);
   updateButtons();
   setTimeout(pollHealth, healthy ? 15000 : 2000);
 }
 
-const showReady = (report) => setStatus("ready", `Ready · ${report.engine} engine · ${report.voices.length} voices`);
+// The status while no duel runs. "Ready" only once the form holds the server's settings:
+// loading them fills the fields, and would overwrite what was typed into them before.
+function showHealth({ state, message, report }) {
+  if (duel.running) return;
+  if (state === "ready" && settingsReady) setStatus("ready", `Ready · ${report.engine} engine · ${report.voices.length} voices`);
+  else if (state === "ready") setStatus("warming", "Loading the settings…");
+  else if (state === "failed") setStatus("failed", capitalised(message || "the engine could not start"));
+  else if (state === "warming") setStatus("warming", "The engine is warming up…");
+  else setStatus("warming", "Can't reach the server; retrying…");
+}
+
 const capitalised = (text) => `${text[0].toUpperCase()}${text.slice(1)}`;
 
 /** The host's page: Start and Stop, and the health polled; `archive` is the history panel. */
