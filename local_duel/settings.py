@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     # increments) it was no slower.
     engine_batch: int = 64
     engine_cache_mb: int = 64  # host-memory prompt cache for slots that change hands
+    # llama.cpp's weight repacking. On a CPU that advertises AMX it moves the weights to
+    # AMX tiles, and a VM that doesn't enable the tiles kills the engine on its first
+    # matrix product (SIGILL; seen on this project's machines). Off, every CPU runs.
+    engine_repack: bool = False
     engine_models_max: int = 2  # GGUFs loaded at once; the least recently used makes room
     # Duels at once; past this `POST /api/start` answers 429. Every duel admitted ends
     # with whole lines, but on 2 cores dead air grows past one duel (README, Performance).

@@ -272,6 +272,7 @@ def _sizes(s: Settings) -> list[str]:
         # default 32 grew a model process by 75 MB over 48 lines of 6 duels, and 2 reuse
         # the same share of each prompt (79% of prompt tokens from cache either way).
         "--ctx-checkpoints", "2",
+        "--repack" if s.engine_repack else "--no-repack",
     ]
 
 
