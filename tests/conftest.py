@@ -61,7 +61,8 @@ def render_template(offline):
     port = free_port()
     process = subprocess.Popen(
         [str(llama_server()), "-m", str(ROOT / LLM_FILE_PATH), "--host", "127.0.0.1", "--port", str(port),
-         "-np", "1", "-c", "512", "--no-webui", "--chat-template-file", str(TEMPLATE)],
+         "-np", "1", "-c", "512", "--no-webui", "--chat-template-file", str(TEMPLATE),
+         "--no-repack"],  # as the engine does (LOCAL_DUEL_ENGINE_REPACK): AMX repacking dies here
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
