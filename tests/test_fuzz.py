@@ -31,6 +31,10 @@ def schemathesis(base: str, examples: int, seed: int, workdir: Path) -> subproce
             "--checks", "all", "--exclude-checks", "positive_data_acceptance",
             "--header", "X-Local-Duel: 1",  # the page's upload header, so uploads reach the parser
             "--max-examples", str(examples), "--seed", str(seed), "--no-color",
+            # Re-voicing speaks every line of a stored duel before it answers, and the
+            # session's history holds the earlier tests' duels: one took over the default
+            # 10 s on a slow machine.
+            "--request-timeout", "120",
         ],
         capture_output=True, text=True, timeout=1200, cwd=workdir,
     )

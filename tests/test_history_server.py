@@ -9,6 +9,7 @@ import io
 import os
 import shutil
 import signal
+import statistics
 import time
 import urllib.error
 import urllib.request
@@ -171,11 +172,15 @@ def test_webvtt_cues_match_the_audio(complete):
     assert abs(len(samples) / rate - spans[-1][1]) < 0.002
     level = np.abs(samples.astype(np.int32))
     ms = rate // 1000
+    onsets = []
     for number, (start, end) in enumerate(spans, 1):
         inside = level[round(start * rate): round(end * rate)]
         assert (inside > 1000).mean() > 0.2, f"cue {number} is mostly silent in the audio"
-        # Piper's speech starts within 150 ms of the cue, and nothing sounds just before it
-        assert level[round(start * rate): round(start * rate) + 150 * ms].max() > 500, f"cue {number} starts late"
+        onsets.append(float(np.argmax(inside > 500)) / rate)
+    # Piper's speech starts about 50 ms into a line, but now and then, by the text and its
+    # random noise, up to 0.46 s (p99 0.26 s over 384 lines). A cue off by the 0.25 s
+    # pause would move them all, so the median is held to 150 ms and each to 0.6 s.
+    assert statistics.median(onsets) < 0.15 and max(onsets) < 0.6, f"cues start before their speech: {onsets}"
     for (_, end), (start, _) in zip(spans, spans[1:]):  # the pause between lines is silent
         assert level[round(end * rate) + ms: round(start * rate) - ms].max(initial=0) < 300, f"sound between {end} and {start}"
 
