@@ -33,8 +33,8 @@ def schemathesis(base: str, examples: int, seed: int, workdir: Path) -> subproce
             "--max-examples", str(examples), "--seed", str(seed), "--no-color",
             # Re-voicing speaks every line of a stored duel before it answers, and the
             # session's history holds the earlier tests' duels: one took over the default
-            # 10 s on a slow machine.
-            "--request-timeout", "120",
+            # 10 s on a slow machine, both to answer and as the time check's limit.
+            "--request-timeout", "120", "--max-response-time", "120",
         ],
         capture_output=True, text=True, timeout=1200, cwd=workdir,
     )
