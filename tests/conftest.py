@@ -21,8 +21,9 @@ import offline_guard  # noqa: E402
 from helpers import LLM_FILE_PATH, copy_of_flows, serving  # noqa: E402
 from local_duel import ROOT  # noqa: E402
 from local_duel.engine import free_port  # noqa: E402
-from local_duel.engine.embedded import TEMPLATE, llama_server  # noqa: E402
+from local_duel.engine.embedded import TEMPLATE, llama_server, repack_flag  # noqa: E402
 from local_duel.processes.serve import wait_until_answered  # noqa: E402
+from local_duel.settings import Settings  # noqa: E402
 
 pytest_plugins = ["databases", "redis_server", "chromium"]  # throwaway SQLite, PostgreSQL and Redis; Chromium (browser tests)
 
@@ -61,8 +62,7 @@ def render_template(offline):
     port = free_port()
     process = subprocess.Popen(
         [str(llama_server()), "-m", str(ROOT / LLM_FILE_PATH), "--host", "127.0.0.1", "--port", str(port),
-         "-np", "1", "-c", "512", "--no-webui", "--chat-template-file", str(TEMPLATE),
-         "--no-repack"],  # as the engine does (LOCAL_DUEL_ENGINE_REPACK): AMX repacking dies here
+         "-np", "1", "-c", "512", "--no-webui", "--chat-template-file", str(TEMPLATE), repack_flag(Settings())],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"

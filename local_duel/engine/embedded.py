@@ -272,8 +272,14 @@ def _sizes(s: Settings) -> list[str]:
         # default 32 grew a model process by 75 MB over 48 lines of 6 duels, and 2 reuse
         # the same share of each prompt (79% of prompt tokens from cache either way).
         "--ctx-checkpoints", "2",
-        "--repack" if s.engine_repack else "--no-repack",
+        repack_flag(s),
     ]
+
+
+def repack_flag(s: Settings) -> str:
+    """llama.cpp's weight repacking as `engine_repack` says: every `llama-server` we start
+    takes it, since AMX repacking kills the process on CPUs that only advertise AMX."""
+    return "--repack" if s.engine_repack else "--no-repack"
 
 
 def _remove_abandoned_workdirs() -> None:
