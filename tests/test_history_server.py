@@ -63,6 +63,19 @@ def wait_for_status(base: str, duel_id: str, status: str, within: float = 30) ->
     return duel
 
 
+def revoiced(base: str, source_id: str, body: bytes = b"{}") -> dict:
+    """Re-voice a duel: the answer comes at once with the copy running, which is then
+    followed until complete."""
+    import json
+
+    status, answer, headers = fetch(f"{base}/api/duels/{source_id}/revoice", "POST", body)
+    assert status == 202, answer
+    copy = json.loads(answer)
+    assert copy["status"] == "running" and copy["source_id"] == source_id, copy
+    assert headers["location"] == f"/api/duels/{copy['id']}"
+    return wait_for_status(base, copy["id"], "complete", within=120)
+
+
 @dataclass
 class Killed:
     """The server restarted after a duel was cut off by SIGKILL."""
@@ -209,14 +222,32 @@ def test_revoicing_speaks_the_same_lines_in_other_voices(complete):
 
     base, source = complete.base, complete.duel
     body = json.dumps({"first": "en_US-joe-medium@0.8", "second": "en_US-joe-medium@1.6"}).encode()
-    status, answer, _ = fetch(f"{base}/api/duels/{source['id']}/revoice", "POST", body)
-    assert status == 201, answer
-    copy = json.loads(answer)
-    assert copy["source_id"] == source["id"] and copy["status"] == "complete" and copy["id"] != source["id"]
+    copy = revoiced(base, source["id"], body)
+    assert copy["id"] != source["id"]
     assert [line["text"] for line in copy["lines"]] == [line["text"] for line in source["lines"]]
     assert [line["voice"] for line in copy["lines"]] == ["en_US-joe-medium@0.8", "en_US-joe-medium@1.6", "en_US-joe-medium@0.8"]
     assert copy["cast"]["first"]["voice"] == "en_US-joe-medium@0.8"
     assert abs(copy["audio_seconds"] / source["audio_seconds"] - 1) < 0.15, (copy["audio_seconds"], source["audio_seconds"])
+
+
+def test_revoicings_are_spoken_one_at_a_time_and_a_few_may_wait(complete):
+    """One is spoken and WAITING more may wait; the next gets 429 with Retry-After. Each
+    copy's lines are spoken after the one before it has ended."""
+    import json
+
+    from local_duel.history.revoice import WAITING
+
+    base, source = complete.base, complete.duel
+    answers = [fetch(f"{base}/api/duels/{source['id']}/revoice", "POST", b"{}") for _ in range(WAITING + 2)]
+    assert [status for status, _, _ in answers] == [202] * (WAITING + 1) + [429], [a[:2] for a in answers]
+    status, refusal, headers = answers[-1]
+    assert "re-voicings are already under way or waiting" in refusal.decode() and headers["retry-after"] == "10"
+    copies = [wait_for_status(base, json.loads(answer)["id"], "complete", within=180) for _, answer, _ in answers[:-1]]
+    spans = sorted((c["lines"][0]["spoken_at"], c["lines"][-1]["spoken_at"]) for c in copies)
+    for (_, last), (first, _) in zip(spans, spans[1:]):
+        assert last <= first, f"two re-voicings were spoken at once: {spans}"
+    assert all([line["text"] for line in c["lines"]] == [line["text"] for line in source["lines"]] for c in copies)
+    revoiced(base, source["id"])  # room again
 
 
 @pytest.mark.parametrize("path, body, status, words", [
@@ -234,7 +265,6 @@ def test_bad_requests_say_what_was_wrong(complete, path, body, status, words):
 
 
 def test_the_cli_lists_exports_and_deletes(killed, complete, tmp_path):
-    import json
 
     base, duel = complete.base, complete.duel
     env = {"LOCAL_DUEL_DATA_DIR": str(killed.data)}
@@ -246,8 +276,7 @@ def test_the_cli_lists_exports_and_deletes(killed, complete, tmp_path):
     assert len(webvtt.read(str(out))) == len(duel["lines"])
     missing = local_duel("history", "show", "nope", env=env)
     assert missing.returncode == 2 and "no duel with id 'nope'" in missing.stderr
-    status, answer, _ = fetch(f"{base}/api/duels/{duel['id']}/revoice", "POST", b"{}")
-    copy = json.loads(answer)["id"]
+    copy = revoiced(base, duel["id"])["id"]
     deleted = local_duel("history", "delete", copy, "--yes", env=env)
     assert deleted.returncode == 0, deleted.stderr
     assert fetch(f"{base}/api/duels/{copy}")[0] == 404 and fetch(f"{base}/api/duels/{duel['id']}")[0] == 200
@@ -309,15 +338,26 @@ def test_the_page_replays_a_stored_duel_with_the_transcript_following_the_audio(
         visit.close()
 
 
-def test_the_page_deletes_a_duel_only_once_confirmed(complete, browser):  # noqa: F811  (complete first: it runs asyncio, which Playwright's loop forbids)
-    import json
-
+def test_the_page_revoices_a_duel_and_deletes_it_only_once_confirmed(complete, browser):  # noqa: F811  (complete first: it runs asyncio, which Playwright's loop forbids)
     base, duel = complete.base, complete.duel
-    copy = json.loads(fetch(f"{base}/api/duels/{duel['id']}/revoice", "POST", b"{}")[1])["id"]
     visit = Visit(browser, base)
     try:
         page = visit.open()
         page.click('[data-testid="toggle-history"]')
+        source = page.locator(f'[data-testid="history-list"] li[data-id="{duel["id"]}"]')
+        source.locator('[data-testid="revoice"]').click()
+        choice = source.locator('select[name="second"]')
+        others = [v for v in choice.locator("option").evaluate_all("os => os.map(o => o.value)") if v != CAST["second"]["voice"]]
+        choice.select_option(others[0])
+        source.locator("button", has_text="Speak it again").click()
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=\"status\"]').textContent.startsWith('Re-voiced as a new duel')",
+            timeout=120_000,
+        )
+        newest = get_json(f"{base}/api/duels?limit=1")["items"][0]
+        assert newest["source_id"] == duel["id"] and newest["status"] == "complete"
+        assert newest["cast"]["second"]["voice"] == others[0]
+        copy = newest["id"]
         item = page.locator(f'[data-testid="history-list"] li[data-id="{copy}"]')
         item.wait_for(timeout=15_000)
         assert "re-voiced" in item.inner_text()

@@ -13,6 +13,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from local_duel.engine import LlmPool, engine_for
 from local_duel.history.leases import hold_leases, owner_id
+from local_duel.history.revoice import Revoicing
 from local_duel.history.store import DuelStore
 from local_duel.models import voices_dir
 from local_duel.server import api, duels, stream
@@ -66,6 +67,7 @@ def create_app(
             announce(f"Local Duel is ready: open {page_url(settings)}")
 
         app.state.store = await DuelStore.open(settings)
+        app.state.revoicing = Revoicing(app.state.store, app.state.voices, app.state.owner)
         if interrupted := await app.state.store.recover(app.state.owner):
             logger.warning(f"duels cut off when this server last stopped, now interrupted: {interrupted}")
         leases = asyncio.get_running_loop().create_task(hold_leases(app.state.store, app.state.owner))
@@ -80,6 +82,7 @@ def create_app(
             for stage in list(app.state.stages):  # duels still on: stopped, and kept as stopped
                 stage.cancel()
             await asyncio.gather(*app.state.stages, return_exceptions=True)
+            await app.state.revoicing.close()
             engine.stop()
             await app.state.store.close()
             await shared.close()

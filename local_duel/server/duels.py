@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict
 from local_duel.history import audio
 from local_duel.history.export import EXPORTS
 from local_duel.history.records import DuelDetail, DuelPage
-from local_duel.history.revoice import NothingToRevoice, revoice
+from local_duel.history.revoice import NothingToRevoice, RevoicingBusy
 from local_duel.history.store import DuelRunningError, DuelStore
 from local_duel.server.schemas import CHANGES, answers
 from local_duel.stage.voice import UnknownVoiceError, Voices
@@ -94,12 +94,17 @@ async def delete_duel(duel_id: str, store: Store) -> None:
 
 @router.post(
     "/{duel_id}/revoice",
-    status_code=201,
-    responses=answers(**CHANGES, **UNKNOWN, **{"409": "the duel is still running", "422": "an unknown voice, or nothing to revoice"}),
+    status_code=202,
+    responses=answers(**CHANGES, **UNKNOWN, **{
+        "409": "the duel is still running", "422": "an unknown voice, or nothing to revoice",
+        "429": "too many re-voicings are already waiting",
+    }),
 )
-async def revoice_duel(duel_id: str, body: RevoiceRequest, request: Request, store: Store) -> DuelDetail:
+async def revoice_duel(duel_id: str, body: RevoiceRequest, request: Request, response: Response, store: Store) -> DuelDetail:
     """Speak the duel's lines again in new voices, no LLM; kept as a new duel whose
-    `source_id` is this one."""
+    `source_id` is this one. It answers at once with the new duel, `running` while its
+    lines are spoken one by one (one re-voicing at a time); read it at `Location` until
+    its status is `complete`."""
     voices: Voices = request.app.state.voices
     source = await _duel(duel_id, store)
     new_voices = body.model_dump(exclude_none=True)
@@ -112,9 +117,12 @@ async def revoice_duel(duel_id: str, body: RevoiceRequest, request: Request, sto
     if problems:
         raise HTTPException(422, problems)
     try:
-        new_id = await revoice(store, voices, source, new_voices, request.app.state.owner)
+        new_id = await request.app.state.revoicing.begin(source, new_voices)
     except DuelRunningError as e:
         raise HTTPException(409, str(e))
     except NothingToRevoice as e:
         raise HTTPException(422, str(e))
+    except RevoicingBusy as e:
+        raise HTTPException(429, str(e), headers={"Retry-After": "10"})
+    response.headers["Location"] = f"{router.prefix}/{new_id}"
     return await _duel(new_id, store)

@@ -104,19 +104,29 @@ export function initHistory(stage) {
     }
   }
 
+  // The server answers at once with the new duel, running while its lines are spoken;
+  // the status line follows it until it ends, unless a live duel has the status line.
   async function revoiceDuel(duel, form) {
     const body = { first: form.querySelector('[name="first"]').value, second: form.querySelector('[name="second"]').value };
-    stage.setStatus("starting", "Re-voicing: speaking every line again…");
+    const say = (text) => stage.busy() || stage.setStatus("ready", text);
+    say("Re-voicing…");
     try {
-      const copy = await stage.api(`/api/duels/${duel.id}/revoice`, {
+      let copy = await stage.api(`/api/duels/${duel.id}/revoice`, {
         method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body),
       });
-      stage.setStatus("ready", `Re-voiced as a new duel (${minutes(copy.audio_seconds)}).`);
       offset = 0;
       await load();
+      while (copy.status === "running") {
+        say(`Re-voicing: ${copy.lines.length} of ${duel.line_count} lines spoken…`);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        copy = await stage.api(`/api/duels/${copy.id}`);
+      }
+      await load();
+      if (copy.status !== "complete") throw new Error(copy.error ?? `it ended ${copy.status}`);
+      say(`Re-voiced as a new duel (${minutes(copy.audio_seconds)}), at the top of the history.`);
     } catch (err) {
       stage.showError(`Can't re-voice it: ${err.message}`);
-      stage.setStatus("ready", "Re-voicing failed.");
+      say("Re-voicing failed.");
     }
   }
 
