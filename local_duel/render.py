@@ -62,6 +62,7 @@ class Render:
     cast: dict
     seed: int
     pause_seconds: float
+    candidates: int
     rating: str = ""
     lines: list[Line] = field(default_factory=list)
     wall_seconds: float = 0.0
@@ -93,7 +94,9 @@ async def render(
 ) -> Render:
     """Run one duel to the end (or to an error or Ctrl-C) and write what was said; with
     `save`, keep it in the duel history too, line by line as it is spoken."""
-    result = Render(flow.name, topic, cast.model_dump(), settings.seed, settings.pause)
+    # Nothing plays while a duel renders, so it writes more drafts a line than a live duel.
+    settings = settings.model_copy(update={"candidates": min(settings.render_candidates, settings.engine_slots)})
+    result = Render(flow.name, topic, cast.model_dump(), settings.seed, settings.pause, settings.candidates)
     started = time.monotonic()
     tape = Tape(settings.sample_rate)
     async with engine_for(settings) as engine:
