@@ -65,9 +65,10 @@ class Revoicing:
 
     async def _speak(self, source: DuelDetail, duel_id: str, speakers: dict[str, Voice]) -> None:
         """Speak every line of `source` with the source's pause between lines, each kept
-        as it is spoken."""
+        as it is spoken. The whole duel's sound is encoded when first played, as a live
+        duel's is."""
         rate, pause = source.settings["sample_rate"], source.settings["pause"]
-        start = 0.0
+        start, status, error = 0.0, "complete", None
         try:
             async with self._turn:
                 for line in source.lines:
@@ -82,14 +83,14 @@ class Revoicing:
                     await self.store.add_line(duel_id, spoken, ogg)
                     start += seconds + pause
         except asyncio.CancelledError:  # the server stops: kept as stopped, like a live duel
-            await self.store.finish(duel_id, "stopped", "the server stopped before every line was spoken again")
+            status, error = "stopped", "the server stopped before every line was spoken again"
             raise
         except Exception as e:
             logger.exception(f"re-voicing {source.id} as {duel_id} failed")
-            await self.store.finish(duel_id, "failed", f"re-voicing stopped: {e}")
-            return
-        await self.store.finish(duel_id, "complete")
-        await audio.whole_ogg(self.store, duel_id, rate, finished=True)
+            status, error = "failed", f"re-voicing stopped: {e}"
+        finally:
+            self._tasks.discard(asyncio.current_task())  # no longer counted once anyone can see it ended
+            await self.store.finish(duel_id, status, error)
 
     async def close(self) -> None:
         """Stop every re-voicing: each is kept as stopped with the lines it has."""
