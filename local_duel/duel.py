@@ -38,6 +38,7 @@ from local_duel.show.flow import DuelFlow
 from local_duel.show.rating import DEFAULT_RATING, Rating, steer_for
 from local_duel.stage.events import DuelEvent, event, urgent_event
 from local_duel.stage.lookahead import Lookahead, Playout
+from local_duel.stage.pace import Pace
 from local_duel.stage.voice import Voicebox, Voices
 
 
@@ -45,7 +46,8 @@ class Duel:
     """A flow, a cast and a topic, run as one pipeline whose state lives in a FlowManager.
 
     `voices` None writes the duel without speaking it (the quality benchmark). `rating`
-    None takes the flow's, or `family`. `heckles` hands over the audience's heckle, if
+    None takes the flow's, or `family`. `candidates` is how many drafts a line may have;
+    a `pace` takes fewer while lookahead finds lines late. `heckles` hands over the audience's heckle, if
     one is waiting, as each line is prompted.
     """
 
@@ -65,6 +67,7 @@ class Duel:
         on_line: Callable[[Line], Awaitable[None]] | None = None,
         rating: Rating | None = None,
         candidates: Callable[[], int] | None = None,
+        pace: Pace | None = None,
         heckles: Callable[[], str | None] = lambda: None,
     ):
         self.flow = flow
@@ -77,10 +80,14 @@ class Duel:
         self.turns.flow = flow.build(self.turns)
 
         self.rating = rating or flow.rating or DEFAULT_RATING
+        # Paced output only: a render's tape takes audio as fast as it comes.
+        paced = any(isinstance(p, BaseOutputTransport) for p in output)
+        pace = pace if paced and settings.lookahead else None  # only lookahead sees a line come late
+        share = candidates or (lambda: settings.candidates)
         self.llm = Writer(
             base_url=llm_url,
             settings=sampling(settings),
-            candidates=candidates or (lambda: settings.candidates),
+            candidates=(lambda: pace.drafts(share())) if pace else share,
             first=settings.first_candidates,
             at_once=settings.candidates_at_once,
             steer=steer_for([agent.model or settings.llm_model for agent in cast.agents], settings)
@@ -90,11 +97,9 @@ class Duel:
         views = views or {agent.name: "screenplay" for agent in cast.agents}
         models = {agent.name: agent.model or settings.llm_model for agent in cast.agents}
         prompter = Prompter(self.script, self.state, views, models, flow.phases, settings, heckles)
-        # Paced output only: a render's tape takes audio as fast as it comes.
-        paced = any(isinstance(p, BaseOutputTransport) for p in output)
         speech = [Voicebox({a.name: voices.get(a.voice) for a in cast.agents}, settings.sample_rate), LineEnder()] if voices else []
         deadline = LineDeadline(settings.line_timeout)
-        lookahead = [Lookahead()] if paced and settings.lookahead else []
+        lookahead = [Lookahead(pace)] if paced and settings.lookahead else []
         playout = [Playout()] if paced and not settings.lookahead else []
         self.pipeline = Pipeline([
             *inputs,

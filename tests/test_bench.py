@@ -19,6 +19,8 @@ def test_short_benchmark_writes_results_timeline_and_table(tmp_path):
         assert 0 < measured["cold_first_audio_s"] and all(0 < s for s in measured["warm_first_audio_s"])
         assert measured["peak_rss_mb"]["server"] > 50 and measured["peak_rss_mb"]["engine"] > 100
     assert results["sequential"]["dead_air_median_s"] > 0  # waiting for each line is heard
+    # Lookahead's pace may take drafts away; the sequential mode writes the setting's 4 (2 to open).
+    assert 1 <= results["lookahead"]["drafts_per_line"] <= 4 and results["sequential"]["drafts_per_line"] == round((2 + 4 + 4) / 3, 2)
     assert results["lookahead"]["tokens_per_s"]["app"] > 0 and results["lookahead"]["tokens_per_s"]["direct"] > 0
     rows = results["lookahead"]["concurrency"]
     assert [r["duels"] for r in rows] == [1, 2] and [r["duels_ended"] for r in rows] == [1, 2]
@@ -26,5 +28,5 @@ def test_short_benchmark_writes_results_timeline_and_table(tmp_path):
     assert all(0 < rtf < 1 for rtf in results["piper_rtf"].values())
     with Image.open(tmp_path / "timeline.png") as picture:
         assert picture.width == 1400
-    for measure in ("dead air median", "cold: server start", "LLM tokens/s", "memory per extra", "| duels at once |"):
+    for measure in ("dead air median", "cold: server start", "LLM tokens/s", "memory per extra", "drafts per line", "| duels at once |"):
         assert measure in result.stdout

@@ -52,5 +52,5 @@ class LineEnder(FrameProcessor):
         await super().process_frame(frame, direction)
         if isinstance(frame, LineFrame):
             line = frame.line
-            await self.push_frame(event(DuelEvent.LINE_ENDED, speaker=line.speaker, turn=line.turn, tokens=line.tokens, **line.marks))
+            await self.push_frame(event(DuelEvent.LINE_ENDED, speaker=line.speaker, turn=line.turn, tokens=line.tokens, drafts=line.drafts, **line.marks))
         await self.push_frame(frame, direction)

@@ -120,6 +120,7 @@ def _summary(heard: list[Heard]) -> dict:
         "duels_ended": sum(bool(h.named(DuelEvent.DUEL_ENDED)) for h in heard),
         "words_per_line": round(statistics.mean(len(t.split()) for t in texts), 1) if texts else None,
         "stock_lines": sum(t in FALLBACK_LINES for t in texts),
+        "drafts_per_line": round(statistics.mean(drafts), 2) if (drafts := [e["drafts"] for h in heard for e in h.named(DuelEvent.LINE_ENDED)]) else None,
         "dead_air_median_s": round(statistics.median(dead), 3) if dead else None,
         "dead_air_p95_s": round(p95(dead), 3) if dead else None,
         "dead_air_max_s": round(max(dead), 3) if dead else None,
@@ -302,12 +303,12 @@ def concurrency_limits(lookahead: dict) -> dict:
 def concurrency_table(rows: list[dict]) -> str:
     """One row per number of duels at once, as heard by their listeners."""
     lines = [
-        "| duels at once | ended | dead air median / p95 | underruns | words per line | stock lines | memory, server + engine |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| duels at once | ended | dead air median / p95 | underruns | words per line | drafts per line | stock lines | memory, server + engine |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     lines += [
         f"| {r['duels']} | {r['duels_ended']} | {r['dead_air_median_s']} / {r['dead_air_p95_s']} s | {r['underruns']} "
-        f"| {r['words_per_line']} | {r['stock_lines']} of {r['lines']} | {r['memory_mb']} MB |"
+        f"| {r['words_per_line']} | {r['drafts_per_line']} | {r['stock_lines']} of {r['lines']} | {r['memory_mb']} MB |"
         for r in rows
     ]
     return "\n".join(lines)
@@ -325,6 +326,7 @@ def table(r: dict) -> str:
             f"{r['dead_air_ratio_sequential_over_lookahead']}×" if la["dead_air_median_s"] else "∞: lookahead has none",
             TARGETS["dead_air_ratio_sequential_over_lookahead"] + "×",
         ),
+        ("drafts per line (lookahead / sequential)", f"{la['drafts_per_line']} / {sq['drafts_per_line']}", "—"),
         ("underruns inside lines (lookahead / sequential)", f"{la['underruns']} / {sq['underruns']}", TARGETS["underruns"]),
         ("warm start → first audio", f"{la['warm_first_audio_s']} s", TARGETS["warm_first_audio_s"] + " s"),
         ("cold: server start → first audio", f"{la['cold_first_audio_s']} s", TARGETS["cold_first_audio_s"] + " s"),

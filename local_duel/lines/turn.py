@@ -183,6 +183,7 @@ class LineEditor(FrameProcessor):
             line.time_to_first_token = min(firsts) - line.started_at
         line.text = text
         line.tokens = sum(c.tokens for c in self._candidates)
+        line.drafts = len(self._candidates)
         self._script.say(line)
         await self.push_frame(LineFrame(line))
 

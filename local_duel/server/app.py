@@ -28,6 +28,7 @@ from local_duel.server.tickets import Tickets
 from local_duel.settings import ROOT, Settings
 from local_duel.shared import shared_for
 from local_duel.show.rating import steer_for
+from local_duel.stage.pace import Pace
 from local_duel.stage.voice import Voices
 
 PAGE = ROOT / "web" / "dist"
@@ -114,6 +115,7 @@ def create_app(
     app.state.ready = False
     app.state.warmup_error = None
     app.state.voices = Voices(voices_dir(settings.models_dir), settings.voice_threads)
+    app.state.pace = Pace(settings.candidates)  # this machine's, learned by every duel it runs
     app.state.catalog = FlowCatalog(
         settings.flows_dir, settings.max_turns_per_phase, settings.upload_max_files, settings.upload_max_bytes
     )

@@ -62,6 +62,7 @@ class LiveDuel:
             views=views,
             rating=request.rating,
             candidates=lambda: candidates_each(settings, len(app_state.duels)),
+            pace=app_state.pace,
             heckles=self.heckles.take,
         )
         self._ended_by: str | None = None

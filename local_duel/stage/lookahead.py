@@ -6,15 +6,18 @@ left alone, line k+1 is only started once line k has been heard, and every turn 
 with the LLM's and Piper's time as dead air. This processor sits just before the output
 and takes the turn as soon as line k has been voiced, but never more than one line
 ahead of what is playing. The action frame still travels on, with its work done, so
-Flows' own bookkeeping sees it arrive.
+Flows' own bookkeeping sees it arrive. It also tells the `Pace` whether each line's first
+sound came before the line ahead of it had played.
 """
 
 import asyncio
 
 from pipecat.flows import FlowManager
 from pipecat.flows.actions import FunctionActionFrame
-from pipecat.frames.frames import BotStoppedSpeakingFrame, Frame, OutputAudioRawFrame, TTSStoppedFrame
+from pipecat.frames.frames import BotStoppedSpeakingFrame, Frame, OutputAudioRawFrame, TTSAudioRawFrame, TTSStoppedFrame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+from local_duel.stage.pace import Pace
 
 
 async def _done(action: dict, flow_manager: FlowManager) -> None:
@@ -24,18 +27,28 @@ async def _done(action: dict, flow_manager: FlowManager) -> None:
 class Lookahead(FrameProcessor):
     """Takes each turn once its line is voiced and the line before it has played."""
 
-    def __init__(self):
+    def __init__(self, pace: Pace | None = None):
         super().__init__()
         self.flow_manager: FlowManager | None = None  # set once the manager exists
+        self._pace = pace
         self._voiced = 0  # lines whose audio has gone to the output
         self._played = 0  # lines the output has finished playing
         self._held: FunctionActionFrame | None = None
+        self._asked: float | None = None  # when the turn being written was taken
+        self._sounded: float | None = None  # when that turn's line first sounded
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         await super().process_frame(frame, direction)
+        now = asyncio.get_running_loop().time()
         if isinstance(frame, TTSStoppedFrame) and direction == FrameDirection.DOWNSTREAM:
             self._voiced += 1
+        elif isinstance(frame, TTSAudioRawFrame) and self._asked is not None and self._sounded is None:
+            self._sounded = now
         elif isinstance(frame, BotStoppedSpeakingFrame) and direction == FrameDirection.UPSTREAM:
+            if self._pace and self._asked is not None:  # the line ahead has played: was the next one ready?
+                ready = self._sounded is not None
+                self._pace.heard(now - self._sounded if ready else None, (self._sounded or now) - self._asked)
+                self._asked = None
             self._played += 1
             await self._release()
         elif isinstance(frame, FunctionActionFrame):
@@ -49,6 +62,7 @@ class Lookahead(FrameProcessor):
         if self._held is None or self._voiced - self._played > 1:
             return
         frame, self._held = self._held, None
+        self._asked, self._sounded = asyncio.get_running_loop().time(), None
         function, frame.function = frame.function, _done
         await function(frame.action, self.flow_manager)
         await self.push_frame(frame)

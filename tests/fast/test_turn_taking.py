@@ -18,11 +18,12 @@ from pipecat.frames.frames import (
     LLMFullResponseStartFrame,
     OutputAudioRawFrame,
     OutputTransportMessageFrame,
+    TTSAudioRawFrame,
     TTSStoppedFrame,
 )
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
-from pipecat.tests.utils import run_test
+from pipecat.tests.utils import SleepFrame, run_test
 
 from local_duel.audience.announcer import Announcer, LineEnder
 from local_duel.lines.duel_state import PLACEHOLDERS, DuelState
@@ -35,6 +36,7 @@ from local_duel.lines.writer import CandidateFrame
 from local_duel.settings import Settings
 from local_duel.show.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast
 from local_duel.stage.lookahead import Lookahead, Playout
+from local_duel.stage.pace import FEWEST, Pace
 
 CAST = Cast.from_file(DEFAULT_CAST)
 MAX, AVA = CAST.first.name, CAST.second.name
@@ -67,7 +69,7 @@ async def test_the_best_fit_candidate_is_spoken_and_written_into_the_script():
         frames_to_send=_editor_frames(1, [*UNFIT, FIT]),
         expected_down_frames=[LineFrame],
     )
-    assert down[0].line.text == FIT and down[0].line.tokens == 3 * (len(UNFIT) + 1)
+    assert down[0].line.text == FIT and down[0].line.tokens == 3 * (len(UNFIT) + 1) and down[0].line.drafts == len(UNFIT) + 1
     assert script.lines[-1] is down[0].line
 
 
@@ -144,6 +146,60 @@ async def test_lookahead_takes_a_turn_once_voiced_but_never_more_than_one_line_a
     assert all(a.function is not take_turn for a in actions)  # Flows' own run of it is a no-op
 
 
+def test_a_late_line_costs_a_draft_and_two_roomy_lines_give_one_back():
+    pace = Pace(4)
+    assert pace.drafts(share=4) == 4
+    pace.heard(None, 5.0)  # the next line was not ready when the one playing ended
+    assert pace.drafts(4) == 3
+    pace.heard(1.0, 3.0)  # 1 s to spare, a draft's worth (3 s ÷ 3): not yet room for one more
+    pace.heard(2.0, 3.0)
+    assert pace.drafts(4) == 3
+    pace.heard(2.0, 3.0)  # the second line in a row with more than a draft's worth to spare
+    assert pace.drafts(4) == 4
+    for _ in range(6):
+        pace.heard(9.0, 1.0)
+    assert pace.drafts(4) == 4  # never above the setting
+    for _ in range(6):
+        pace.drafts(4)
+        pace.heard(None, 9.0)
+    assert pace.drafts(4) == FEWEST  # never below two: one leaves the ranker no choice
+    assert pace.drafts(share=1) == 1  # unless a full stage's share of the slots is one
+    pace = Pace(4)
+    assert pace.drafts(share=3) == 3  # a busy stage's share is the limit, and a late line counts from it
+    pace.heard(None, 5.0)
+    assert pace.drafts(4) == 2
+    pace = Pace(4)
+    pace.drafts(share=2)
+    pace.heard(9.0, 1.0)
+    pace.heard(9.0, 1.0)  # room to spare at a share of two says nothing against four
+    assert pace.drafts(4) == 4
+
+
+async def _paced(*frames: Frame) -> Pace:
+    """Two lines through Lookahead, with `frames` between taking the second line's turn
+    and the first line ending; the pace as it is after."""
+
+    async def take_turn(action: dict, flow_manager) -> None:
+        pass
+
+    pace = Pace(4)
+    await run_test(
+        Pipeline([Lookahead(pace), Output([])]),
+        frames_to_send=[
+            TTSStoppedFrame(), FunctionActionFrame({"turn": 1}, take_turn),  # line 1 voiced: line 2 is asked for
+            *frames,
+            PlayedFrame(),  # line 1 has played
+        ],
+    )
+    return pace
+
+
+async def test_a_line_that_has_not_sounded_when_the_line_ahead_ends_costs_a_draft():
+    assert (await _paced(SleepFrame(0.05))).drafts(4) == 3
+    sound = TTSAudioRawFrame(b"\0\0" * 160, RATE, 1)
+    assert (await _paced(SleepFrame(0.05), sound, SleepFrame(0.05))).drafts(4) == 4
+
+
 async def test_the_announcer_puts_a_pause_and_a_phase_change_before_lines():
     lines = [Line(MAX, "flirt", 1, "Hi."), Line(AVA, "flirt", 2, "Hello."), Line(MAX, "roast", 3, "Ouch.")]
     down, _ = await run_test(
@@ -169,14 +225,14 @@ async def test_the_announcer_puts_a_pause_and_a_phase_change_before_lines():
 async def test_line_ended_follows_the_voiced_line_with_its_marks():
     """The voice fills the line's marks while it speaks and sends the line on after its
     last sound; `line-ended` goes just ahead of it, with the marks as they are by then."""
-    line = Line(MAX, "flirt", 1, "Hi.", tokens=4)
+    line = Line(MAX, "flirt", 1, "Hi.", tokens=4, drafts=3)
     line.marks.update(llm_start=1.0, llm_end=2.0, tts_start=2.5, tts_end=3.0)
     audio = OutputAudioRawFrame(bytes(2 * RATE // 10), RATE, 1)
     down, _ = await run_test(LineEnder(), frames_to_send=[audio, TTSStoppedFrame(), LineFrame(line)])
     kinds = [type(f).__name__ for f in down]
     assert kinds == ["OutputAudioRawFrame", "TTSStoppedFrame", "OutputTransportMessageFrame", "LineFrame"]
     assert down[2].message["data"] == {
-        "event": "line-ended", "speaker": MAX, "turn": 1, "tokens": 4,
+        "event": "line-ended", "speaker": MAX, "turn": 1, "tokens": 4, "drafts": 3,
         "llm_start": 1.0, "llm_end": 2.0, "tts_start": 2.5, "tts_end": 3.0,
     }
 

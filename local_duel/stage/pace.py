@@ -1,0 +1,49 @@
+"""Pace: as many drafts a line as the machine can write while the line before it plays.
+
+Sample and rank writes several drafts of each line, and lookahead hides their writing
+behind the line that is playing. On a machine too slow for that (or a busy stage), the
+next line is not ready when the line playing ends, and the listener hears dead air.
+Each duel's Lookahead tells the server's one pace, line by line, how early or late the
+next line was ready: a late line costs the lines after it a draft, and two lines in a
+row ready with a draft's worth of time to spare give one back, up to the setting. A
+draft's worth is the line's preparation time divided by its drafts: a batch of drafts
+costs less than that, so a draft given back fits. The pace belongs to the server, not to
+a duel, so that a new duel starts at what this machine has shown it can write.
+
+It never goes below two drafts: with one, the ranker has no choice, and about a quarter
+of the bundled model's single drafts name the topic, against half of the lines chosen
+from four. Fewer than two only comes from a full stage's share of the engine's slots.
+"""
+
+from loguru import logger
+
+ROOMY_LINES = 2  # lines in a row with time to spare before a draft is given back
+FEWEST = 2  # drafts a line keeps however late lines come
+
+
+class Pace:
+    def __init__(self, most: int):
+        self._most = most  # the setting
+        self._drafts = most  # what the lines so far have shown fits
+        self._given = most  # the drafts of the line asked for last
+        self._roomy = 0
+
+    def drafts(self, share: int) -> int:
+        """The drafts for the next line, at most `share` (the duel's share of the engine's slots)."""
+        self._given = max(1, min(share, self._drafts))
+        return self._given
+
+    def heard(self, slack: float | None, preparing: float) -> None:
+        """The next line was ready `slack` seconds before the line playing ended (None: it
+        was not), after `preparing` seconds of writing and voicing its first words."""
+        was = self._drafts
+        if slack is None:
+            self._drafts, self._roomy = max(min(FEWEST, self._most), self._given - 1), 0
+        elif slack > preparing / self._given:
+            self._roomy += 1
+            if self._roomy >= ROOMY_LINES:
+                self._drafts, self._roomy = max(self._drafts, min(self._most, self._given + 1)), 0
+        else:
+            self._roomy = 0
+        if self._drafts != was:
+            logger.info(f"{self._drafts} drafts a line: the last line was ready {'late' if slack is None else f'{slack:.1f} s early'}")
