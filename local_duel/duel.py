@@ -46,9 +46,9 @@ class Duel:
     """A flow, a cast and a topic, run as one pipeline whose state lives in a FlowManager.
 
     `voices` None writes the duel without speaking it (the quality benchmark). `rating`
-    None takes the flow's, or `family`. `candidates` is how many drafts a line may have;
-    a `pace` takes fewer while lookahead finds lines late. `heckles` hands over the audience's heckle, if
-    one is waiting, as each line is prompted.
+    None takes the flow's, or `family`. `candidates` is how many drafts a line may have,
+    and a `pace` takes fewer while lookahead finds lines late. `heckles` hands over the
+    audience's heckle, if one is waiting, as each line is prompted.
     """
 
     def __init__(
