@@ -192,11 +192,13 @@ def test_the_page_says_the_engine_is_warming_up_then_ready_and_when_the_stage_is
     )
     visit = Visit(browser, f"http://127.0.0.1:{port}")
     try:
-        for _ in range(100):  # the page is up long before the engine
+        up_by = time.monotonic() + 60  # the page is up long before the engine; a loaded 2-core CI took over 10 s
+        while True:
             try:
                 urllib.request.urlopen(f"{visit.base}/", timeout=1)
                 break
             except OSError:
+                assert time.monotonic() < up_by, "the server did not serve its page within 60 s"
                 time.sleep(0.1)
         visit.page.goto(visit.base + "/")
         status = visit.page.locator('[data-testid="status"]')
