@@ -82,7 +82,8 @@ class Duel:
         self.rating = rating or flow.rating or DEFAULT_RATING
         # Paced output only: a render's tape takes audio as fast as it comes.
         paced = any(isinstance(p, BaseOutputTransport) for p in output)
-        pace = pace if paced and settings.lookahead else None  # only lookahead sees a line come late
+        ahead = paced and settings.lookahead
+        pace = pace if ahead else None  # only lookahead sees a line come late
         share = candidates or (lambda: settings.candidates)
         self.llm = Writer(
             base_url=llm_url,
@@ -99,7 +100,7 @@ class Duel:
         prompter = Prompter(self.script, self.state, views, models, flow.phases, settings, heckles)
         speech = [Voicebox({a.name: voices.get(a.voice) for a in cast.agents}, settings.sample_rate), LineEnder()] if voices else []
         deadline = LineDeadline(settings.line_timeout)
-        lookahead = [Lookahead(pace)] if paced and settings.lookahead else []
+        lookahead = [Lookahead(pace)] if ahead else []
         playout = [Playout()] if paced and not settings.lookahead else []
         self.pipeline = Pipeline([
             *inputs,
