@@ -226,6 +226,16 @@ def bench_audience(
     typer.echo(f"wrote {out / 'audience.json'}")
 
 
+@bench_app.command("arrivals")
+def bench_arrivals(out: Annotated[Path, typer.Option(help="Where to write arrivals.json.")] = Path("bench")):
+    """Duels arriving one after another, on a stage of a fixed size and on one that follows the machine."""
+    from local_duel.bench import arrivals
+
+    results = asyncio.run(arrivals.run(out))
+    typer.echo(arrivals.table(results))
+    typer.echo(f"\nwrote {out / 'arrivals.json'} in {results['bench_seconds']} s")
+
+
 @bench_app.command("scale")
 def bench_scale(
     out: Annotated[Path, typer.Option(help="Where to write scale.json.")] = Path("bench"),

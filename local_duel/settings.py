@@ -47,9 +47,12 @@ class Settings(BaseSettings):
     # matrix product (SIGILL; seen on this project's machines). Off, every CPU runs.
     engine_repack: bool = False
     engine_models_max: int = 2  # GGUFs loaded at once; the least recently used makes room
-    # Duels at once; past this `POST /api/start` answers 429. Every duel admitted ends
-    # with whole lines, but on 2 cores dead air grows past one duel (README, Performance).
+    # Duels at once at most; past this `POST /api/start` answers 429. Every duel admitted
+    # ends with whole lines, but on 2 cores dead air grows past one duel (README, Performance).
     max_duels: int = 6
+    # …and fewer while lines come late at two drafts: the stage holds what this machine
+    # has kept up with (local_duel.stage.pace). Off, it admits `max_duels` whatever comes.
+    learn_stage: bool = True
     # Seconds an LLM request may take for one line before the duel ends with an error:
     # an engine that hangs must not leave the audience in silence.
     line_timeout: float = 30.0

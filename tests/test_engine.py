@@ -149,9 +149,11 @@ async def test_a_dead_engine_is_restarted_by_its_supervisor(engine):
 
 @pytest.fixture(scope="module")
 def small_stage(tmp_path_factory):
-    """A server that admits one duel and gives each line 5 s."""
+    """A server that admits two duels, fewer while its lines come late, writes two drafts
+    a line (the pace's floor from the first line) and gives each line 10 s."""
     log = (tmp_path_factory.mktemp("small") / "server.log").open("w")
-    with serving(ROOT / "flows", log, {"LOCAL_DUEL_MAX_DUELS": "1", "LOCAL_DUEL_LINE_TIMEOUT": "5"}) as base:
+    env = {"LOCAL_DUEL_MAX_DUELS": "2", "LOCAL_DUEL_LEARN_STAGE": "true", "LOCAL_DUEL_CANDIDATES": "2", "LOCAL_DUEL_LINE_TIMEOUT": "10"}
+    with serving(ROOT / "flows", log, env) as base:
         yield base
     log.close()
 
@@ -168,15 +170,56 @@ async def _health(base: str) -> dict:
             return await response.json()
 
 
+async def _idle(base: str) -> None:
+    """Until the duel before has wound down: its place is given back as it ends."""
+    for _ in range(150):
+        if not (await _health(base))["duels_running"]:
+            return
+        await asyncio.sleep(0.2)
+
+
 def _model_processes(base: str) -> list[psutil.Process]:
     port = base.rsplit(":", 1)[1]
     server = next(p for p in psutil.process_iter(["cmdline"]) if f"--port {port}" in " ".join(p.info["cmdline"] or []))
     return [p for p in server.children(recursive=True) if "--model" in p.cmdline()]
 
 
+async def test_a_line_come_late_shrinks_the_stage_and_the_next_duel_is_turned_away(small_stage):
+    """The engine stops (SIGSTOP) as the first line starts to play: the next line can't
+    be ready when it ends, at two drafts already, so the stage shrinks below the one
+    duel running and a second duel gets 429 naming why, though LOCAL_DUEL_MAX_DUELS is 2."""
+    assert (await _health(small_stage))["stage"] == 2  # nothing learned yet
+    stopped: list[psutil.Process] = []
+
+    def freeze_as_the_first_line_plays(heard) -> None:
+        if not stopped and heard.named("line-started"):
+            stopped.extend(_model_processes(small_stage))
+            for process in stopped:
+                process.send_signal(signal.SIGSTOP)
+
+    duel = asyncio.ensure_future(listen(small_stage, {"cast": CAST, "topic": "ice", "turns": 2}, on_event=freeze_as_the_first_line_plays))
+    try:
+        deadline = time.monotonic() + 60
+        while not stopped and not duel.done() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert stopped, "the first line never started playing"
+        frozen = time.monotonic()
+        while (health := await _health(small_stage))["stage"] == 2 and time.monotonic() < frozen + 9:  # within the line timeout
+            await asyncio.sleep(0.05)
+        assert health["stage"] == 1 and health["duels_running"] == 1, health
+        status, headers, body = await _start(small_stage)
+        assert status == 429 and int(headers["Retry-After"]) > 0
+        assert "1 duels are running or about to start, as many as this machine has kept up with, of at most 2" in body["detail"]
+    finally:
+        for process in stopped:
+            process.send_signal(signal.SIGCONT)
+        await duel
+
+
 async def test_a_hung_engine_ends_the_duel_in_words_within_the_line_timeout(small_stage):
     """SIGSTOP on the model process once the duel is under way: no answer ever comes, and
     the duel must end with an error naming the timeout rather than fall silent."""
+    await _idle(small_stage)
     stopped: list[psutil.Process] = []
 
     async def freeze_once_under_way():
@@ -198,21 +241,20 @@ async def test_a_hung_engine_ends_the_duel_in_words_within_the_line_timeout(smal
             process.send_signal(signal.SIGCONT)
     assert stopped
     error = heard.named("error")
-    assert error and error[0]["fatal"] and "within 5 s" in error[0]["message"]
+    assert error and error[0]["fatal"] and "within 10 s" in error[0]["message"]
     assert "the LLM at http://127.0.0.1:" in error[0]["message"] and not heard.named("duel-ended")
-    assert ended_after < 5 + 5  # the timeout, plus a line that may already have been playing
+    assert ended_after < 10 + 5  # the timeout, plus a line that may already have been playing
 
 
 async def test_a_full_stage_answers_429_with_retry_after(small_stage):
-    for _ in range(150):  # the duel before may still be winding down
-        if not (await _health(small_stage))["duels_running"]:
-            break
-        await asyncio.sleep(0.2)
-    status, _, _ = await _start(small_stage)  # a ticket counts: that duel is about to start
-    assert status == 200
+    await _idle(small_stage)
+    stage = (await _health(small_stage))["stage"]  # 2, or what the lines so far have shown
+    for _ in range(stage):
+        status, _, _ = await _start(small_stage)  # a ticket counts: that duel is about to start
+        assert status == 200
     status, headers, body = await _start(small_stage)
     assert status == 429 and int(headers["Retry-After"]) > 0
-    assert "the stage is full: 1 duels are running or about to start" in body["detail"]
+    assert f"the stage is full: {stage} duels are running or about to start" in body["detail"]
 
 
 async def test_candidates_per_line_share_the_slots_out_as_duels_join():

@@ -57,11 +57,13 @@ def p95(values: list[float]) -> float:
 class Server:
     """`local-duel serve` in a child process, with its peak memory sampled."""
 
-    def __init__(self, lookahead: bool):
+    def __init__(self, lookahead: bool, **env: str):
         self.child = ServerProcess({
             "LOCAL_DUEL_LOOKAHEAD": "true" if lookahead else "false",
             # admit every row, past the limit the server would set for itself
             "LOCAL_DUEL_MAX_DUELS": str(max(CONCURRENCY)),
+            "LOCAL_DUEL_LEARN_STAGE": "false",
+            **env,
         })
         self.url = self.child.url
         self.peak = {"server": 0.0, "engine": 0.0}

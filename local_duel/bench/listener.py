@@ -113,6 +113,14 @@ class Heard:
         return [starved for _, starved, opening in self.starvations() if not opening and starved > UNDERRUN]
 
 
+class Refused(RuntimeError):
+    """`POST /api/start` did not hand out a duel."""
+
+    def __init__(self, status: int, text: str):
+        super().__init__(f"POST /api/start answered {status}: {text}")
+        self.status = status
+
+
 async def listen(
     base_url: str,
     duel: dict,
@@ -129,7 +137,7 @@ async def listen(
     async with aiohttp.ClientSession() as http:
         async with http.post(f"{base_url}/api/start", json=duel) as response:
             if response.status != 200:
-                raise RuntimeError(f"POST /api/start answered {response.status}: {await response.text()}")
+                raise Refused(response.status, await response.text())
             ticket = await response.json()
     heard.duel_id = ticket["duel_id"]
     async with websockets.connect(ticket["wsUrl"], max_size=None) as socket:

@@ -174,6 +174,7 @@ async def health(request: Request) -> Health:
         duels_running=len(state.duels),
         viewers=sum(len(live.audience.viewers) for live in state.duels.values()),
         max_duels=state.settings.max_duels,
+        stage=(await _stage_size(state, state.engine))[0],
         tasks=len(asyncio.all_tasks()),
     )
     if readiness != "ready":
@@ -198,6 +199,16 @@ async def start_rate(request: Request) -> None:
         await rate.admit(request.client.host if request.client else "unknown")
     except RateLimited as e:
         raise HTTPException(429, str(e), headers={"Retry-After": str(e.retry_after)})
+
+
+async def _stage_size(state, engine: Engine) -> tuple[int, str]:
+    """How many duels the stage takes now, and why that many."""
+    if engine.kind == "pool":
+        return await engine.capacity(), "as many as the LLM servers have slots"
+    most = await engine.capacity()
+    if not state.settings.learn_stage or state.pace.stage >= most:
+        return most, "as many as this server admits (LOCAL_DUEL_MAX_DUELS)"
+    return state.pace.stage, f"as many as this machine has kept up with, of at most {most} (LOCAL_DUEL_MAX_DUELS)"
 
 
 @router.post(
@@ -245,8 +256,8 @@ async def start(
         raise HTTPException(503, str(e))
     ticket = Ticket.new(body, views)
     stage = request.app.state.stage
-    full = "as many as the LLM servers have slots" if engine.kind == "pool" else "as many as this server admits (LOCAL_DUEL_MAX_DUELS)"
-    if await stage.book(ticket.duel_id, ticket.watch, limit := await engine.capacity(), tickets.lifetime):
+    limit, full = await _stage_size(request.app.state, engine)
+    if await stage.book(ticket.duel_id, ticket.watch, limit, tickets.lifetime):
         ticket.llm_url = await engine.seat(ticket.duel_id, tickets.lifetime)
         if not ticket.llm_url:  # another replica took the last seat meanwhile
             await stage.close(ticket.duel_id, ticket.watch)

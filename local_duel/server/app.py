@@ -115,7 +115,9 @@ def create_app(
     app.state.ready = False
     app.state.warmup_error = None
     app.state.voices = Voices(voices_dir(settings.models_dir), settings.voice_threads)
-    app.state.pace = Pace(settings.candidates)  # this machine's, learned by every duel it runs
+    app.state.duels = {}  # duel id → LiveDuel, while it runs here
+    # this machine's drafts a line and duels at once, learned from every duel it runs
+    app.state.pace = Pace(settings.candidates, settings.max_duels, running=lambda: len(app.state.duels))
     app.state.catalog = FlowCatalog(
         settings.flows_dir, settings.max_turns_per_phase, settings.upload_max_files, settings.upload_max_bytes
     )
@@ -123,7 +125,6 @@ def create_app(
     app.state.tickets = Tickets(shared)
     app.state.start_rate = StartRate(shared, settings.starts_per_minute)
     app.state.stage = Stage(shared, app.state.owner)
-    app.state.duels = {}  # duel id → LiveDuel, while it runs here
     app.state.stages = set()  # the tasks running them
     app.include_router(api.router)
     app.include_router(duels.router)

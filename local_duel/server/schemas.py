@@ -92,5 +92,6 @@ class Health(BaseModel):
     voices: list[str]
     duels_running: int
     max_duels: int
+    stage: int = Field(description="Duels the stage takes now: max_duels, or fewer while this machine's lines come late.")
     viewers: int  # sockets watching the duels now, hosts included
     tasks: int  # asyncio tasks alive in the server: a duel that ended must leave none behind

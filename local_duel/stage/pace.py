@@ -13,7 +13,15 @@ a duel, so that a new duel starts at what this machine has shown it can write.
 It never goes below two drafts: with one, the ranker has no choice, and about a quarter
 of the bundled model's single drafts name the topic, against half of the lines chosen
 from four. Fewer than two only comes from a full stage's share of the engine's slots.
+
+The same lines size the stage. A line late at two drafts means the duels running are
+more than this machine keeps up with: the stage shrinks to one fewer than are running,
+so `POST /api/start` turns new duels away (429) until the load is back within it,
+instead of letting one more duel make every other one stall. Two roomy lines in a row
+make room for one duel more than are running, up to the setting.
 """
+
+from collections.abc import Callable
 
 from loguru import logger
 
@@ -22,11 +30,18 @@ FEWEST = 2  # drafts a line keeps however late lines come
 
 
 class Pace:
-    def __init__(self, most: int):
+    def __init__(self, most: int, seats: int = 1, running: Callable[[], int] = lambda: 1):
         self._most = most  # the setting
         self._drafts = most  # what the lines so far have shown fits
         self._given = most  # the drafts of the line asked for last
         self._roomy = 0
+        self._seats = seats  # the stage's setting
+        self.stage = seats  # duels this machine has shown it keeps up with
+        self._running = running  # duels running now
+
+    @property
+    def floor(self) -> int:
+        return min(FEWEST, self._most)
 
     def drafts(self, share: int) -> int:
         """The drafts for the next line, at most `share` (the duel's share of the engine's slots)."""
@@ -36,14 +51,20 @@ class Pace:
     def heard(self, slack: float | None, preparing: float) -> None:
         """The next line was ready `slack` seconds before the line playing ended (None: it
         was not), after `preparing` seconds of writing and voicing its first words."""
-        was = self._drafts
+        was, stage, running = self._drafts, self.stage, self._running()
         if slack is None:
-            self._drafts, self._roomy = max(min(FEWEST, self._most), self._given - 1), 0
+            if self._given <= self.floor:  # no draft left to cut: too many duels
+                self.stage = max(1, min(self.stage, running - 1))
+            self._drafts, self._roomy = max(self.floor, self._given - 1), 0
         elif slack > preparing / self._given:
             self._roomy += 1
             if self._roomy >= ROOMY_LINES:
                 self._drafts, self._roomy = max(self._drafts, min(self._most, self._given + 1)), 0
+                self.stage = max(self.stage, min(self._seats, running + 1))
         else:
             self._roomy = 0
+        when = "late" if slack is None else f"{slack:.1f} s early"
         if self._drafts != was:
-            logger.info(f"{self._drafts} drafts a line: the last line was ready {'late' if slack is None else f'{slack:.1f} s early'}")
+            logger.info(f"{self._drafts} drafts a line: the last line was ready {when}")
+        if self.stage != stage:
+            logger.info(f"the stage takes {self.stage} duels: with {running} running, the last line was ready {when}")

@@ -175,6 +175,33 @@ def test_a_late_line_costs_a_draft_and_two_roomy_lines_give_one_back():
     assert pace.drafts(4) == 4
 
 
+def test_a_line_late_at_two_drafts_shrinks_the_stage_and_roomy_lines_grow_it_back():
+    running = 4
+    pace = Pace(4, seats=6, running=lambda: running)
+    assert pace.stage == 6  # nothing learned yet: the setting
+    pace.drafts(4)
+    pace.heard(None, 5.0)  # late at four drafts: a draft is cut, the stage stays
+    assert (pace.drafts(4), pace.stage) == (3, 6)
+    pace.heard(None, 5.0)
+    assert (pace.drafts(4), pace.stage) == (2, 6)
+    pace.heard(None, 5.0)  # late at two: one duel fewer than are running
+    assert (pace.drafts(4), pace.stage) == (2, 3)
+    running = 3
+    pace.heard(None, 5.0)  # still late with one gone: the stage keeps shrinking, never below one
+    assert pace.stage == 2
+    running = 1
+    pace.heard(None, 5.0)
+    assert pace.stage == 1
+    pace.heard(9.0, 1.0)
+    pace.heard(9.0, 1.0)  # two roomy lines: room for one more than are running
+    assert (pace.drafts(4), pace.stage) == (3, 2)
+    running = 6
+    for _ in range(6):
+        pace.drafts(4)
+        pace.heard(9.0, 1.0)
+    assert pace.stage == 6  # never above the setting
+
+
 async def _paced(*frames: Frame) -> Pace:
     """Two lines through Lookahead, with `frames` between taking the second line's turn
     and the first line ending; the pace as it is after."""
