@@ -40,6 +40,15 @@ def offline(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def one_engine_thread_per_worker():
+    """Under `scripts/test`'s two workers, each engine (and `local-duel` child) takes one
+    thread: two engines of two threads on two cores spun against each other until lines
+    missed their 30 s deadline."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ["LOCAL_DUEL_ENGINE_THREADS"] = "1"
+
+
+@pytest.fixture(scope="session", autouse=True)
 def history_in_tmp(tmp_path_factory):
     """Duels played by tests (renders, servers, the benchmark) are kept out of the repo's data/."""
     os.environ["LOCAL_DUEL_DATA_DIR"] = str(tmp_path_factory.mktemp("data"))
