@@ -244,7 +244,7 @@ async def _mode(lookahead: bool, short: bool, settings: Settings, out: Path) -> 
             app_rate, direct_rate = await _direct_rate(health["engine_url"], flow, heard[-1], settings)
             result["tokens_per_s"] = {"app": round(app_rate, 1), "direct": round(direct_rate, 1), "ratio": round(app_rate / direct_rate, 3)}
             timeline(heard[0], out / "timeline.png", f"one duel, lookahead on, pause {settings.pause}s")
-            result["concurrency"] = await concurrency(server, [1, 2] if short else CONCURRENCY, turns, one_duel_mb)
+            result["concurrency"] = await concurrency(server, [2] if short else CONCURRENCY, turns, one_duel_mb)
     return result
 
 
