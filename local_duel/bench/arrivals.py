@@ -33,8 +33,8 @@ async def _arrive(url: str, k: int) -> Heard | None:
         return None
 
 
-async def _stage(learn: bool) -> dict:
-    async with Server(True, LOCAL_DUEL_MAX_DUELS=str(Settings().max_duels), LOCAL_DUEL_LEARN_STAGE=str(learn).lower()) as server:
+async def _stage(learn: bool, most: int) -> dict:
+    async with Server(True, LOCAL_DUEL_MAX_DUELS=str(most), LOCAL_DUEL_LEARN_STAGE=str(learn).lower()) as server:
         await server.wait_healthy()
         await listen(server.url, _duel(TURNS, DEFAULT_TOPIC))
         await server.wait_idle()
@@ -51,14 +51,14 @@ async def _stage(learn: bool) -> dict:
 
 
 async def run(out: Path) -> dict:
-    began = time.monotonic()
+    began, most = time.monotonic(), Settings().max_duels
     results = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
         "arrivals": ARRIVALS,
         "every_s": EVERY_S,
         "turns_per_phase": TURNS,
-        "max_duels": Settings().max_duels,
-        "rows": [await _stage(False), await _stage(True)],
+        "max_duels": most,
+        "rows": [await _stage(False, most), await _stage(True, most)],
     }
     results["bench_seconds"] = round(time.monotonic() - began, 1)
     out.mkdir(parents=True, exist_ok=True)

@@ -203,9 +203,9 @@ async def start_rate(request: Request) -> None:
 
 async def _stage_size(state, engine: Engine) -> tuple[int, str]:
     """How many duels the stage takes now, and why that many."""
-    if engine.kind == "pool":
-        return await engine.capacity(), "as many as the LLM servers have slots"
     most = await engine.capacity()
+    if engine.kind == "pool":
+        return most, "as many as the LLM servers have slots"
     if not state.settings.learn_stage or state.pace.stage >= most:
         return most, "as many as this server admits (LOCAL_DUEL_MAX_DUELS)"
     return state.pace.stage, f"as many as this machine has kept up with, of at most {most} (LOCAL_DUEL_MAX_DUELS)"
