@@ -20,6 +20,8 @@ NAMES = ["Max", "Ava"]
         ("you are a *sigh* disaster.", "You are a disaster."),
         ("I mean it. And another thing", "I mean it."),
         ("Sure, darling. [beat] Whatever you say (rolls eyes", "Sure, darling."),
+        ("They don´t know. It`s Ava`s.", "They don’t know. It’s Ava’s."),  # apostrophes written as accents
+        ("Wait ` what?", "Wait what?"),  # …but an accent on its own is a symbol
     ],
 )
 def test_clean_keeps_one_or_two_sentences_in_character(raw, spoken):

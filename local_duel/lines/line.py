@@ -19,6 +19,9 @@ _SENTENCE = re.compile(rf"[^{_ENDS}]+(?:[{_ENDS}]+|$)")
 _LETTER = re.compile(r"[^\W\d_]")  # a letter of any script
 _SETTLED = re.compile(r".*(?:\s|[。！？])", re.DOTALL)  # up to the last space or CJK end: no later token can change it
 _NOT_SPOKEN = set("@/\\\ufe0e\ufe0f")  # besides symbols and control characters: emoji, signs…
+# An apostrophe written as an accent or a prime ("don´t", "don`t"): those are symbols,
+# and "don t" would be read as two words.
+_APOSTROPHE = re.compile(r"(?<=[^\W\d_])[´`ʹʼ′](?=[^\W\d_])")
 
 
 def _spoken(text: str) -> str:
@@ -74,7 +77,7 @@ def clean(raw: str, names: Sequence[str], sentences: int = MAX_SENTENCES) -> str
         text = re.sub(rf"^(?:\s*(?:{named})\s*[:：])+\s*", "", text)  # "Ava: " or "さくら：", repeated
         text = re.split(rf"(?<!\w)(?:{named})\s*[:：]", text)[0]  # the model ran on into the next line
     text = _DANGLING_ASIDE.sub("", _ASIDES.sub(" ", text))
-    text = " ".join(re.sub(r"[\"“”()\[\]*_#]", " ", _spoken(text)).split()).strip(" -–—:;,")
+    text = " ".join(re.sub(r"[\"“”()\[\]*_#]", " ", _spoken(_APOSTROPHE.sub("’", text))).split()).strip(" -–—:;,")
     found = [s.strip() for s in _SENTENCE.findall(text) if _LETTER.search(s)]
     if not found:
         return None
@@ -98,6 +101,15 @@ def settled_sentences(raw: str) -> int:
     first = _ASIDES.sub(" ", _TAGS.sub(" ", raw)).split("\n")[0]
     settled = _SETTLED.match(first)
     return sum(s.strip()[-1] in _ENDS for s in _SENTENCE.findall(settled[0]) if _LETTER.search(s)) if settled else 0
+
+
+@dataclass
+class CueFrame(DataFrame):
+    """The line about to be written: who speaks, in which phase and turn, and the
+    content words its cue names (local_duel.lines.nudge)."""
+
+    line: Line
+    words: tuple[str, ...] = ()
 
 
 @dataclass
