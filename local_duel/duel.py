@@ -28,6 +28,7 @@ from local_duel.audience.announcer import Announcer, LineEnder
 from local_duel.lines.deadline import LineDeadline
 from local_duel.lines.duel_state import DuelState
 from local_duel.lines.line import Line
+from local_duel.lines.nudge import lexicons_for
 from local_duel.lines.prompt_style import PromptStyle
 from local_duel.lines.script import Script
 from local_duel.lines.turn import LineEditor, Prompter, Turns
@@ -85,18 +86,19 @@ class Duel:
         ahead = paced and settings.lookahead
         pace = pace if ahead else None  # only lookahead sees a line come late
         share = candidates or (lambda: settings.candidates)
+        models = {agent.name: agent.model or settings.llm_model for agent in cast.agents}
         self.llm = Writer(
             base_url=llm_url,
             settings=sampling(settings),
             candidates=(lambda: pace.drafts(share())) if pace else share,
             first=settings.first_candidates,
             at_once=settings.candidates_at_once,
-            steer=steer_for([agent.model or settings.llm_model for agent in cast.agents], settings)
-            if self.rating == "family" else {},
+            steer=steer_for(models.values(), settings) if self.rating == "family" else {},
+            lexicons=lexicons_for(models.values(), settings),
+            nudge=settings.nudge,
         )
         aggregator = LLMContextAggregatorPair(LLMContext())
         views = views or {agent.name: "screenplay" for agent in cast.agents}
-        models = {agent.name: agent.model or settings.llm_model for agent in cast.agents}
         prompter = Prompter(self.script, self.state, views, models, flow.phases, settings, heckles)
         speech = [Voicebox({a.name: voices.get(a.voice) for a in cast.agents}, settings.sample_rate), LineEnder()] if voices else []
         deadline = LineDeadline(settings.line_timeout)

@@ -283,3 +283,31 @@ async def test_a_lines_candidates_are_the_choices_of_one_request(engine):
     candidates = [frame for frame in down if isinstance(frame, CandidateFrame)]
     assert len(candidates) == 4 and len({c.text for c in candidates}) >= 3, candidates
     assert all(c.tokens >= 1 and c.first_token_at and "\n" not in c.text for c in candidates), candidates
+
+
+async def test_a_nudge_makes_the_real_model_name_the_cues_word(engine, models_dir):
+    """The nudge's token ids, read from the bundled GGUF, are the ones the engine writes:
+    the same request names a word only when nudged toward it. (A word the model finds
+    unthinkable there, such as "banana", stays out even at 6: the engine's sampler cuts
+    the unlikely tokens before it draws, so a nudge only favours words already in play.)"""
+    from pipecat.frames.frames import LLMContextFrame
+    from pipecat.processors.aggregators.llm_context import LLMContext
+    from pipecat.tests.utils import run_test
+
+    from local_duel.lines.line import CueFrame, Line
+    from local_duel.lines.nudge import lexicons_for
+    from local_duel.lines.writer import CandidateFrame, Writer, sampling
+
+    async def drafts(nudge: float) -> list[str]:
+        settings = Settings(models_dir=models_dir, nudge=nudge)
+        writer = Writer(base_url=engine.url, settings=sampling(settings), candidates=lambda: 4, at_once=1, steer={},
+                        lexicons=lexicons_for([settings.llm_model], settings), nudge=nudge)
+        writer._settings.system_instruction = "A roast battle."
+        context = LLMContext(messages=[{"role": "user", "content": "Max: Tabs are for cowards.\nAva:"}])
+        cue = CueFrame(Line("Ava", "roast", 2, ""), words=("engineer",))
+        down, _ = await run_test(writer, frames_to_send=[cue, LLMContextFrame(context)], start_timeout=10)
+        return [f.text for f in down if isinstance(f, CandidateFrame)]
+
+    plain, nudged = await drafts(0.0), await drafts(6.0)
+    assert not any("engineer" in text.lower() for text in plain), plain
+    assert any("engineer" in text.lower() for text in nudged), nudged

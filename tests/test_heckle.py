@@ -9,8 +9,9 @@ from pipecat.tests.utils import run_test
 from local_duel.audience.heckle import MAX_CHARS, Heckle, HeckleBox, HeckleRate, HeckleRefused, check
 from local_duel.audience.vote import VoteRefused, Votes
 from local_duel.lines.duel_state import DuelState
+from local_duel.lines.line import CueFrame
 from local_duel.lines.script import Script
-from local_duel.lines.turn import CueFrame, Prompter
+from local_duel.lines.turn import Prompter
 from local_duel.settings import Settings
 from local_duel.show.cast import Cast
 from local_duel.show.phase import Phase

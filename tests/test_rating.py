@@ -8,10 +8,10 @@ what Voicebox would speak.
 from pipecat.frames.frames import LLMFullResponseEndFrame, LLMFullResponseStartFrame
 from pipecat.tests.utils import run_test
 
-from local_duel.lines.line import Line, LineFrame
+from local_duel.lines.line import CueFrame, Line, LineFrame
 from local_duel.lines.script import Script
 from local_duel.lines.stock import FALLBACK_LINES
-from local_duel.lines.turn import MAX_ATTEMPTS, CueFrame, LineEditor
+from local_duel.lines.turn import MAX_ATTEMPTS, LineEditor
 from local_duel.lines.writer import CandidateFrame
 from local_duel.models import llm_path
 from local_duel.settings import Settings

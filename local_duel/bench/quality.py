@@ -122,7 +122,7 @@ def _results(duels: list[dict], settings: Settings, seeds: list[int], seconds: f
     total = summarise([d["lines"] for d in duels])
     return {
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "settings": {k: settings.model_dump()[k] for k in ("temperature", "max_tokens", "candidates", "candidates_at_once", "moves")},
+        "settings": {k: settings.model_dump()[k] for k in ("temperature", "max_tokens", "candidates", "candidates_at_once", "moves", "nudge")},
         "seeds": seeds,
         "summary": total,
         "duels_stopped": sum(1 for d in duels if d["error"]),

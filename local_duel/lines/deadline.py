@@ -6,7 +6,7 @@ import asyncio
 from pipecat.frames.frames import Frame, LLMFullResponseEndFrame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from local_duel.lines.turn import CueFrame
+from local_duel.lines.line import CueFrame
 
 
 class LineDeadline(FrameProcessor):

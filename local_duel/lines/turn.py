@@ -12,11 +12,9 @@ had its turns.
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from pipecat.flows import FlowManager
 from pipecat.frames.frames import (
-    DataFrame,
     EndFrame,
     Frame,
     LLMContextFrame,
@@ -31,7 +29,8 @@ from pipecat.services.settings import LLMSettings
 from local_duel.audience.heckle import direction as heckle_direction
 from local_duel.lines import generation
 from local_duel.lines.duel_state import DuelState
-from local_duel.lines.line import MAX_SENTENCES, Line, LineFrame
+from local_duel.lines.line import MAX_SENTENCES, CueFrame, Line, LineFrame
+from local_duel.lines.nudge import cue_words
 from local_duel.lines.prompt_style import PromptStyle
 from local_duel.lines.rank import Scene, best
 from local_duel.lines.script import Script
@@ -45,13 +44,6 @@ from local_duel.show.rating import Rating
 from local_duel.stage.events import DuelEvent, event
 
 MAX_ATTEMPTS = 4
-
-
-@dataclass
-class CueFrame(DataFrame):
-    """The line about to be generated: who speaks, in which phase and turn."""
-
-    line: Line
 
 
 class Prompter(FrameProcessor):
@@ -115,9 +107,14 @@ class Prompter(FrameProcessor):
             temperature=generation.temperature(self._temperature, state.attempt),
         )
         await self.push_frame(LLMUpdateSettingsFrame(delta=delta))
-        await self.push_frame(CueFrame(cue))
+        await self.push_frame(CueFrame(cue, self._cue_words()))
         messages = self._script.messages(self._views[speaker], speaker, self._move)
         await self.push_frame(LLMContextFrame(LLMContext(messages=messages)))
+
+    def _cue_words(self) -> tuple[str, ...]:
+        """What the cue is about, for the writer to nudge the model toward."""
+        state = self._state
+        return cue_words([plain(state.topic), hook(state.persona(state.speaker)), self._move], state.cast.names)
 
     def _values(self) -> dict[str, str]:
         """What a move's placeholders are filled with this turn."""

@@ -19,13 +19,15 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pipecat.frames.frames import DataFrame
+from pipecat.frames.frames import DataFrame, Frame
 from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.ollama.llm import OLLamaLLMService
 from pipecat.utils.types import assert_given
 
 from local_duel.lines.generation import ENGINE_OPTIONS, PENALTIES
-from local_duel.lines.line import MAX_SENTENCES, settled_sentences
+from local_duel.lines.line import MAX_SENTENCES, CueFrame, settled_sentences
+from local_duel.lines.nudge import Lexicon, nudge
 from local_duel.settings import Settings
 
 
@@ -59,12 +61,36 @@ class Writer(OLLamaLLMService):
     one, each with the `logit_bias` that `steer` holds for the model asked (none if it
     holds none)."""
 
-    def __init__(self, *, candidates: Callable[[], int], first: int | None = None, at_once: int, steer: dict[str, dict[str, float]], **kwargs):
+    def __init__(
+        self,
+        *,
+        candidates: Callable[[], int],
+        first: int | None = None,
+        at_once: int,
+        steer: dict[str, dict[str, float]],
+        lexicons: dict[str, Lexicon] | None = None,
+        nudge: float = 0.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self._candidates = candidates
         self._first = first  # for the duel's opening cue, if not `candidates()`
         self._slots = asyncio.Semaphore(at_once)
         self._steer = steer
+        self._lexicons = lexicons or {}
+        self._nudge = nudge
+        self._cue_words: tuple[str, ...] = ()
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        if isinstance(frame, CueFrame):
+            self._cue_words = frame.words
+        await super().process_frame(frame, direction)
+
+    def _bias(self, model: str) -> dict[str, float]:
+        """The nudge toward the cue's words, under the rating's steering (which wins)."""
+        known = self._lexicons.get(model)
+        toward = nudge(self._cue_words, known, self._nudge) if known and self._nudge else {}
+        return {**toward, **self._steer.get(model, {})}
 
     async def _process_context(self, context: LLMContext):
         invocation = await self.get_llm_adapter().get_llm_invocation_params(
@@ -74,7 +100,7 @@ class Writer(OLLamaLLMService):
         )
         params = self.build_chat_completion_params(invocation)
         params.pop("stream_options", None)
-        if bias := self._steer.get(params["model"]):
+        if bias := self._bias(params["model"]):
             params["logit_bias"] = bias
         opening = self._first is not None
         wanted = min(self._first, self._candidates()) if opening else self._candidates()

@@ -15,6 +15,7 @@ from local_duel.engine import LlmPool, engine_for
 from local_duel.history.leases import hold_leases, owner_id
 from local_duel.history.revoice import Revoicing
 from local_duel.history.store import DuelStore
+from local_duel.lines.nudge import lexicons_for
 from local_duel.models import voices_dir
 from local_duel.server import api, duels, stream
 from local_duel.server.catalog import FlowCatalog
@@ -57,8 +58,10 @@ def create_app(
                 await asyncio.gather(
                     engine.warm(),
                     asyncio.to_thread(app.state.voices.warm),
-                    # The family rating's steering reads the vocabulary once (about a second).
+                    # The family rating's steering and the nudge's lexicon read the
+                    # vocabulary once each (about half a second).
                     asyncio.to_thread(steer_for, [settings.llm_model], settings),
+                    asyncio.to_thread(lexicons_for, [settings.llm_model], settings),
                 )
             except Exception as e:
                 app.state.warmup_error = str(e)

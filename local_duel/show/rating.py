@@ -99,15 +99,21 @@ def steering(gguf: Path) -> dict[str, float]:
     }
 
 
-def steer_for(models: Iterable[str], settings: Settings) -> dict[str, dict[str, float]]:
-    """The `logit_bias` of each model a family duel's agents use. Steering needs the
-    model's vocabulary, so only the GGUFs the embedded engine serves from models/llm/ are
-    steered; every other model's lines are still filtered before they are spoken."""
+def ggufs(models: Iterable[str], settings: Settings) -> dict[str, Path]:
+    """The GGUF of each of `models` whose vocabulary can be read: the embedded engine's,
+    from models/llm/. An external server's models have none here."""
     if settings.llm_url:
         return {}
-    steer = {}
+    found = {}
     for model in models:
         path = llm_path(settings.models_dir) if model == settings.llm_model else settings.models_dir / "llm" / f"{model}.gguf"
         if path.is_file():
-            steer[model] = steering(path)
-    return steer
+            found[model] = path
+    return found
+
+
+def steer_for(models: Iterable[str], settings: Settings) -> dict[str, dict[str, float]]:
+    """The `logit_bias` of each model a family duel's agents use. Steering needs the
+    model's vocabulary, so only the embedded engine's GGUFs are steered; every other
+    model's lines are still filtered before they are spoken."""
+    return {model: steering(path) for model, path in ggufs(models, settings).items()}

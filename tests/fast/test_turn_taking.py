@@ -28,10 +28,10 @@ from pipecat.tests.utils import SleepFrame, run_test
 from local_duel.audience.announcer import Announcer, LineEnder
 from local_duel.lines.duel_state import PLACEHOLDERS, DuelState
 from local_duel.lines.generation import fill
-from local_duel.lines.line import Line, LineFrame
+from local_duel.lines.line import CueFrame, Line, LineFrame
 from local_duel.lines.script import Script
 from local_duel.lines.stock import FALLBACK_LINES
-from local_duel.lines.turn import MAX_ATTEMPTS, CueFrame, LineEditor
+from local_duel.lines.turn import MAX_ATTEMPTS, LineEditor
 from local_duel.lines.writer import CandidateFrame
 from local_duel.settings import Settings
 from local_duel.show.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast

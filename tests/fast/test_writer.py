@@ -15,6 +15,7 @@ from pipecat.frames.frames import LLMContextFrame
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.tests.utils import run_test
 
+from local_duel.lines.line import CueFrame, Line
 from local_duel.lines.writer import CandidateFrame, Writer, sampling
 from local_duel.processes.child import free_port
 from local_duel.settings import Settings
@@ -85,3 +86,18 @@ async def test_a_request_ends_once_each_choice_holds_all_the_editor_can_keep(one
     await asyncio.sleep(0.1)
     assert [body.get("hung_up") for body in asked] == [True, True]
     assert all(body["streamed"] < 10 for body in asked)  # not the 200 it would have written
+
+
+async def test_the_request_nudges_toward_the_cues_words_under_the_ratings_steering(one_choice_server):
+    """The cue's words raise their tokens; a token the rating steers away keeps its steer."""
+    url, asked = one_choice_server
+    settings = sampling(Settings(seed=40))
+    settings.system_instruction = "A roast battle."
+    writer = Writer(
+        base_url=url, settings=settings, candidates=lambda: 1, at_once=1,
+        steer={"local-duel": {"7": -100.0}}, lexicons={"local-duel": {"pizza": (5, 6), "darn": (7,)}}, nudge=3.0,
+    )
+    context = LLMContext(messages=[{"role": "user", "content": "Max: Hi.\nAva:"}])
+    cue = CueFrame(Line("Ava", "roast", 2, ""), words=("pizza", "darn"))
+    await run_test(writer, frames_to_send=[cue, LLMContextFrame(context)])
+    assert asked[0]["logit_bias"] == {"5": 3.0, "6": 3.0, "7": -100.0}

@@ -1,0 +1,68 @@
+"""The nudge toward a cue's words: which words, which tokens, and how much.
+
+The lexicon is read from the bundled GGUF (half a second, no engine); the Prompter is
+driven with Pipecat's `run_test`. The Writer's request carrying the nudge is in
+fast/test_writer.py, and the real engine writing a nudged word in test_engine.py.
+"""
+
+from pipecat.frames.frames import LLMContextFrame
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.tests.utils import run_test
+
+from local_duel.lines.duel_state import DuelState
+from local_duel.lines.line import CueFrame
+from local_duel.lines.nudge import cue_words, lexicon, lexicons_for, nudge
+from local_duel.lines.script import Script
+from local_duel.lines.turn import Prompter
+from local_duel.models import llm_path
+from local_duel.settings import Settings
+from local_duel.show.cast import Cast
+from local_duel.show.move import hook, plain
+from local_duel.show.phase import Phase
+from local_duel.show.rating import vocabulary
+
+BUNDLED = llm_path(Settings().models_dir)
+
+
+def test_a_cue_names_its_content_words_once_without_names_or_stop_words():
+    texts = [plain("🐙 octopuses are smarter than cats 🐱"), hook("a smug software engineer who hates cats"),
+             "teasing Björn Ødegård about octopuses"]
+    assert cue_words(texts, ["Björn Ødegård", "Zoë"]) == (
+        "octopuses", "smarter", "cats", "smug", "software", "engineer", "teasing",
+    )
+
+
+def test_the_lexicon_holds_every_whole_word_token_of_the_bundled_model_in_any_case():
+    known = lexicon(BUNDLED)
+    tokens = list(vocabulary(BUNDLED))
+    assert {tokens[i] for i in known["pizza"]} == {"▁pizza", "▁Pizza"}
+    assert all(tokens[i].startswith("▁") and tokens[i][1:].lower() == "engineer" for i in known["engineer"])
+    assert "izza" not in known  # a piece inside a word is not a word
+
+
+def test_a_nudge_raises_each_words_tokens_and_finds_a_missing_word_by_its_stem():
+    known = {"pizza": (5, 6), "octopus": (9,), "smug": (11,)}
+    assert nudge(("pizza", "octopuses", "unheardof"), known, 2.5) == {"5": 2.5, "6": 2.5, "9": 2.5}
+    assert nudge((), known, 2.5) == {}
+
+
+def test_only_the_embedded_engines_models_are_nudged_and_only_if_the_nudge_is_on():
+    settings = Settings()
+    assert list(lexicons_for([settings.llm_model, "not-here"], settings)) == [settings.llm_model]
+    assert lexicons_for([settings.llm_model], Settings(nudge=0)) == {}
+    assert lexicons_for([settings.llm_model], Settings(llm_url="http://127.0.0.1:9/v1")) == {}  # an Ollama's own
+
+
+async def test_each_cue_carries_its_topic_its_speakers_persona_and_its_move():
+    cast = Cast(
+        first={"name": "Zoë", "persona": "a retired lighthouse keeper who collects sea glass", "voice": "v"},
+        second={"name": "Björn Ødegård", "persona": "a chess prodigy from Tromsø", "voice": "v"},
+    )
+    roast = Phase("roast", 2, None, ("mocking {{ partner }} about {{ topic }}",))
+    prompter = Prompter(Script(), DuelState.opening(cast, "🐙 octopuses rule", "roast"), {n: "screenplay" for n in cast.names},
+                        {n: "m" for n in cast.names}, [roast], Settings())
+    frames = [LLMContextFrame(LLMContext(messages=[{"role": "developer", "content": "They trade insults."}]))]
+    down, _ = await run_test(prompter, frames_to_send=frames)
+    [cue] = [f for f in down if isinstance(f, CueFrame)]
+    assert cue.line.move == "mocking Björn Ødegård about octopuses rule"
+    assert cue.words == ("octopuses", "rule", "retired", "lighthouse", "keeper", "mocking")
