@@ -103,3 +103,8 @@ def test_rejudge_scores_the_kept_lines_again(tmp_path):
     assert all(isinstance(line["phase_adherent"], bool) for d in again["duels"] for line in d["lines"])
     assert again["summary"] == summarise([d["lines"] for d in again["duels"]])
     assert "phase_adherent_rate" in result.stdout
+
+
+def test_stuffed_lines_name_the_topic_three_times():
+    [once, stuffed] = judge(lines("Octopus arms beat cat paws.", "Octopuses? An octopus beats any cat."), YARD)
+    assert not once["stuffed"] and stuffed["stuffed"]

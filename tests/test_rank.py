@@ -59,3 +59,10 @@ def test_following_the_move_or_the_stage_direction_counts():
     teasing = "Your shoes squeak, like your old code."
     assert score(flirty, scene(said=SAID)) > score(plain, scene(said=SAID))
     assert score(teasing, scene(said=SAID)) > score(plain, scene(said=SAID))
+
+
+def test_naming_the_topic_once_beats_a_keyword_list_of_it():
+    stuffed = "Pineapple pizza? Pizza with pineapple is my pizza, comedian to comedian."
+    once = "Pineapple is a tropical crime, and my comedy says so every night."
+    assert score(once, scene(said=SAID)) > score(stuffed, scene(said=SAID))
+    assert best([stuffed, once], scene(said=SAID)) == once

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from local_duel.bench.meaning import nearest
 from local_duel.lines.line import Line
-from local_duel.lines.rank import generic
+from local_duel.lines.rank import generic, stuffed
 from local_duel.lines.stock import FALLBACK_LINES
 from local_duel.lines.words import bigrams, echoes, stems, words
 from local_duel.show.rating import profane
@@ -58,6 +58,7 @@ def judge(lines: Sequence[Line], yard: Yardstick) -> list[dict]:
             "phase_adherent": phase == line.phase,
             "phase_words": len(mine & phase_words.get(line.phase, set())) > max(others.values(), default=-1),
             "generic": generic(line.text, yard.names, [yard.topic, *yard.personas.values()]),
+            "stuffed": stuffed(line.text, yard.topic),
             "profane": profane(line.text),
             "first_try": line.attempts == 1,
             "stock": line.text in FALLBACK_LINES,
@@ -75,7 +76,7 @@ def distinct_2(texts: Sequence[str]) -> float:
     return len(set(grams)) / len(grams) if grams else 0.0
 
 
-RATES = ["topic", "persona", "phase_adherent", "phase_words", "generic", "profane", "first_try", "stock", "echo"]
+RATES = ["topic", "persona", "phase_adherent", "phase_words", "generic", "stuffed", "profane", "first_try", "stock", "echo"]
 
 
 def summarise(duels: Sequence[list[dict]]) -> dict:

@@ -34,6 +34,7 @@ TARGETS = {
     "phase_adherent_rate": "≥ 0.70",
     "phase_words_rate": "—",
     "generic_rate": "≤ 0.10",
+    "stuffed_rate": "—",
     "profane_rate": "0 (family)",
     "first_try_rate": "—",
     "stock_rate": "≤ 0.01",

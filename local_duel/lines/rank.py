@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from local_duel.lines.line import MAX_SENTENCES, clean
-from local_duel.lines.words import echoes, stems, words
+from local_duel.lines.words import echoes, stem, stems, words
 from local_duel.show.rating import Rating, profane
 
 # What each quality counts for. Topic first: it is what a listener notices missing.
@@ -23,9 +23,11 @@ WEIGHTS = {
     "novelty": 1.0,
     "length": 0.5,
     "generic": -1.5,
+    "stuffed": -1.5,
 }
 GOOD_LENGTH = range(6, 23)  # words
 RETORT_WORDS = 4
+STUFFED_MENTIONS = 3
 
 
 def generic(text: str, names: Sequence[str], subjects: Sequence[str]) -> bool:
@@ -34,6 +36,13 @@ def generic(text: str, names: Sequence[str], subjects: Sequence[str]) -> bool:
     mine = stems(text, names)
     touched = mine & set().union(*(stems(s, names) for s in subjects))
     return len(mine) <= 1 or (len(words(text)) <= RETORT_WORDS and not touched)
+
+
+def stuffed(text: str, topic: str) -> bool:
+    """The line names the topic's words three times or more ("Pineapple pizza? Pizza with
+    pineapple!"): a keyword list, which the nudge toward the topic can overdo."""
+    topical = stems(topic)
+    return sum(stem(w) in topical for w in words(text)) >= STUFFED_MENTIONS
 
 
 @dataclass(frozen=True)
@@ -66,7 +75,7 @@ def fit(raw: str, scene: Scene) -> str | None:
 
 def score(text: str, scene: Scene) -> float:
     """Higher is better: on topic, in character, on the move, answering the partner,
-    new, of a speakable length, and not a content-free retort."""
+    new, of a speakable length, and neither a content-free retort nor a keyword list."""
     mine = stems(text, scene.names)
     topic = stems(scene.topic)
     persona = stems(scene.persona, scene.names) - topic
@@ -80,6 +89,7 @@ def score(text: str, scene: Scene) -> float:
         "novelty": len(mine - earlier) / len(mine) if mine else 0.0,
         "length": len(words(text)) in GOOD_LENGTH,
         "generic": generic(text, scene.names, [scene.topic, scene.persona]),
+        "stuffed": stuffed(text, scene.topic),
     }
     return sum(WEIGHTS[k] * float(v) for k, v in found.items())
 
