@@ -58,8 +58,8 @@ def sampling(settings: Settings) -> OLLamaLLMService.Settings:
 class Writer(OLLamaLLMService):
     """Writes `candidates()` completions per context (asked anew each turn: the server
     shares the engine's slots among the duels running), `first` at most for the opening
-    one, each with the `logit_bias` that `steer` holds for the model asked (none if it
-    holds none)."""
+    one, each with a `logit_bias`: the nudge toward the words of the last cue that came
+    by (if `lexicons` knows the model asked), under what `steer` holds for that model."""
 
     def __init__(
         self,
