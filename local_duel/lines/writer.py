@@ -89,7 +89,7 @@ class Writer(OLLamaLLMService):
     def _bias(self, model: str) -> dict[str, float]:
         """The nudge toward the cue's words, under the rating's steering (which wins)."""
         known = self._lexicons.get(model)
-        toward = nudge(self._cue_words, known, self._nudge) if known and self._nudge else {}
+        toward = nudge(self._cue_words, known, self._nudge) if known else {}
         return {**toward, **self._steer.get(model, {})}
 
     async def _process_context(self, context: LLMContext):
