@@ -95,7 +95,6 @@ class Duel:
             at_once=settings.candidates_at_once,
             steer=steer_for(models.values(), settings) if self.rating == "family" else {},
             lexicons=lexicons_for(models.values(), settings),
-            nudge=settings.nudge,
         )
         aggregator = LLMContextAggregatorPair(LLMContext())
         views = views or {agent.name: "screenplay" for agent in cast.agents}

@@ -70,9 +70,11 @@ class Settings(BaseSettings):
     render_candidates: int = Field(8, ge=1, le=10)
     # Each turn's cue carries a move picked by code (local_duel.show.move).
     moves: bool = True
-    # …and its words are made likelier as the model writes: the logit bias on them
+    # …and the words it is about are made likelier as the model writes: the logit bias
+    # on the topic's and the move's words, and on the speaker's persona's
     # (local_duel.lines.nudge); 0 leaves the model's odds alone.
     nudge: float = Field(3.0, ge=0, le=10)
+    nudge_persona: float = Field(5.0, ge=0, le=10)
     temperature: float = 0.9
     seed: int = 7
     sample_rate: int = 24000

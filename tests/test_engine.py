@@ -301,10 +301,10 @@ async def test_a_nudge_makes_the_real_model_name_the_cues_word(engine, models_di
     async def drafts(nudge: float) -> list[str]:
         settings = Settings(models_dir=models_dir, nudge=nudge)
         writer = Writer(base_url=engine.url, settings=sampling(settings), candidates=lambda: 4, at_once=1, steer={},
-                        lexicons=lexicons_for([settings.llm_model], settings), nudge=nudge)
+                        lexicons=lexicons_for([settings.llm_model], settings))
         writer._settings.system_instruction = "A roast battle."
         context = LLMContext(messages=[{"role": "user", "content": "Max: Tabs are for cowards.\nAva:"}])
-        cue = CueFrame(Line("Ava", "roast", 2, ""), words=("engineer",))
+        cue = CueFrame(Line("Ava", "roast", 2, ""), words={"engineer": nudge})
         down, _ = await run_test(writer, frames_to_send=[cue, LLMContextFrame(context)], start_timeout=10)
         return [f.text for f in down if isinstance(f, CandidateFrame)]
 

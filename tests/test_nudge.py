@@ -40,29 +40,31 @@ def test_the_lexicon_holds_every_whole_word_token_of_the_bundled_model_in_any_ca
     assert "izza" not in known  # a piece inside a word is not a word
 
 
-def test_a_nudge_raises_each_words_tokens_and_finds_a_missing_word_by_its_stem():
+def test_a_nudge_raises_each_words_tokens_by_its_bias_and_finds_a_missing_word_by_its_stem():
     known = {"pizza": (5, 6), "octopus": (9,), "smug": (11,)}
-    assert nudge(("pizza", "octopuses", "unheardof"), known, 2.5) == {"5": 2.5, "6": 2.5, "9": 2.5}
-    assert nudge((), known, 2.5) == {}
+    cue = {"pizza": 2.5, "octopuses": 2.5, "unheardof": 2.5, "smug": 4.0}
+    assert nudge(cue, known) == {"5": 2.5, "6": 2.5, "9": 2.5, "11": 4.0}
+    assert nudge({"smug": 0.0}, known) == {} and nudge({}, known) == {}
 
 
 def test_only_the_embedded_engines_models_are_nudged_and_only_if_the_nudge_is_on():
     settings = Settings()
     assert list(lexicons_for([settings.llm_model, "not-here"], settings)) == [settings.llm_model]
-    assert lexicons_for([settings.llm_model], Settings(nudge=0)) == {}
+    assert lexicons_for([settings.llm_model], Settings(nudge=0, nudge_persona=0)) == {}
+    assert list(lexicons_for([settings.llm_model], Settings(nudge=0))) == [settings.llm_model]
     assert lexicons_for([settings.llm_model], Settings(llm_url="http://127.0.0.1:9/v1")) == {}  # an Ollama's own
 
 
-async def test_each_cue_carries_its_topic_its_speakers_persona_and_its_move():
+async def test_each_cue_nudges_its_topic_its_speakers_persona_and_its_move_each_by_its_own_bias():
     cast = Cast(
         first={"name": "Zoë", "persona": "a retired lighthouse keeper who collects sea glass", "voice": "v"},
         second={"name": "Björn Ødegård", "persona": "a chess prodigy from Tromsø", "voice": "v"},
     )
     roast = Phase("roast", 2, None, ("mocking {{ partner }} about {{ topic }}",))
     prompter = Prompter(Script(), DuelState.opening(cast, "🐙 octopuses rule", "roast"), {n: "screenplay" for n in cast.names},
-                        {n: "m" for n in cast.names}, [roast], Settings())
+                        {n: "m" for n in cast.names}, [roast], Settings(nudge=3, nudge_persona=5))
     frames = [LLMContextFrame(LLMContext(messages=[{"role": "developer", "content": "They trade insults."}]))]
     down, _ = await run_test(prompter, frames_to_send=frames)
     [cue] = [f for f in down if isinstance(f, CueFrame)]
     assert cue.line.move == "mocking Björn Ødegård about octopuses rule"
-    assert cue.words == ("octopuses", "rule", "retired", "lighthouse", "keeper", "mocking")
+    assert cue.words == {"mocking": 3, "octopuses": 3, "rule": 3, "retired": 5, "lighthouse": 5, "keeper": 5}

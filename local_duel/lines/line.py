@@ -106,10 +106,10 @@ def settled_sentences(raw: str) -> int:
 @dataclass
 class CueFrame(DataFrame):
     """The line about to be written: who speaks, in which phase and turn, and the
-    content words its cue names (local_duel.lines.nudge)."""
+    content words its cue names, each with the bias it is nudged by (local_duel.lines.nudge)."""
 
     line: Line
-    words: tuple[str, ...] = ()
+    words: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass

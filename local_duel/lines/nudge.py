@@ -1,6 +1,7 @@
 """A nudge toward the cue: the words a turn's cue names (the topic, the speaker's
 persona, the move) are made likelier as the model writes, by a positive `logit_bias` on
-each word's whole-word tokens, in any case.
+each word's whole-word tokens, in any case. The persona's words get a stronger one: at
+the topic's strength, a line names the topic twice as often as the speaker's persona.
 
 Asked in the prompt alone, the bundled model names the topic in about a quarter of its
 samples; ranking chooses among what it wrote, and a nudge makes more of the drafts
@@ -33,7 +34,7 @@ def lexicon(gguf: Path) -> Lexicon:
 def lexicons_for(models: Iterable[str], settings: Settings) -> dict[str, Lexicon]:
     """The lexicon of each of `models` whose vocabulary is known (the embedded engine's
     GGUFs), if the nudge is on; other models are not nudged."""
-    if not settings.nudge:
+    if not (settings.nudge or settings.nudge_persona):
         return {}
     return {model: lexicon(path) for model, path in ggufs(models, settings).items()}
 
@@ -45,8 +46,7 @@ def cue_words(texts: Iterable[str], names: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(w for w in found if len(w) > 2 and w not in STOP_WORDS and w not in skip))
 
 
-def nudge(cue: Iterable[str], known: Lexicon, bias: float) -> dict[str, float]:
-    """A `logit_bias` raising each word's whole-word tokens by `bias`; a word the
+def nudge(cue: Mapping[str, float], known: Lexicon) -> dict[str, float]:
+    """A `logit_bias` raising each word's whole-word tokens by the word's bias; a word the
     vocabulary has no whole token for is looked up by its stem ("octopuses" → "octopus")."""
-    ids = (i for word in cue for i in known.get(word) or known.get(stem(word), ()))
-    return {str(i): bias for i in ids}
+    return {str(i): bias for word, bias in cue.items() if bias for i in known.get(word) or known.get(stem(word), ())}

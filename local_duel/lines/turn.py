@@ -78,6 +78,7 @@ class Prompter(FrameProcessor):
         self._picker = MovePicker(settings.seed) if settings.moves else None
         self._seed = settings.seed
         self._temperature = settings.temperature
+        self._bias = {"topic": settings.nudge, "move": settings.nudge, "persona": settings.nudge_persona}
         self._move = ""
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
@@ -107,14 +108,17 @@ class Prompter(FrameProcessor):
             temperature=generation.temperature(self._temperature, state.attempt),
         )
         await self.push_frame(LLMUpdateSettingsFrame(delta=delta))
-        await self.push_frame(CueFrame(cue, self._cue_words()))
+        await self.push_frame(CueFrame(cue, self._nudge()))
         messages = self._script.messages(self._views[speaker], speaker, self._move)
         await self.push_frame(LLMContextFrame(LLMContext(messages=messages)))
 
-    def _cue_words(self) -> tuple[str, ...]:
-        """What the cue is about, for the writer to nudge the model toward."""
-        state = self._state
-        return cue_words([plain(state.topic), hook(state.persona(state.speaker)), self._move], state.cast.names)
+    def _nudge(self) -> dict[str, float]:
+        """What the cue is about, each word with the bias the writer nudges it by: the
+        topic's words as the topic, the persona's as the persona, the move's others."""
+        state, names = self._state, self._state.cast.names
+        layers = [(self._move, self._bias["move"]), (hook(state.persona(state.speaker)), self._bias["persona"]),
+                  (plain(state.topic), self._bias["topic"])]
+        return {word: bias for text, bias in layers for word in cue_words([text], names)}
 
     def _values(self) -> dict[str, str]:
         """What a move's placeholders are filled with this turn."""

@@ -69,7 +69,6 @@ class Writer(OLLamaLLMService):
         at_once: int,
         steer: dict[str, dict[str, float]],
         lexicons: dict[str, Lexicon] | None = None,
-        nudge: float = 0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -78,8 +77,7 @@ class Writer(OLLamaLLMService):
         self._slots = asyncio.Semaphore(at_once)
         self._steer = steer
         self._lexicons = lexicons or {}
-        self._nudge = nudge
-        self._cue_words: tuple[str, ...] = ()
+        self._cue_words: dict[str, float] = {}
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         if isinstance(frame, CueFrame):
@@ -89,7 +87,7 @@ class Writer(OLLamaLLMService):
     def _bias(self, model: str) -> dict[str, float]:
         """The nudge toward the cue's words, under the rating's steering (which wins)."""
         known = self._lexicons.get(model)
-        toward = nudge(self._cue_words, known, self._nudge) if known else {}
+        toward = nudge(self._cue_words, known) if known else {}
         return {**toward, **self._steer.get(model, {})}
 
     async def _process_context(self, context: LLMContext):

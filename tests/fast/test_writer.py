@@ -95,9 +95,9 @@ async def test_the_request_nudges_toward_the_cues_words_under_the_ratings_steeri
     settings.system_instruction = "A roast battle."
     writer = Writer(
         base_url=url, settings=settings, candidates=lambda: 1, at_once=1,
-        steer={"local-duel": {"7": -100.0}}, lexicons={"local-duel": {"pizza": (5, 6), "darn": (7,)}}, nudge=3.0,
+        steer={"local-duel": {"7": -100.0}}, lexicons={"local-duel": {"pizza": (5, 6), "darn": (7,), "chef": (8,)}},
     )
     context = LLMContext(messages=[{"role": "user", "content": "Max: Hi.\nAva:"}])
-    cue = CueFrame(Line("Ava", "roast", 2, ""), words=("pizza", "darn"))
+    cue = CueFrame(Line("Ava", "roast", 2, ""), words={"pizza": 3.0, "darn": 3.0, "chef": 5.0})
     await run_test(writer, frames_to_send=[cue, LLMContextFrame(context)])
-    assert asked[0]["logit_bias"] == {"5": 3.0, "6": 3.0, "7": -100.0}
+    assert asked[0]["logit_bias"] == {"5": 3.0, "6": 3.0, "7": -100.0, "8": 5.0}
