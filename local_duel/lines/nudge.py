@@ -1,7 +1,7 @@
 """A nudge toward the cue: the words a turn's cue names (the topic, the speaker's
 persona, the move) are made likelier as the model writes, by a positive `logit_bias` on
 each word's whole-word tokens, in any case. The persona's words get a stronger one: at
-the topic's strength, a line names the topic twice as often as the speaker's persona.
+the topic's strength, a line names the topic more than twice as often as the persona.
 
 Asked in the prompt alone, the bundled model names the topic in about a quarter of its
 samples; ranking chooses among what it wrote, and a nudge makes more of the drafts
