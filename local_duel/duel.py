@@ -28,6 +28,7 @@ from local_duel.audience.announcer import Announcer, LineEnder
 from local_duel.lines.deadline import LineDeadline
 from local_duel.lines.duel_state import DuelState
 from local_duel.lines.line import Line
+from local_duel.lines.meaning import encoder
 from local_duel.lines.nudge import lexicons_for
 from local_duel.lines.prompt_style import PromptStyle
 from local_duel.lines.script import Script
@@ -109,7 +110,10 @@ class Duel:
             prompter,
             self.llm,
             deadline,
-            LineEditor(self.script, cast, topic, self.rating),
+            LineEditor(
+                self.script, cast, topic, self.rating, flow.directions(),
+                encoder(settings.models_dir) if settings.meaning else None,
+            ),
             Announcer(cast, settings.pause, settings.sample_rate),
             *speech,
             *lookahead,

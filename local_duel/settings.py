@@ -58,12 +58,15 @@ class Settings(BaseSettings):
     line_timeout: float = 30.0
     max_tokens: int = 48
     # Sample and rank: candidate lines written per turn, and how many of them are asked
-    # for at once (the engine's parallel slots write them side by side).
-    candidates: int = Field(4, ge=1, le=10)
+    # for at once (the engine's parallel slots write them side by side). Six, not four,
+    # since the ranker judges each one's phase: more of them give it one in its phase
+    # (README, In its phase, by meaning, measured); the pace cuts drafts a slow machine
+    # can't write in time.
+    candidates: int = Field(6, ge=1, le=10)
     # The opening line's candidates: nothing is playing yet to hide the drafts behind, so
     # the listener waits for the longest of them.
     first_candidates: int = Field(2, ge=1, le=10)
-    candidates_at_once: int = Field(4, ge=1, le=10)
+    candidates_at_once: int = Field(6, ge=1, le=10)
     # …and in `local-duel render`, where nothing plays meanwhile: 8 drafts named the topic
     # in 58% of the quality benchmark's lines against 32% with 4, for a third more time
     # per line, which a live duel can't hide (README, Line quality).
@@ -75,6 +78,9 @@ class Settings(BaseSettings):
     # (local_duel.lines.nudge); 0 leaves the model's odds alone.
     nudge: float = Field(3.0, ge=0, le=10)
     nudge_persona: float = Field(5.0, ge=0, le=10)
+    # Of the candidates, the ranker favours those nearer in meaning to their own phase's
+    # stage direction than to the others' (local_duel.lines.meaning, about 60 MB).
+    meaning: bool = True
     temperature: float = 0.9
     seed: int = 7
     sample_rate: int = 24000

@@ -33,6 +33,15 @@ def test_a_new_duel_is_written_in_yaml_alone(tmp_path):
     path.write_text(GOOD)
     assert [(p.name, p.turns) for p in load_flow(path).phases] == [("chat", 3), ("fight", 3)]
 
+def test_each_phase_has_a_direction_to_be_judged_against():
+    """The ranker and the quality benchmark judge a line's phase against these: the task
+    messages and moves, with names, topic and personas left out (they are every phase's)."""
+    directions = load_flow(ROOT / "flows" / "flirt_roast.yaml").directions()
+    assert list(directions) == ["flirt", "roast", "goodbye"]
+    assert "savage insults" in directions["roast"] and "roasting" in directions["roast"]
+    assert not any("{{" in d or "Max" in d or "pizza" in d for d in directions.values())
+
+
 BROKEN = {
     "bad YAML": ("initial_node: chat\nnodes: [unclosed", "not valid YAML"),
     "unknown next": (GOOD.replace("next: fight", "next: brawl"), "`next: brawl` names no node"),

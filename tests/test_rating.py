@@ -25,7 +25,7 @@ CLEAN = "Pineapple pizza is a crime, and so is your code."
 
 async def spoken(candidates: list[str], rating: str, attempt: int = 1) -> list[str]:
     """What the editor lets through to the voice for one turn's candidates."""
-    editor = LineEditor(Script(), CAST, "pineapple on pizza", rating)
+    editor = LineEditor(Script(), CAST, "pineapple on pizza", rating, {})
     frames = [
         CueFrame(Line("Ava", "roast", 1, "", attempts=attempt)),
         LLMFullResponseStartFrame(),

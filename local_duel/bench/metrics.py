@@ -1,19 +1,21 @@
 """What makes a line worth hearing, measured: the metrics of `local-duel bench quality`.
 
 Every metric but phase adherence is lexical (stems and word n-grams from
-`local_duel.lines.words`); phase adherence is by meaning (`local_duel.bench.meaning`), because a
-line follows a direction without using its words. All are deterministic, so the same
-lines always get the same numbers. The README defines each one.
+`local_duel.lines.words`); phase adherence is by meaning (`local_duel.lines.meaning`, the
+encoder the ranker uses), because a line follows a direction without using its words.
+All are deterministic, so the same lines always get the same numbers. The README
+defines each one.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from local_duel.bench.meaning import nearest
 from local_duel.lines.line import Line
+from local_duel.lines.meaning import Encoder, encoder
 from local_duel.lines.rank import generic, stuffed
 from local_duel.lines.stock import FALLBACK_LINES
 from local_duel.lines.words import bigrams, echoes, stems, words
+from local_duel.settings import Settings
 from local_duel.show.rating import profane
 
 
@@ -40,11 +42,12 @@ def _phase_words(yard: Yardstick) -> dict[str, set[str]]:
     return {p: s - common for p, s in own.items()}
 
 
-def judge(lines: Sequence[Line], yard: Yardstick) -> list[dict]:
-    """Per line, in order, what the metrics see in it."""
+def judge(lines: Sequence[Line], yard: Yardstick, meaning: Encoder | None = None) -> list[dict]:
+    """Per line, in order, what the metrics see in it (`meaning`: the bundled encoder's)."""
     phase_words = _phase_words(yard)
     topic = stems(yard.topic)
-    closest = nearest([line.text for line in lines], yard.directions)
+    meaning = meaning or encoder(Settings().models_dir)
+    closest = meaning.nearest([line.text for line in lines], yard.directions)
     judged, said = [], []
     for line, phase in zip(lines, closest):
         mine = stems(line.text, yard.names)

@@ -17,8 +17,8 @@ from pathlib import Path
 from local_duel.bench.metrics import Yardstick, judge, summarise
 from local_duel.duel import Duel
 from local_duel.engine import Engine, engine_for
-from local_duel.lines.generation import fill
 from local_duel.lines.line import Line
+from local_duel.lines.meaning import encoder
 from local_duel.settings import ROOT, Settings
 from local_duel.show.cast import DEFAULT_CAST, Cast
 from local_duel.show.flow import DEFAULT_FLOW, DuelFlow, load_flow
@@ -46,15 +46,9 @@ TARGETS = {
 
 
 def yardstick(flow: DuelFlow, cast: Cast, topic: str) -> Yardstick:
-    """The duel's topic, personas and per-phase directions (task messages and moves).
-    The directions' placeholders are left empty: names, topic and personas are the
-    whole duel's, and drawing on them is the topic and persona metrics' business."""
-    directions = {}
-    for phase in flow.phases:
-        node = flow.config.nodes[phase.name]
-        texts = [m.content for m in node.task_messages] + list(phase.moves)
-        directions[phase.name] = " ".join(fill(t, {}, missing="") for t in texts)
-    return Yardstick(topic, {a.name: a.persona for a in cast.agents}, directions)
+    """The duel's topic, personas and per-phase directions: drawing on the topic and the
+    personas is the topic and persona metrics' business, not the phases'."""
+    return Yardstick(topic, {a.name: a.persona for a in cast.agents}, flow.directions())
 
 
 def matrix(seeds: list[int] = SEEDS) -> list[tuple[Path, str, int, Path]]:
@@ -89,7 +83,7 @@ async def run(out: Path, settings: Settings | None = None, say=print, seeds: lis
             flow, cast = load_flow(flow_path), Cast.from_file(cast_path)
             started = time.monotonic()
             duel = await _one(engine, flow, cast, topic, settings.model_copy(update={"seed": seed}))
-            lines = judge(duel.script.lines, yardstick(flow, cast, topic))
+            lines = judge(duel.script.lines, yardstick(flow, cast, topic), encoder(settings.models_dir))
             seconds = time.monotonic() - started
             say(f"{flow.name} · {cast.names} · {topic} · seed {seed}: {len(lines)} lines in {seconds:.1f} s"
                 + (f" · stopped: {duel.error}" if duel.error else ""))
@@ -123,7 +117,7 @@ def _results(duels: list[dict], settings: Settings, seeds: list[int], seconds: f
     total = summarise([d["lines"] for d in duels])
     return {
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "settings": {k: settings.model_dump()[k] for k in ("temperature", "max_tokens", "candidates", "candidates_at_once", "moves", "nudge")},
+        "settings": {k: settings.model_dump()[k] for k in ("temperature", "max_tokens", "candidates", "candidates_at_once", "moves", "nudge", "meaning")},
         "seeds": seeds,
         "summary": total,
         "duels_stopped": sum(1 for d in duels if d["error"]),

@@ -4,25 +4,28 @@ About a quarter of the bundled model's single samples touch the topic, whatever 
 prompt says; choosing among several is the lever. A candidate is refused outright if
 it is not fit to speak (nothing left after cleaning, profane under `family`, or an echo
 of the topic or of an earlier line); the rest are scored on what the quality
-benchmark measures, with the same cheap word-level tools.
+benchmark measures, with the same tools: cheap word-level ones, and for the phase the
+same sentence encoder.
 """
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from local_duel.lines.line import MAX_SENTENCES, clean
+from local_duel.lines.meaning import Encoder
 from local_duel.lines.words import echoes, stem, stems, words
 from local_duel.show.rating import Rating, profane
 
 # What each quality counts for. Topic first: it is what a listener notices missing.
 WEIGHTS = {
     "topic": 2.0,
+    "phase": 3.0,  # nearer in meaning to its own phase's direction than to the others'
     "persona": 1.0,
     "move": 0.5,  # the move or the phase's stage direction
     "partner": 0.5,
     "novelty": 1.0,
     "length": 0.5,
-    "generic": -1.5,
+    "generic": -3.5,  # a content-free retort is often nearest a phase ("Goodbye, then!")
     "stuffed": -1.5,
 }
 GOOD_LENGTH = range(6, 23)  # words
@@ -57,6 +60,8 @@ class Scene:
     said: Sequence[str]  # every line so far, oldest first; the last is the partner's
     rating: Rating
     sentences: int = MAX_SENTENCES  # the most a line of this turn may keep (the writer's limit)
+    phase: str = ""
+    directions: Mapping[str, str] = field(default_factory=dict)  # every phase's (DuelFlow.directions)
 
     @property
     def partner_line(self) -> str:
@@ -73,9 +78,10 @@ def fit(raw: str, scene: Scene) -> str | None:
     return text
 
 
-def score(text: str, scene: Scene) -> float:
-    """Higher is better: on topic, in character, on the move, answering the partner,
-    new, of a speakable length, and neither a content-free retort nor a keyword list."""
+def score(text: str, scene: Scene, closest: str = "") -> float:
+    """Higher is better: on topic, in its phase (`closest` names the phase whose direction
+    it is nearest in meaning), in character, on the move, answering the partner, new, of
+    a speakable length, and neither a content-free retort nor a keyword list."""
     mine = stems(text, scene.names)
     topic = stems(scene.topic)
     persona = stems(scene.persona, scene.names) - topic
@@ -83,6 +89,7 @@ def score(text: str, scene: Scene) -> float:
     earlier = set().union(*(stems(old, scene.names) for old in scene.said)) if scene.said else set()
     found = {
         "topic": bool(mine & topic),
+        "phase": closest == scene.phase,
         "persona": bool(mine & persona),
         "move": bool(mine & move),
         "partner": bool(mine & stems(scene.partner_line, scene.names)),
@@ -94,7 +101,10 @@ def score(text: str, scene: Scene) -> float:
     return sum(WEIGHTS[k] * float(v) for k, v in found.items())
 
 
-def best(candidates: Sequence[str], scene: Scene) -> str | None:
-    """The best fit candidate (the earliest among equals), or None if none is fit."""
+def best(candidates: Sequence[str], scene: Scene, meaning: Encoder | None = None) -> str | None:
+    """The best fit candidate (the earliest among equals), or None if none is fit. With
+    `meaning`, a candidate nearer its own phase's direction than the others' scores for it."""
     lines = [text for raw in candidates if (text := fit(raw, scene)) is not None]
-    return max(lines, key=lambda text: score(text, scene), default=None)
+    judged = meaning and len(lines) > 1 and len(scene.directions) > 1
+    closest = meaning.nearest(lines, scene.directions) if judged else [""] * len(lines)
+    return max(zip(lines, closest), key=lambda pair: score(pair[0], scene, pair[1]), default=(None,))[0]

@@ -11,6 +11,7 @@ had its turns.
 """
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 
 from pipecat.flows import FlowManager
@@ -30,6 +31,7 @@ from local_duel.audience.heckle import direction as heckle_direction
 from local_duel.lines import generation
 from local_duel.lines.duel_state import DuelState
 from local_duel.lines.line import MAX_SENTENCES, CueFrame, Line, LineFrame
+from local_duel.lines.meaning import THREAD, Encoder
 from local_duel.lines.nudge import cue_words
 from local_duel.lines.prompt_style import PromptStyle
 from local_duel.lines.rank import Scene, best
@@ -135,13 +137,19 @@ class Prompter(FrameProcessor):
 class LineEditor(FrameProcessor):
     """Collects the turn's candidates and lets only the best one fit to speak go on.
 
-    Unfit candidates (empty, tags, an echo, profane under `family`) are dropped; if none
-    is left, `take_turn` asks again; on the last attempt a stock line stands in, so the
-    duel never speaks garbage or stalls.
+    Unfit candidates (empty, tags, an echo, profane under `family`) are dropped; of the
+    rest the ranker keeps the best, judging with `meaning` which of the flow's phase
+    `directions` each is nearest to. If none is left, `take_turn` asks again; on the
+    last attempt a stock line stands in, so the duel never speaks garbage or stalls.
     """
 
-    def __init__(self, script: Script, cast: Cast, topic: str, rating: Rating):
+    def __init__(
+        self, script: Script, cast: Cast, topic: str, rating: Rating,
+        directions: dict[str, str], meaning: Encoder | None = None,
+    ):
         super().__init__()
+        self._directions = directions
+        self._meaning = meaning
         self._script = script
         self._names = cast.names
         self._personas = {agent.name: agent.persona for agent in cast.agents}
@@ -171,9 +179,11 @@ class LineEditor(FrameProcessor):
         scene = Scene(
             self._names, self._topic, self._personas[line.speaker], line.move,
             self._script.direction(line.phase), [old.text for old in self._script.lines], self._rating,
-            min((c.sentences for c in self._candidates), default=MAX_SENTENCES),
+            min((c.sentences for c in self._candidates), default=MAX_SENTENCES), line.phase, self._directions,
         )
-        text = best([c.text for c in self._candidates], scene)
+        # Off the event loop: meaning takes about a tenth of a second, and other duels play.
+        ranking = functools.partial(best, [c.text for c in self._candidates], scene, self._meaning)
+        text = await asyncio.get_running_loop().run_in_executor(THREAD, ranking)
         if text is None and line.attempts >= MAX_ATTEMPTS:  # a stock line, the least used one
             said = [old.text for old in self._script.lines]
             text = min(FALLBACK_LINES, key=said.count)

@@ -15,6 +15,7 @@ from local_duel.engine import LlmPool, engine_for
 from local_duel.history.leases import hold_leases, owner_id
 from local_duel.history.revoice import Revoicing
 from local_duel.history.store import DuelStore
+from local_duel.lines.meaning import encoder
 from local_duel.lines.nudge import lexicons_for
 from local_duel.models import voices_dir
 from local_duel.server import api, duels, stream
@@ -62,6 +63,8 @@ def create_app(
                     # vocabulary once each (about half a second).
                     asyncio.to_thread(steer_for, [settings.llm_model], settings),
                     asyncio.to_thread(lexicons_for, [settings.llm_model], settings),
+                    # The sentence encoder the ranker judges a line's phase with (0.2 s).
+                    *([asyncio.to_thread(encoder, settings.models_dir)] if settings.meaning else []),
                 )
             except Exception as e:
                 app.state.warmup_error = str(e)

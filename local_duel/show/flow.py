@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from local_duel.errors import LocalDuelError
 from local_duel.lines.duel_state import PLACEHOLDERS
-from local_duel.lines.generation import placeholders
+from local_duel.lines.generation import fill, placeholders
 from local_duel.lines.turn import Turns
 from local_duel.show.flow_bounds import MAX_FLOW_BYTES, check_json, check_yaml
 from local_duel.show.phase import HANDLER, Phase, phase_of
@@ -45,6 +45,16 @@ class DuelFlow:
     def build(self, handlers) -> Flow:
         """Join the config to a duel's `take_turn` handler."""
         return Flow(self.config, handlers=handlers)
+
+    def directions(self) -> dict[str, str]:
+        """Each phase's stage direction as a line is measured against it: its task messages
+        and its moves, with the placeholders left empty, since names, topic and personas
+        belong to the whole duel and tell no phase apart."""
+        directions = {}
+        for phase in self.phases:
+            texts = [m.content for m in self.config.nodes[phase.name].task_messages] + list(phase.moves)
+            directions[phase.name] = " ".join(" ".join(fill(t, {}, missing="") for t in texts).split())
+        return directions
 
     def with_turns(self, turns: int | None) -> "DuelFlow":
         if turns is None:

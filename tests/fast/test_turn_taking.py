@@ -65,7 +65,7 @@ def _script(*said: str) -> Script:
 async def test_the_best_fit_candidate_is_spoken_and_written_into_the_script():
     script = _script("Hi.")
     down, _ = await run_test(
-        LineEditor(script, CAST, DEFAULT_TOPIC, "family"),
+        LineEditor(script, CAST, DEFAULT_TOPIC, "family", {}),
         frames_to_send=_editor_frames(1, [*UNFIT, FIT]),
         expected_down_frames=[LineFrame],
     )
@@ -77,7 +77,7 @@ async def test_an_attempt_with_no_fit_candidate_is_refused():
     """Nothing goes on: `take_turn` sees no new line and asks again."""
     script = _script("Hi.")
     await run_test(
-        LineEditor(script, CAST, DEFAULT_TOPIC, "family"),
+        LineEditor(script, CAST, DEFAULT_TOPIC, "family", {}),
         frames_to_send=_editor_frames(MAX_ATTEMPTS - 1, UNFIT),
         expected_down_frames=[],
     )
@@ -87,7 +87,7 @@ async def test_an_attempt_with_no_fit_candidate_is_refused():
 async def test_a_profane_candidate_is_refused_under_family():
     script = _script("Hi.")
     await run_test(
-        LineEditor(script, CAST, DEFAULT_TOPIC, "family"),
+        LineEditor(script, CAST, DEFAULT_TOPIC, "family", {}),
         frames_to_send=_editor_frames(1, ["Pineapple on pizza is fucking disgusting, you smug engineer."]),
         expected_down_frames=[],
     )
@@ -96,7 +96,7 @@ async def test_a_profane_candidate_is_refused_under_family():
 async def test_after_the_last_attempt_the_least_used_stock_line_stands_in():
     script = _script(FALLBACK_LINES[0], "Hi.", FALLBACK_LINES[1])
     down, _ = await run_test(
-        LineEditor(script, CAST, DEFAULT_TOPIC, "family"),
+        LineEditor(script, CAST, DEFAULT_TOPIC, "family", {}),
         frames_to_send=_editor_frames(MAX_ATTEMPTS, UNFIT),
         expected_down_frames=[LineFrame],
     )
