@@ -7,6 +7,7 @@ import json
 from PIL import Image
 
 from helpers import local_duel
+from local_duel.settings import Settings
 
 
 def test_short_benchmark_writes_results_timeline_and_table(tmp_path):
@@ -19,8 +20,10 @@ def test_short_benchmark_writes_results_timeline_and_table(tmp_path):
         assert 0 < measured["cold_first_audio_s"] and all(0 < s for s in measured["warm_first_audio_s"])
         assert measured["peak_rss_mb"]["server"] > 50 and measured["peak_rss_mb"]["engine"] > 100
     assert results["sequential"]["dead_air_median_s"] > 0  # waiting for each line is heard
-    # Lookahead's pace may take drafts away; the sequential mode writes the setting's 4 (2 to open).
-    assert 1 <= results["lookahead"]["drafts_per_line"] <= 4 and results["sequential"]["drafts_per_line"] == round((2 + 4 + 4) / 3, 2)
+    # Lookahead's pace may take drafts away; the sequential mode writes the settings' (fewer to open).
+    most, first = Settings().candidates, Settings().first_candidates
+    assert 1 <= results["lookahead"]["drafts_per_line"] <= most
+    assert results["sequential"]["drafts_per_line"] == round((first + most + most) / 3, 2)
     assert results["lookahead"]["tokens_per_s"]["app"] > 0 and results["lookahead"]["tokens_per_s"]["direct"] > 0
     rows = results["lookahead"]["concurrency"]
     assert [r["duels"] for r in rows] == [2] and rows[0]["duels_ended"] == 2

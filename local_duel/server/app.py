@@ -63,7 +63,7 @@ def create_app(
                     # vocabulary once each (about half a second).
                     asyncio.to_thread(steer_for, [settings.llm_model], settings),
                     asyncio.to_thread(lexicons_for, [settings.llm_model], settings),
-                    # The sentence encoder the ranker judges a line's phase with (0.2 s).
+                    # The sentence encoder the ranker judges a line's phase with (mapped: milliseconds).
                     *([asyncio.to_thread(encoder, settings.models_dir)] if settings.meaning else []),
                 )
             except Exception as e:
