@@ -4,11 +4,13 @@ voice is selectable by name."""
 import shutil
 
 import numpy as np
+import psutil
 import pytest
 
 from local_duel.models import voices_dir
+from local_duel.processes import heap
 from local_duel.settings import Settings
-from local_duel.stage.voice import UnknownVoiceError, Voices
+from local_duel.stage.voice import PHRASE_WORDS, UnknownVoiceError, Voices, phrases
 
 SENTENCE = "I think pineapple on pizza is a crime, and I will not apologise for saying so."
 RATE = 24000
@@ -79,3 +81,42 @@ def test_a_broken_voice_file_is_named_not_fatal(tmp_path):
     voices.warm()  # logs it, carries on
     with pytest.raises(UnknownVoiceError, match="voice 'en_US-broken' in .* can't be loaded"):
         voices.get("en_US-broken")
+
+
+def test_a_line_is_cut_where_a_speaker_would_pause():
+    assert phrases("Hi, Max.") == ["Hi, Max."]  # short: one phrase, whatever its commas
+    assert phrases("I think that comedian has to stand up, he is just plain meaner than this dude!") == [
+        "I think that comedian has to stand up,", "he is just plain meaner than this dude!",
+    ]
+    # a dash is a pause but not a word, so the clause before it is ten words, not eleven
+    assert phrases("That's what you should do when your friends come together - get rid of each other, okay?") == [
+        "That's what you should do when your friends come together -", "get rid of each other, okay?",
+    ]
+    run = " ".join(f"w{i}" for i in range(22))  # no pause at all: three even parts
+    assert [len(p.split()) for p in phrases(run)] == [8, 8, 6]
+    assert phrases("Zoë, ça va? 🍕 ピザ は 好き") == ["Zoë, ça va? 🍕 ピザ は 好き"]
+    assert phrases("...") == ["..."]
+    long = "Well, well, well, look who it is: the one person in this town who thinks pineapple belongs on a pizza."
+    assert " ".join(phrases(long)) == long  # every word kept, in order
+    assert all(len(p.split()) <= PHRASE_WORDS for p in phrases(long))
+
+
+def test_a_long_line_sounds_after_its_first_phrase_not_after_all_of_it(voices):
+    voice = voices.get("en_US-joe-medium")
+    line = "Well, well, well, look who it is: the one person in this town who thinks pineapple belongs on a pizza."
+    chunks = list(voice.synthesize(line, RATE))
+    assert len(chunks) == len(phrases(line)) >= 3
+    assert len(chunks[0]) / RATE < 0.4 * sum(len(c) for c in chunks) / RATE
+    assert median_f0(np.concatenate(chunks)) > 70  # still a voice, not silence
+
+
+def test_what_piper_freed_is_given_back_to_the_system(voices):
+    """glibc keeps a freed decoder's tens of megabytes resident until trimmed."""
+    voice = voices.get("en_US-joe-medium")
+    long = " ".join(["the one person in this town who thinks pineapple belongs on a pizza"] * 3)
+    process = psutil.Process()
+    for _ in voice.piper.synthesize(long):  # the whole run at once, as Piper alone would
+        pass
+    held = process.memory_info().rss
+    heap.give_back()
+    assert held - process.memory_info().rss > 20e6, "nothing was given back"
