@@ -87,11 +87,12 @@ class Duel:
         ahead = paced and settings.lookahead
         pace = pace if ahead else None  # only lookahead sees a line come late
         share = candidates or (lambda: settings.candidates)
+        lookahead = Lookahead(pace) if ahead else None
         models = {agent.name: agent.model or settings.llm_model for agent in cast.agents}
         self.llm = Writer(
             base_url=llm_url,
             settings=sampling(settings),
-            candidates=(lambda: pace.drafts(share())) if pace else share,
+            candidates=(lambda: pace.drafts(share(), lookahead.playing)) if pace else share,
             first=settings.first_candidates,
             at_once=settings.candidates_at_once,
             steer=steer_for(models.values(), settings) if self.rating == "family" else {},
@@ -102,7 +103,6 @@ class Duel:
         prompter = Prompter(self.script, self.state, views, models, flow.phases, settings, heckles)
         speech = [Voicebox({a.name: voices.get(a.voice) for a in cast.agents}, settings.sample_rate), LineEnder()] if voices else []
         deadline = LineDeadline(settings.line_timeout)
-        lookahead = [Lookahead(pace)] if ahead else []
         playout = [Playout()] if paced and not settings.lookahead else []
         self.pipeline = Pipeline([
             *inputs,
@@ -116,7 +116,7 @@ class Duel:
             ),
             Announcer(cast, settings.pause, settings.sample_rate),
             *speech,
-            *lookahead,
+            *([lookahead] if lookahead else []),
             *output,
             *playout,
         ])

@@ -7,7 +7,7 @@ with the LLM's and Piper's time as dead air. This processor sits just before the
 and takes the turn as soon as line k has been voiced, but never more than one line
 ahead of what is playing. The action frame still travels on, with its work done, so
 Flows' own bookkeeping sees it arrive. It also tells the `Pace` whether each line's first
-sound came before the line ahead of it had played.
+sound came before the line ahead of it had played, and what each line took to sound.
 """
 
 import asyncio
@@ -17,6 +17,7 @@ from pipecat.flows.actions import FunctionActionFrame
 from pipecat.frames.frames import BotStoppedSpeakingFrame, Frame, OutputAudioRawFrame, TTSAudioRawFrame, TTSStoppedFrame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
+from local_duel.lines.line import LineFrame
 from local_duel.stage.pace import Pace
 
 
@@ -36,6 +37,7 @@ class Lookahead(FrameProcessor):
         self._held: FunctionActionFrame | None = None
         self._asked: float | None = None  # when the turn being written was taken
         self._sounded: float | None = None  # when that turn's line first sounded
+        self.playing: float | None = None  # seconds of the newest voiced line: the next is written behind it
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         await super().process_frame(frame, direction)
@@ -44,6 +46,10 @@ class Lookahead(FrameProcessor):
             self._voiced += 1
         elif isinstance(frame, TTSAudioRawFrame) and self._asked is not None and self._sounded is None:
             self._sounded = now
+        elif isinstance(frame, LineFrame):
+            self.playing = frame.line.audio_seconds
+            if self._pace and frame.line.drafts and frame.line.time_to_first_audio is not None:  # not a stock line
+                self._pace.took(frame.line.time_to_first_audio, frame.line.drafts)
         elif isinstance(frame, BotStoppedSpeakingFrame) and direction == FrameDirection.UPSTREAM:
             if self._pace and self._asked is not None:  # the line ahead has played: was the next one ready?
                 ready = self._sounded is not None

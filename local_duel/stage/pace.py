@@ -10,6 +10,11 @@ draft's worth is the line's preparation time divided by its drafts: a batch of d
 costs less than that, so a draft given back fits. The pace belongs to the server, not to
 a duel, so that a new duel starts at what this machine has shown it can write.
 
+A line is also written from no more drafts than fit behind the line that plays
+meanwhile, at what a draft has cost lately (each line's time to its first sound divided
+by its drafts). A short line ("Hi, Max.") hides one or two drafts, not six: the second
+line of every duel, written behind its one-sentence opening, was the duel's dead air.
+
 It never goes below two drafts: with one, the ranker has no choice, and about a quarter
 of the bundled model's single drafts name the topic, against half of the lines chosen
 from four. Fewer than two only comes from a full stage's share of the engine's slots.
@@ -34,6 +39,7 @@ class Pace:
         self._most = most  # the setting
         self._drafts = most  # what the lines so far have shown fits
         self._given = most  # the drafts of the line asked for last
+        self._per_draft: float | None = None  # seconds a draft has cost lately
         self._roomy = 0
         self._seats = seats  # the stage's setting
         self.stage = seats  # duels this machine has shown it keeps up with
@@ -43,10 +49,19 @@ class Pace:
     def floor(self) -> int:
         return min(FEWEST, self._most)
 
-    def drafts(self, share: int) -> int:
-        """The drafts for the next line, at most `share` (the duel's share of the engine's slots)."""
-        self._given = max(1, min(share, self._drafts))
+    def drafts(self, share: int, behind: float | None = None) -> int:
+        """The drafts for the next line, at most `share` (the duel's share of the engine's
+        slots), and as many as fit in `behind`, the seconds of the line playing meanwhile."""
+        wanted = min(share, self._drafts)
+        if behind is not None and self._per_draft:
+            wanted = min(wanted, max(self.floor, int(behind / self._per_draft)))
+        self._given = max(1, wanted)
         return self._given
+
+    def took(self, preparing: float, drafts: int) -> None:
+        """A line first sounded `preparing` seconds after it was asked for, from `drafts` drafts."""
+        cost = preparing / drafts
+        self._per_draft = cost if self._per_draft is None else (self._per_draft + cost) / 2
 
     def heard(self, slack: float | None, preparing: float) -> None:
         """The next line was ready `slack` seconds before the line playing ended (None: it

@@ -227,6 +227,32 @@ async def test_a_line_that_has_not_sounded_when_the_line_ahead_ends_costs_a_draf
     assert (await _paced(SleepFrame(0.05), sound, SleepFrame(0.05))).drafts(4) == 4
 
 
+def test_a_line_gets_no_more_drafts_than_fit_behind_the_line_playing():
+    pace = Pace(6)
+    assert pace.drafts(6, behind=1.0) == 6  # nothing learned yet of what a draft costs
+    pace.took(3.0, drafts=6)  # a line sounded 3 s after it was asked for, from 6 drafts
+    assert pace.drafts(6, behind=1.3) == 2  # behind a short line: what fits at 0.5 s a draft
+    assert pace.drafts(6, behind=2.4) == 4
+    assert pace.drafts(6, behind=9.0) == 6  # never above the setting…
+    assert pace.drafts(6, behind=0.3) == FEWEST  # …nor below two however short the line
+    assert pace.drafts(1, behind=9.0) == 1  # a full stage's share still limits
+    assert pace.drafts(6) == 6  # the opening line is written behind nothing
+    pace.took(0.5, drafts=1)  # lately a draft costs (0.5 + 0.5) / 2 s
+    assert pace.drafts(6, behind=2.4) == 4
+
+
+async def test_lookahead_writes_the_next_line_behind_the_voiced_one_at_the_cost_it_saw():
+    pace = Pace(6)
+    lookahead = Lookahead(pace)
+    short = Line(MAX, "flirt", 1, "Hi, Ava.", drafts=2, time_to_first_audio=1.0, audio_seconds=1.2)
+    await run_test(Pipeline([lookahead, Output([])]), frames_to_send=[LineFrame(short)])
+    assert lookahead.playing == 1.2
+    assert pace.drafts(6, lookahead.playing) == 2  # 1.2 s behind it, at 0.5 s a draft
+    stock = Line(AVA, "flirt", 2, FALLBACK_LINES[0], drafts=0, time_to_first_audio=9.0, audio_seconds=4.0)
+    await run_test(Pipeline([lookahead, Output([])]), frames_to_send=[LineFrame(stock)])
+    assert pace.drafts(6, lookahead.playing) == 6  # a stock line's attempts say nothing of a draft's cost
+
+
 async def test_the_announcer_puts_a_pause_and_a_phase_change_before_lines():
     lines = [Line(MAX, "flirt", 1, "Hi."), Line(AVA, "flirt", 2, "Hello."), Line(MAX, "roast", 3, "Ouch.")]
     down, _ = await run_test(
