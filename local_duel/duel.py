@@ -134,8 +134,8 @@ class Duel:
             context_strategy=ContextStrategyConfig(strategy=ContextStrategy.RESET),
         )
         self.flow_manager.state.update(self.state.placeholders())
-        for gate in lookahead:
-            gate.flow_manager = self.flow_manager
+        if lookahead:
+            lookahead.flow_manager = self.flow_manager
 
         @self.worker.event_handler("on_pipeline_error")
         async def on_pipeline_error(worker, frame: ErrorFrame):
