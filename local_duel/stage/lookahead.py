@@ -47,9 +47,11 @@ class Lookahead(FrameProcessor):
         elif isinstance(frame, TTSAudioRawFrame) and self._asked is not None and self._sounded is None:
             self._sounded = now
         elif isinstance(frame, LineFrame):
-            self.playing = frame.line.audio_seconds
-            if self._pace and frame.line.drafts and frame.line.time_to_first_audio is not None:  # not a stock line
-                self._pace.took(frame.line.time_to_first_audio, frame.line.drafts)
+            line, behind, self.playing = frame.line, self.playing, frame.line.audio_seconds
+            # what a draft costs, from lines written behind another at the first try: not the
+            # opening, nor a line whose time went on attempts refused
+            if self._pace and behind is not None and line.attempts == 1 and line.time_to_first_audio is not None:
+                self._pace.took(line.time_to_first_audio, line.drafts)
         elif isinstance(frame, BotStoppedSpeakingFrame) and direction == FrameDirection.UPSTREAM:
             if self._pace and self._asked is not None:  # the line ahead has played: was the next one ready?
                 ready = self._sounded is not None

@@ -12,8 +12,10 @@ a duel, so that a new duel starts at what this machine has shown it can write.
 
 A line is also written from no more drafts than fit behind the line that plays
 meanwhile, at what a draft has cost lately (each line's time to its first sound divided
-by its drafts). A short line ("Hi, Max.") hides one or two drafts, not six: the second
-line of every duel, written behind its one-sentence opening, was the duel's dead air.
+by its drafts; an opening line, cold and written behind nothing, says little of that).
+A short line ("Hi, Max.") hides two drafts, not six: the second line of every duel,
+written behind its one-sentence opening, was the duel's dead air. Until a draft's cost
+is known, a line written behind another gets the fewest.
 
 It never goes below two drafts: with one, the ranker has no choice, and about a quarter
 of the bundled model's single drafts name the topic, against half of the lines chosen
@@ -53,8 +55,9 @@ class Pace:
         """The drafts for the next line, at most `share` (the duel's share of the engine's
         slots), and as many as fit in `behind`, the seconds of the line playing meanwhile."""
         wanted = min(share, self._drafts)
-        if behind is not None and self._per_draft:
-            wanted = min(wanted, max(self.floor, int(behind / self._per_draft)))
+        if behind is not None:
+            fit = int(behind / self._per_draft) if self._per_draft else 0
+            wanted = min(wanted, max(self.floor, fit))
         self._given = max(1, wanted)
         return self._given
 

@@ -229,7 +229,7 @@ async def test_a_line_that_has_not_sounded_when_the_line_ahead_ends_costs_a_draf
 
 def test_a_line_gets_no_more_drafts_than_fit_behind_the_line_playing():
     pace = Pace(6)
-    assert pace.drafts(6, behind=1.0) == 6  # nothing learned yet of what a draft costs
+    assert pace.drafts(6, behind=9.0) == FEWEST  # nothing learned yet of what a draft costs
     pace.took(3.0, drafts=6)  # a line sounded 3 s after it was asked for, from 6 drafts
     assert pace.drafts(6, behind=1.3) == 2  # behind a short line: what fits at 0.5 s a draft
     assert pace.drafts(6, behind=2.4) == 4
@@ -244,13 +244,17 @@ def test_a_line_gets_no_more_drafts_than_fit_behind_the_line_playing():
 async def test_lookahead_writes_the_next_line_behind_the_voiced_one_at_the_cost_it_saw():
     pace = Pace(6)
     lookahead = Lookahead(pace)
-    short = Line(MAX, "flirt", 1, "Hi, Ava.", drafts=2, time_to_first_audio=1.0, audio_seconds=1.2)
+    opening = Line(MAX, "flirt", 1, "Hello there, Ava.", drafts=2, time_to_first_audio=4.0, audio_seconds=1.5)
+    short = Line(AVA, "flirt", 2, "Hi, Max.", drafts=2, time_to_first_audio=1.0, audio_seconds=1.2)
+    await run_test(Pipeline([lookahead, Output([])]), frames_to_send=[LineFrame(opening)])
+    assert pace.drafts(6, lookahead.playing) == FEWEST  # a cold opening teaches nothing
     await run_test(Pipeline([lookahead, Output([])]), frames_to_send=[LineFrame(short)])
     assert lookahead.playing == 1.2
-    assert pace.drafts(6, lookahead.playing) == 2  # 1.2 s behind it, at 0.5 s a draft
-    stock = Line(AVA, "flirt", 2, FALLBACK_LINES[0], drafts=0, time_to_first_audio=9.0, audio_seconds=4.0)
+    assert pace.drafts(6, 1.2) == 2  # 1.2 s behind it, at 0.5 s a draft
+    assert pace.drafts(6, 3.0) == 6
+    stock = Line(MAX, "flirt", 3, FALLBACK_LINES[0], attempts=MAX_ATTEMPTS, drafts=6, time_to_first_audio=9.0, audio_seconds=4.0)
     await run_test(Pipeline([lookahead, Output([])]), frames_to_send=[LineFrame(stock)])
-    assert pace.drafts(6, lookahead.playing) == 6  # a stock line's attempts say nothing of a draft's cost
+    assert pace.drafts(6, lookahead.playing) == 6  # attempts refused say nothing of a draft's cost
 
 
 async def test_the_announcer_puts_a_pause_and_a_phase_change_before_lines():
