@@ -54,9 +54,8 @@ class Lookahead(FrameProcessor):
                 self._pace.took(line.time_to_first_audio, line.drafts)
         elif isinstance(frame, BotStoppedSpeakingFrame) and direction == FrameDirection.UPSTREAM:
             if self._pace and self._asked is not None:  # the line ahead has played: was the next one ready?
-                if self._played:  # not asked of the opening: one sentence by design, too short on any stage
-                    ready = self._sounded is not None
-                    self._pace.heard(now - self._sounded if ready else None, (self._sounded or now) - self._asked)
+                ready = self._sounded is not None
+                self._pace.heard(now - self._sounded if ready else None, (self._sounded or now) - self._asked)
                 self._asked = None
             self._played += 1
             await self._release()

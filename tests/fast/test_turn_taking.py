@@ -146,6 +146,62 @@ async def test_lookahead_takes_a_turn_once_voiced_but_never_more_than_one_line_a
     assert all(a.function is not take_turn for a in actions)  # Flows' own run of it is a no-op
 
 
+def test_a_late_line_costs_a_draft_and_two_roomy_lines_give_one_back():
+    pace = Pace(4)
+    assert pace.drafts(share=4) == 4
+    pace.heard(None, 5.0)  # the next line was not ready when the one playing ended
+    assert pace.drafts(4) == 3
+    pace.heard(1.0, 3.0)  # 1 s to spare, a draft's worth (3 s ÷ 3): not yet room for one more
+    pace.heard(2.0, 3.0)
+    assert pace.drafts(4) == 3
+    pace.heard(2.0, 3.0)  # the second line in a row with more than a draft's worth to spare
+    assert pace.drafts(4) == 4
+    for _ in range(6):
+        pace.heard(9.0, 1.0)
+    assert pace.drafts(4) == 4  # never above the setting
+    for _ in range(6):
+        pace.drafts(4)
+        pace.heard(None, 9.0)
+    assert pace.drafts(4) == FEWEST  # never below two: one leaves the ranker no choice
+    assert pace.drafts(share=1) == 1  # unless a full stage's share of the slots is one
+    pace = Pace(4)
+    assert pace.drafts(share=3) == 3  # a busy stage's share is the limit, and a late line counts from it
+    pace.heard(None, 5.0)
+    assert pace.drafts(4) == 2
+    pace = Pace(4)
+    pace.drafts(share=2)
+    pace.heard(9.0, 1.0)
+    pace.heard(9.0, 1.0)  # room to spare at a share of two says nothing against four
+    assert pace.drafts(4) == 4
+
+
+def test_a_line_late_at_two_drafts_shrinks_the_stage_and_roomy_lines_grow_it_back():
+    running = 4
+    pace = Pace(4, seats=6, running=lambda: running)
+    assert pace.stage == 6  # nothing learned yet: the setting
+    pace.drafts(4)
+    pace.heard(None, 5.0)  # late at four drafts: a draft is cut, the stage stays
+    assert (pace.drafts(4), pace.stage) == (3, 6)
+    pace.heard(None, 5.0)
+    assert (pace.drafts(4), pace.stage) == (2, 6)
+    pace.heard(None, 5.0)  # late at two: one duel fewer than are running
+    assert (pace.drafts(4), pace.stage) == (2, 3)
+    running = 3
+    pace.heard(None, 5.0)  # still late with one gone: the stage keeps shrinking, never below one
+    assert pace.stage == 2
+    running = 1
+    pace.heard(None, 5.0)
+    assert pace.stage == 1
+    pace.heard(9.0, 1.0)
+    pace.heard(9.0, 1.0)  # two roomy lines: room for one more than are running
+    assert (pace.drafts(4), pace.stage) == (3, 2)
+    running = 6
+    for _ in range(6):
+        pace.drafts(4)
+        pace.heard(9.0, 1.0)
+    assert pace.stage == 6  # never above the setting
+
+
 def test_a_line_gets_no_more_drafts_than_fit_behind_the_line_playing():
     pace = Pace(6)
     assert pace.drafts(6) == 6  # the opening is written behind nothing: its own setting
@@ -160,63 +216,40 @@ def test_a_line_gets_no_more_drafts_than_fit_behind_the_line_playing():
     assert pace.drafts(6, behind=2.4) == 2
 
 
-def test_a_line_late_at_two_drafts_shrinks_the_stage_and_roomy_lines_grow_it_back():
-    running = 4
-    pace = Pace(4, seats=6, running=lambda: running)
-    assert pace.stage == 6  # nothing learned yet: the setting
-    pace.drafts(4)
-    pace.heard(None, 5.0)  # late at four drafts: the next line writes fewer, the stage stays
-    assert pace.stage == 6
-    pace.drafts(2)
-    pace.heard(None, 5.0)  # late at two: one duel fewer than are running
-    assert pace.stage == 3
-    running = 3
-    pace.heard(None, 5.0)  # still late with one gone: the stage keeps shrinking, never below one
-    assert pace.stage == 2
-    running = 1
-    pace.heard(None, 5.0)
+def test_a_line_cut_short_for_time_and_still_late_costs_no_draft_and_no_seat():
+    pace = Pace(6, seats=2, running=lambda: 2)
+    pace.took(3.0, drafts=6)
+    assert pace.drafts(6, behind=1.3) == 2  # cut to what fits behind a short line…
+    pace.heard(None, 2.0)  # …and late all the same: the cost was misjudged
+    assert (pace.drafts(6), pace.stage) == (6, 2)
+    assert pace.drafts(2, behind=9.0) == 2  # at two by its share, not cut: late says the stage is too full
+    pace.heard(None, 2.0)
     assert pace.stage == 1
-    pace.heard(9.0, 1.0)
-    pace.heard(9.0, 1.0)  # two roomy lines: room for one more than are running
-    assert pace.stage == 2
-    running = 6
-    for _ in range(6):
-        pace.heard(9.0, 1.0)
-    assert pace.stage == 6  # never above the setting
 
 
-SOUND = TTSAudioRawFrame(b"\0\0" * 160, RATE, 1)
-
-
-async def _paced(*frames: Frame, behind_opening: bool = False) -> Pace:
-    """A line asked for behind the one playing, with `frames` between asking for it and
-    the line ahead ending; the pace after, of a stage of two with two duels running at two
-    drafts a line. The line ahead is the duel's second, or its opening if `behind_opening`."""
+async def _paced(*frames: Frame) -> Pace:
+    """Two lines through Lookahead, with `frames` between taking the second line's turn
+    and the first line ending; the pace as it is after."""
 
     async def take_turn(action: dict, flow_manager) -> None:
         pass
 
-    pace = Pace(2, seats=2, running=lambda: 2)
-    second = [  # the opening voiced, the second line asked for, sounded and voiced, the opening played
-        SOUND, TTSStoppedFrame(), FunctionActionFrame({"turn": 2}, take_turn), PlayedFrame(),
-    ]
+    pace = Pace(4)
     await run_test(
         Pipeline([Lookahead(pace), Output([])]),
         frames_to_send=[
-            TTSStoppedFrame(), FunctionActionFrame({"turn": 1}, take_turn),
-            *([] if behind_opening else second),
+            TTSStoppedFrame(), FunctionActionFrame({"turn": 1}, take_turn),  # line 1 voiced: line 2 is asked for
             *frames,
-            PlayedFrame(),  # the line ahead has played
+            PlayedFrame(),  # line 1 has played
         ],
     )
     return pace
 
 
-async def test_a_line_late_behind_the_line_playing_shrinks_the_stage_but_not_behind_the_opening():
-    assert (await _paced(SleepFrame(0.05), SOUND, SleepFrame(0.05))).stage == 2  # it had sounded
-    assert (await _paced(SleepFrame(0.05))).stage == 1  # it had not, at two drafts: one duel fewer
-    # the opening is one sentence by design: the line behind it can be late on any stage
-    assert (await _paced(SleepFrame(0.05), behind_opening=True)).stage == 2
+async def test_a_line_that_has_not_sounded_when_the_line_ahead_ends_costs_a_draft():
+    assert (await _paced(SleepFrame(0.05))).drafts(4) == 3
+    sound = TTSAudioRawFrame(b"\0\0" * 160, RATE, 1)
+    assert (await _paced(SleepFrame(0.05), sound, SleepFrame(0.05))).drafts(4) == 4
 
 
 async def test_lookahead_writes_the_next_line_behind_the_voiced_one_at_the_cost_it_saw():
