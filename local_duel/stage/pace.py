@@ -58,8 +58,9 @@ class Pace:
     def drafts(self, share: int, behind: float | None = None) -> int:
         """The drafts for the next line, at most `share` (the duel's share of the engine's
         slots), and as many as fit in `behind`, the seconds of the line playing meanwhile."""
-        wanted = min(share, self._drafts)
-        fit = wanted if behind is None else max(self.floor, int(behind / self._per_draft) if self._per_draft else 0)
+        wanted = fit = min(share, self._drafts)
+        if behind is not None:  # until a draft's cost is known, the fewest
+            fit = max(self.floor, int(behind / self._per_draft) if self._per_draft else 0)
         self._given, self._cut = max(1, min(wanted, fit)), fit < wanted
         return self._given
 
