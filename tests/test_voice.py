@@ -106,7 +106,9 @@ def test_a_long_line_sounds_after_its_first_phrase_not_after_all_of_it(voices):
     line = "Well, well, well, look who it is: the one person in this town who thinks pineapple belongs on a pizza."
     chunks = list(voice.synthesize(line, RATE))
     assert len(chunks) == len(phrases(line)) >= 3
-    assert len(chunks[0]) / RATE < 0.4 * sum(len(c) for c in chunks) / RATE
+    # the first phrase is 7 of 20 words, but its slow "well, well, well" runs near 40% of
+    # the audio and Piper's noise moves that either way; a line spoken whole would be 100%
+    assert len(chunks[0]) < 0.6 * sum(len(c) for c in chunks)
     assert median_f0(np.concatenate(chunks)) > 70  # still a voice, not silence
 
 
