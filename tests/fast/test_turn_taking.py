@@ -344,3 +344,23 @@ def test_the_duel_state_hands_the_cue_over_and_fills_every_flow_placeholder():
     assert {fill("{{ " + key + " }}", values) for key in PLACEHOLDERS} == {
         AVA, MAX, DEFAULT_TOPIC, "roast", "2", CAST.first.persona, CAST.second.persona,
     }
+
+
+def test_a_duel_loads_no_turn_model(monkeypatch):
+    """Nobody speaks into a duel, so Pipecat's default turn detector (a Smart Turn model,
+    65 ms and 10 MB a duel) has nothing to listen to and must not be loaded."""
+    from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
+
+    from local_duel.duel import Duel
+    from local_duel.show.flow import DEFAULT_FLOW, load_flow
+
+    def loaded(*_, **__):
+        raise AssertionError("a turn model was loaded")
+
+    monkeypatch.setattr(LocalSmartTurnAnalyzerV3, "__init__", loaded)
+    settings = Settings(meaning=False, nudge=False, nudge_persona=False)
+    duel = Duel(
+        load_flow(settings.flows_dir / f"{DEFAULT_FLOW}.yaml"), Cast.from_file(DEFAULT_CAST), DEFAULT_TOPIC,
+        llm_url="http://127.0.0.1:9/v1", voices=None, settings=settings, output=[],
+    )
+    assert duel.pipeline is not None
