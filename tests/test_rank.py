@@ -39,6 +39,14 @@ def test_family_refuses_profanity_and_adult_lets_it_through():
     assert best([line, "Nice shirt."], scene("family", SAID)) == "Nice shirt."
 
 
+def test_mojibake_is_never_spoken_and_real_unicode_is():
+    assert fit("Â œYou really think he's funny ?", scene(said=SAID)) is None
+    assert fit("â€œPineapple is a fruit, not a topping.â€\x9d", scene(said=SAID)) is None
+    for line in ["Zoë, ça va? Crème brûlée beats pineapple.", "Ōtani and Ævar say naïve things about pizza.", "さくら は ピザ が 好き です よ。"]:
+        assert fit(line, scene(said=SAID)) is not None, line
+    assert best(["Â œYou really think he's funny ?", "Nice shirt."], scene(said=SAID)) == "Nice shirt."
+
+
 def test_no_fit_candidate_means_none():
     assert best(["", "Max:", "Pineapple on pizza.", "Sh1t."], scene(said=SAID)) is None
 

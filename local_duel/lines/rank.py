@@ -2,14 +2,16 @@
 
 About a quarter of the bundled model's single samples touch the topic, whatever the
 prompt says; choosing among several is the lever. A candidate is refused outright if
-it is not fit to speak (nothing left after cleaning, profane under `family`, or an echo
-of the topic or of an earlier line); the rest are scored on what the quality
+it is not fit to speak (nothing left after cleaning, mojibake, profane under `family`,
+or an echo of the topic or of an earlier line); the rest are scored on what the quality
 benchmark measures, with the same tools: cheap word-level ones, and for the phase the
 same sentence encoder.
 """
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+
+from ftfy.badness import is_bad
 
 from local_duel.lines.line import MAX_SENTENCES, clean
 from local_duel.lines.meaning import Encoder
@@ -71,7 +73,8 @@ class Scene:
 def fit(raw: str, scene: Scene) -> str | None:
     """The candidate cleaned into a speakable line, or None if it must not be spoken."""
     text = clean(raw, scene.names, scene.sentences)
-    if text is None or (scene.rating == "family" and profane(text)):
+    # The base model now and then writes UTF-8 read as Latin-1 ("Â œYou…"): no voice can say it
+    if text is None or is_bad(text) or (scene.rating == "family" and profane(text)):
         return None
     if echoes(text, [scene.topic, *scene.said]):
         return None
