@@ -94,8 +94,8 @@ async def render(
 ) -> Render:
     """Run one duel to the end (or to an error or Ctrl-C) and write what was said; with
     `save`, keep it in the duel history too, line by line as it is spoken."""
-    # Nothing plays while a duel renders, so it writes more drafts a line than a live duel.
-    settings = settings.model_copy(update={"candidates": min(settings.render_candidates, settings.engine_slots)})
+    # Nothing plays while a duel renders: no pace cuts its drafts, only the engine's slots.
+    settings = settings.model_copy(update={"candidates": min(settings.candidates, settings.engine_slots)})
     result = Render(flow.name, topic, cast.model_dump(), settings.seed, settings.pause, settings.candidates)
     started = time.monotonic()
     tape = Tape(settings.sample_rate)

@@ -58,19 +58,15 @@ class Settings(BaseSettings):
     line_timeout: float = 30.0
     max_tokens: int = 48
     # Sample and rank: candidate lines written per turn, and how many of them are asked
-    # for at once (the engine's parallel slots write them side by side). Six, not four,
-    # since the ranker judges each one's phase: more of them give it one in its phase
-    # (README, In its phase, by meaning, measured); the pace cuts drafts a slow machine
-    # can't write in time.
-    candidates: int = Field(6, ge=1, le=10)
+    # for at once (the engine's parallel slots write them side by side). Eight, one a
+    # slot: the more there are, the likelier one is in its phase (0.635 of the quality
+    # benchmark's lines with six, 0.714 with eight); a live duel's pace writes only the
+    # drafts that fit behind the line playing (README, Eight drafts a line).
+    candidates: int = Field(8, ge=1, le=10)
     # The opening line's candidates: nothing is playing yet to hide the drafts behind, so
     # the listener waits for the longest of them.
     first_candidates: int = Field(2, ge=1, le=10)
     candidates_at_once: int = Field(6, ge=1, le=10)
-    # …and in `local-duel render`, where nothing plays meanwhile: 8 drafts named the topic
-    # in 58% of the quality benchmark's lines against 32% with 4, for a third more time
-    # per line, which a live duel can't hide (README, Line quality).
-    render_candidates: int = Field(8, ge=1, le=10)
     # Each turn's cue carries a move picked by code (local_duel.show.move).
     moves: bool = True
     # …and the words it is about are made likelier as the model writes: the logit bias
