@@ -24,6 +24,7 @@ from local_duel.settings import Settings
 from local_duel.show.cast import Cast
 from local_duel.show.flow import DuelFlow
 from local_duel.show.rating import Rating
+from local_duel.stage.pace import candidates_each
 from local_duel.stage.voice import Voices
 
 
@@ -95,7 +96,7 @@ async def render(
     """Run one duel to the end (or to an error or Ctrl-C) and write what was said; with
     `save`, keep it in the duel history too, line by line as it is spoken."""
     # Nothing plays while a duel renders: no pace cuts its drafts, only the engine's slots.
-    settings = settings.model_copy(update={"candidates": min(settings.candidates, settings.engine_slots)})
+    settings = settings.model_copy(update={"candidates": candidates_each(settings, 1)})
     result = Render(flow.name, topic, cast.model_dump(), settings.seed, settings.pause, settings.candidates)
     started = time.monotonic()
     tape = Tape(settings.sample_rate)

@@ -260,7 +260,7 @@ async def test_a_full_stage_answers_429_with_retry_after(small_stage):
 async def test_candidates_per_line_share_the_slots_out_as_duels_join():
     """Sample-and-rank asks for several drafts per line; with many duels at once the
     engine's slots are shared out instead, down to one draft, so no duel queues."""
-    from local_duel.server.live import candidates_each
+    from local_duel.stage.pace import candidates_each
 
     settings = Settings(engine_slots=8, candidates=4)
     assert [candidates_each(settings, n) for n in (0, 1, 2, 3, 4, 6, 8, 12)] == [4, 4, 4, 2, 2, 1, 1, 1]

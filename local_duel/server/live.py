@@ -22,15 +22,10 @@ from local_duel.server.tickets import Ticket
 from local_duel.settings import Settings
 from local_duel.show.flow import DuelFlow
 from local_duel.stage.events import DuelEvent
+from local_duel.stage.pace import candidates_each
 
 HOST_ONLY = {"skip": "skip to the next phase", "pause": "pause the duel", "resume": "resume the duel", "end": "end the duel"}
 ACTIONS = ("heckle", "vote", *HOST_ONLY)
-
-
-def candidates_each(settings: Settings, duels: int) -> int:
-    """Candidate lines per turn for each of `duels` duels: the engine's slots shared out,
-    so a full stage writes one line per turn rather than queueing behind its own drafts."""
-    return max(1, min(settings.candidates, settings.engine_slots // max(1, duels)))
 
 
 class LiveDuel:
