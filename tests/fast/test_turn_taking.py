@@ -9,6 +9,7 @@ The end-to-end tests run the same processors on the real model, voices and trans
 import asyncio
 from dataclasses import dataclass
 
+from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 from pipecat.flows.actions import FunctionActionFrame
 from pipecat.frames.frames import (
     BotStoppedSpeakingFrame,
@@ -26,6 +27,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.tests.utils import SleepFrame, run_test
 
 from local_duel.audience.announcer import Announcer, LineEnder
+from local_duel.duel import Duel
 from local_duel.lines.duel_state import PLACEHOLDERS, DuelState
 from local_duel.lines.generation import fill
 from local_duel.lines.line import CueFrame, Line, LineFrame
@@ -35,6 +37,7 @@ from local_duel.lines.turn import MAX_ATTEMPTS, LineEditor
 from local_duel.lines.writer import CandidateFrame
 from local_duel.settings import Settings
 from local_duel.show.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast
+from local_duel.show.flow import DEFAULT_FLOW, load_flow
 from local_duel.stage.lookahead import Lookahead, Playout
 from local_duel.stage.pace import FEWEST, Pace
 
@@ -347,12 +350,8 @@ def test_the_duel_state_hands_the_cue_over_and_fills_every_flow_placeholder():
 
 
 def test_a_duel_loads_no_turn_model(monkeypatch):
-    """Nobody speaks into a duel, so Pipecat's default turn detector (a Smart Turn model,
-    65 ms and 10 MB a duel) has nothing to listen to and must not be loaded."""
-    from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
-
-    from local_duel.duel import Duel
-    from local_duel.show.flow import DEFAULT_FLOW, load_flow
+    """Nobody speaks into a duel, so Pipecat's default turn detector (a Smart Turn model)
+    has nothing to listen to and must not be loaded."""
 
     def loaded(*_, **__):
         raise AssertionError("a turn model was loaded")
