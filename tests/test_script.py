@@ -68,3 +68,12 @@ def test_the_cue_carries_the_move_and_nothing_else_changes():
     [moved] = script.screenplay("Ava", "teasing Max about his code")
     assert moved["content"] == plain["content"].removesuffix("Ava:") + "Ava (teasing Max about his code):"
     assert script.chat("Ava", "conceding a point")[-1] == {"role": "user", "content": "(Your turn, Ava: conceding a point.)"}
+
+
+def test_a_spoken_line_keeps_its_move_so_the_next_prompt_extends_the_last():
+    script = _script()
+    cue = script.screenplay("Ava", "teasing Max about his code")[0]["content"]
+    script.say(Line("Ava", "talk", 3, "Your code has more bugs than a picnic.", move="teasing Max about his code"))
+    after = script.screenplay("Max", "firing back")[0]["content"]
+    assert after.startswith(cue + " Your code has more bugs than a picnic.\n")
+    assert after.endswith("\nMax (firing back):")

@@ -84,13 +84,16 @@ class Script:
 
     def screenplay(self, speaker: str, move: str = "") -> list[dict]:
         """The whole script and the cue as one message, a line each. The cue carries the
-        turn's move as a parenthetical, the form a base model follows: `Ava (teasing Max):`.
+        turn's move as a parenthetical, the form a base model follows: `Ava (teasing Max):`,
+        and a spoken line keeps its cue's move. So each prompt is the one before it, the
+        line and the next cue added (llama.cpp reuses all of it), and a whole scene is one
+        text the tuned model learns from (`local_duel.tune.corpus`).
 
         One message, not one per line: Ollama merges consecutive same-role messages with
         a blank line between them, llama.cpp's template with none; as one message both
         engines see the same screenplay.
         """
-        text = [f"({e.text})" if isinstance(e, (Direction, Aside)) else f"{e.speaker}: {e.text}" for e in self.recent()]
+        text = [f"({e.text})" if isinstance(e, (Direction, Aside)) else _row(e) for e in self.recent()]
         cue = f"{speaker} ({move}):" if move else f"{speaker}:"
         return [{"role": "user", "content": "\n".join([*text, cue])}]
 
@@ -110,3 +113,8 @@ class Script:
         elif not messages or messages[-1]["role"] == "assistant":
             messages.append({"role": "user", "content": f"(Your turn, {speaker}.)"})
         return messages
+
+
+def _row(line: Line) -> str:
+    """A spoken line as the screenplay shows it: `Ava (teasing Max): line`."""
+    return f"{line.speaker} ({line.move}): {line.text}" if line.move else f"{line.speaker}: {line.text}"
