@@ -74,3 +74,19 @@ def test_only_models_with_a_known_vocabulary_are_steered(tmp_path):
     settings = Settings()
     assert list(steer_for([settings.llm_model, "not-here"], settings)) == [settings.llm_model]
     assert steer_for([settings.llm_model], Settings(llm_url="http://127.0.0.1:9/v1")) == {}  # an Ollama's own
+
+
+INNOCENT = [
+    "Max: I concede", "Max, I concede the point", "Scunthorpe", "assassin", "cocktail", "Dickens",
+    "Sussex", "Essex", "classic", "grapefruit", "therapist", "shiitake", "pussycat", "peacock",
+    "Hancock", "titmouse", "cumulative", "analysis", "button",
+]
+
+
+def test_the_filter_matches_whole_words_so_innocent_words_and_names_pass():
+    """better-profanity's scan of a whole text joined "Max" and "I" into a listed word;
+    names, places and words that merely contain a listed one are clean, and the listed
+    words, their leetspeak and listed phrases are still caught."""
+    assert [text for text in INNOCENT if profane(text)] == []
+    for dirty in ("You are full of shit", "f*ck you", "sh1t happens", "Fuck!", "ASSHOLE", "what a blow job"):
+        assert profane(dirty), dirty

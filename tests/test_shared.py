@@ -8,7 +8,7 @@ import pytest
 
 from local_duel.server.limits import RateLimited, StartRate
 from local_duel.server.schemas import DuelRequest
-from local_duel.server.stage import LEASE_SECONDS, Stage
+from local_duel.server.stage import HOLD_SECONDS, LEASE_SECONDS, RUNNING_RETRY_SECONDS, Stage
 from local_duel.server.tickets import Ticket, Tickets
 from local_duel.shared import InProcess, InRedis
 from local_duel.show.cast import DEFAULT_CAST, Cast
@@ -77,7 +77,7 @@ async def test_a_watch_token_names_the_duel_and_then_the_replica_running_it(repl
     stage_a, stage_b = Stage(a, "replica-a"), Stage(b, "replica-b")
     assert await stage_a.book("d1", "w1", 5, 60)
     assert (await stage_b.find("w1")).replica is None  # about to start
-    await stage_b.open("d1", "w1")
+    assert await stage_b.open("d1", "w1", 1)
     where = await stage_a.find("w1")
     assert (where.duel_id, where.replica) == ("d1", "replica-b")
     await stage_b.close("d1", "w1")
@@ -102,3 +102,22 @@ async def test_racing_bookings_never_overbook_the_stage(replicas):
     booked = await asyncio.gather(*(stages[i % 2].book(f"d{i}", f"w{i}", 5, 60) for i in range(40)))
     assert 1 <= sum(booked) <= 5
     assert await stages[0].size() == sum(booked)
+
+
+async def test_an_unplayed_tickets_place_lapses_and_its_late_socket_books_again_or_is_refused(replicas):
+    """A ticket whose socket never opens holds its place for HOLD_SECONDS only, and
+    Retry-After says when that place frees; a socket that opens late books a place
+    again, and is refused if the stage filled up meanwhile."""
+    a, b = replicas
+    stage = Stage(a, "a")
+    assert await stage.book("d1", "w1", 1, 0.3)
+    assert stage.retry_after() == 1  # 0.3 s to go, in whole seconds
+    assert not await Stage(b, "b").book("d2", "w2", 1)
+    await asyncio.sleep(0.4)
+    assert stage.retry_after() == RUNNING_RETRY_SECONDS  # no hold left: a running duel's estimate
+    assert await stage.open("d1", "w1", 1)  # late, but the place was free
+    assert not await Stage(b, "b").book("d2", "w2", 1)
+    await stage.close("d1", "w1")
+    assert await Stage(b, "b").book("d2", "w2", 1)
+    assert not await stage.open("d1", "w1", 1)  # late, and the stage is full now
+    assert HOLD_SECONDS <= 5

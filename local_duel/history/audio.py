@@ -78,6 +78,8 @@ async def duel_file(store: "DuelStore", duel: DuelDetail, suffix: str) -> bytes:
     """A duel's sound as `ogg` or `wav` bytes; the WAV is exactly as long as the duel, so
     transcript times hold sample for sample."""
     rate = duel.settings["sample_rate"]
+    if not duel.lines and suffix == "wav":  # an aborted start said nothing: an empty WAV, no Ogg to decode
+        return to_wav(np.zeros(0, dtype=np.int16), rate)
     ogg = await whole_ogg(store, duel.id, rate, finished=duel.status != "running")
     if suffix == "ogg":
         return ogg

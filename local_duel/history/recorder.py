@@ -120,6 +120,9 @@ class Recording:
         played back."""
         status = "failed" if error else "complete" if self.recorder.ended else "stopped"
         await self.store.finish(self.duel.id, status, error, votes)
+        if status == "stopped" and not self.recorder.kept:  # an aborted start said nothing: not a duel to keep
+            await self.store.delete(self.duel.id)
+            return status
         if pruned := await self.store.prune(settings.keep_duels, settings.keep_bytes):
             logger.info(f"retention: deleted {len(pruned)} old duel(s)")
         return status

@@ -24,6 +24,7 @@ from local_duel.server.schemas import (
     StartResponse,
     answers,
 )
+from local_duel.server.stage import HOLD_SECONDS, stage_size
 from local_duel.server.tickets import Ticket, Tickets
 from local_duel.show.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast
 from local_duel.show.flow import DEFAULT_FLOW, DuelFlow, FlowFileError
@@ -31,7 +32,6 @@ from local_duel.stage.voice import UnknownVoiceError, Voices
 
 router = APIRouter(prefix="/api", responses=answers())
 NOT_READY = "the engine is warming up or could not start"
-RETRY_AFTER_SECONDS = 10  # a short duel's line or two: a full stage frees up about that often
 
 
 def catalog(request: Request) -> FlowCatalog:
@@ -174,7 +174,8 @@ async def health(request: Request) -> Health:
         duels_running=len(state.duels),
         viewers=sum(len(live.audience.viewers) for live in state.duels.values()),
         max_duels=state.settings.max_duels,
-        stage=(await _stage_size(state, state.engine))[0],
+        stage=(await stage_size(state.settings, state.pace, state.engine))[0],
+        seats_booked=await state.stage.size(),
         tasks=len(asyncio.all_tasks()),
     )
     if readiness != "ready":
@@ -199,16 +200,6 @@ async def start_rate(request: Request) -> None:
         await rate.admit(request.client.host if request.client else "unknown")
     except RateLimited as e:
         raise HTTPException(429, str(e), headers={"Retry-After": str(e.retry_after)})
-
-
-async def _stage_size(state, engine: Engine) -> tuple[int, str]:
-    """How many duels the stage takes now, and why that many."""
-    most = await engine.capacity()
-    if engine.kind == "pool":
-        return most, "as many as the LLM servers have slots"
-    if not state.settings.learn_stage or state.pace.stage >= most:
-        return most, "as many as this server admits (LOCAL_DUEL_MAX_DUELS)"
-    return state.pace.stage, f"as many as this machine has kept up with, of at most {most} (LOCAL_DUEL_MAX_DUELS)"
 
 
 @router.post(
@@ -254,28 +245,29 @@ async def start(
         raise HTTPException(422, [{"loc": ["body", "cast", e.side, "model"], "msg": str(e), "type": "value_error"}])
     except EngineError as e:
         raise HTTPException(503, str(e))
+    if not await engine.healthy():  # its supervisor is bringing it back: a duel now would fail in its first line
+        raise HTTPException(503, f"the {engine.kind} engine is not answering; try again in a few seconds")
     ticket = Ticket.new(body, views)
-    stage = request.app.state.stage
-    limit, full = await _stage_size(request.app.state, engine)
-    if await stage.book(ticket.duel_id, ticket.watch, limit, tickets.lifetime):
-        ticket.llm_url = await engine.seat(ticket.duel_id, tickets.lifetime)
+    state = request.app.state
+    limit, full = await stage_size(state.settings, state.pace, engine)
+    if await state.stage.book(ticket.duel_id, ticket.watch, limit):
+        ticket.llm_url = await engine.seat(ticket.duel_id, HOLD_SECONDS)
         if not ticket.llm_url:  # another replica took the last seat meanwhile
-            await stage.close(ticket.duel_id, ticket.watch)
+            await state.stage.close(ticket.duel_id, ticket.watch)
     if not ticket.llm_url:
         raise HTTPException(
             429,
             f"the stage is full: {limit} duels are running or about to start, {full}; try again when one ends",
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            headers={"Retry-After": str(state.stage.retry_after())},
         )
     token = await tickets.issue(ticket)
     scheme = "wss" if request.url.scheme == "https" else "ws"
     settings = request.app.state.settings
     netloc = f"{settings.lan_address}:{settings.port}" if settings.lan_address else request.url.netloc  # what phones reach
-    code = {"code": settings.access_code} if settings.access_code else {}
     route = {"replica": settings.replica} if settings.replica else {}  # for the proxy in front of replicas
-    return StartResponse(
+    return StartResponse(  # a watch link carries the duel's watch token, never the access code (server/lan.py)
         wsUrl=f"{scheme}://{request.url.netloc}/ws?{urlencode({'token': token, **route})}",
         duel_id=ticket.duel_id,
-        watchUrl=f"{request.url.scheme}://{netloc}/?{urlencode({'watch': ticket.watch, **code, **route})}",
-        watchWsUrl=f"{scheme}://{netloc}/ws?{urlencode({'token': ticket.watch, **code, **route})}",
+        watchUrl=f"{request.url.scheme}://{netloc}/?{urlencode({'watch': ticket.watch, **route})}",
+        watchWsUrl=f"{scheme}://{netloc}/ws?{urlencode({'token': ticket.watch, **route})}",
     )

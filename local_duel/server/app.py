@@ -21,7 +21,7 @@ from local_duel.models import voices_dir
 from local_duel.server import api, duels, stream
 from local_duel.server.catalog import FlowCatalog
 from local_duel.server.errors import HANDLERS, SafeJSONResponse
-from local_duel.server.guard import SameOrigin, allowed_hosts
+from local_duel.server.guard import PageHeaders, SameOrigin, allowed_hosts
 from local_duel.server.lan import AccessCode
 from local_duel.server.limits import ENVELOPE, BodyLimit, StartRate
 from local_duel.server.relay import relay_client
@@ -103,11 +103,12 @@ def create_app(
         default_response_class=SafeJSONResponse,
         exception_handlers=HANDLERS,
     )
-    # outermost first: the Host, then the access code (LAN mode), the Origin, the body's size
+    # outermost first: the security headers, the Host, then the access code (LAN mode), the Origin, the body's size
     app.add_middleware(BodyLimit, max_bytes=settings.upload_max_file_bytes + ENVELOPE)
     app.add_middleware(SameOrigin)
     app.add_middleware(AccessCode, code=settings.access_code)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(settings))
+    app.add_middleware(PageHeaders)  # on every answer, refusals included
     app.state.settings = settings
     app.state.owner = owner_id(f"serve :{settings.port}")
     app.state.shared = shared = shared_for(settings.redis_url)

@@ -47,10 +47,12 @@ def listening_socket(host: str, port: int) -> socket.socket:
 class Viewer:
     """One socket watching the duel, drained by its own task."""
 
-    def __init__(self, websocket: WebSocket, name: str, host: bool, backlog_seconds: float):
+    def __init__(self, websocket: WebSocket, name: str, host: bool, backlog_seconds: float, voter: str = ""):
         self.websocket = websocket
         self.name = name
         self.host = host
+        self.voter = voter or name  # whose vote this socket casts: the same person across reconnects
+        self.heard = False  # a line began while it was here: only then does its vote count
         self.cut_reason: str | None = None
         self._limit = backlog_seconds
         self._backlog = 0.0  # seconds of audio queued and not yet sent
@@ -146,6 +148,7 @@ class Audience:
         """The state first, then the stream: no await between the two, so nothing is missed
         or doubled."""
         viewer.offer(state)
+        viewer.heard = self.story["speaking"] is not None
         self.viewers[viewer.name] = viewer
 
     def observe(self, message: dict) -> None:
@@ -160,6 +163,8 @@ class Audience:
             story["phase"] = data["phase"]
         elif name == DuelEvent.LINE_STARTED:
             story["speaking"] = data
+            for viewer in self.viewers.values():
+                viewer.heard = True
         elif name == DuelEvent.LINE_TEXT:
             story["transcript"].append({k: data[k] for k in ("speaker", "side", "phase", "turn", "text")})
         elif name == DuelEvent.LINE_ENDED:

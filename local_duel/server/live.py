@@ -16,6 +16,7 @@ from local_duel.audience.vote import VoteRefused, Votes
 from local_duel.duel import Duel
 from local_duel.history.recorder import Recording, new_duel
 from local_duel.server.audience import Audience, Viewer
+from local_duel.server.guard import voter
 from local_duel.server.broadcast import Broadcast
 from local_duel.server.relay import Publisher, Relayed
 from local_duel.server.tickets import Ticket
@@ -117,7 +118,8 @@ class LiveDuel:
 
     def viewer(self, websocket: WebSocket, host: bool) -> Viewer:
         self._viewers += 1
-        viewer = Viewer(websocket, "host" if host else f"viewer-{self._viewers}", host, self.settings.viewer_backlog_seconds)
+        name = "host" if host else f"viewer-{self._viewers}"
+        viewer = Viewer(websocket, name, host, self.settings.viewer_backlog_seconds, name if host else voter(websocket.scope))
         if host:
             self._host = viewer
         return viewer
@@ -190,8 +192,10 @@ class LiveDuel:
             self.audience.story["heckles"].append(text)
             await self.audience.announce(DuelEvent.HECKLE, text=text)
         elif action == "vote":
+            if not (viewer.heard if isinstance(viewer, Viewer) else self.audience.story["transcript"]):
+                return await refuse("not-heard", "a vote counts once a line has begun while you are here; listen first")
             try:
-                self.votes.cast(viewer.name, data.get("side"))
+                self.votes.cast(viewer.voter, data.get("side"))
             except VoteRefused as e:
                 return await refuse("bad-vote", str(e))
             await self.audience.announce(DuelEvent.VOTES, votes=self.votes.tally())

@@ -29,6 +29,7 @@ from redis import RedisError
 from redis.asyncio.client import PubSub
 
 from local_duel.server.audience import Viewer
+from local_duel.server.guard import voter
 from local_duel.shared import PREFIX
 from local_duel.stage.events import DuelEvent, urgent_event
 
@@ -66,8 +67,9 @@ class Relayed:
 
     host = False
 
-    def __init__(self, name: str, reply: Callable[[bytes], None]):
+    def __init__(self, name: str, reply: Callable[[bytes], None], voter: str = ""):
         self.name = name
+        self.voter = voter or name
         self._reply = reply
 
     def offer(self, data: bytes, seconds: float = 0.0) -> bool:
@@ -121,11 +123,12 @@ class Publisher:
                     try:
                         act = json.loads(message["data"])
                         name, action, data = str(act["viewer"]), act.get("action"), act.get("data")
+                        who = str(act.get("voter") or name)
                     except (ValueError, TypeError, KeyError, AttributeError) as e:
                         logger.warning(f"ignored a malformed relayed act: {e}")
                         continue
                     to = _to(self._id, name)
-                    await self._act(Relayed(name, lambda payload, to=to: self._queue.put_nowait(("publish", to, payload))), action, data)
+                    await self._act(Relayed(name, lambda payload, to=to: self._queue.put_nowait(("publish", to, payload)), who), action, data)
         except RedisError as e:  # Redis away: viewers elsewhere can't act until the next duel
             logger.warning(f"stopped taking heckles and votes from other replicas: {e}")
 
@@ -161,7 +164,7 @@ class RemoteDuel:
         self._relays: dict[str, tuple[asyncio.Task, PubSub]] = {}
 
     def viewer(self, websocket: WebSocket, host: bool) -> Viewer:
-        return Viewer(websocket, f"viewer-{secrets.token_hex(3)}", False, self._backlog)
+        return Viewer(websocket, f"viewer-{secrets.token_hex(3)}", False, self._backlog, voter(websocket.scope))
 
     async def admit(self, viewer: Viewer) -> None:
         if viewer.name not in self._relays:
@@ -179,7 +182,7 @@ class RemoteDuel:
         if viewer.name not in self._relays:
             return await refuse("not-ready", "send RTVI client-ready first")
         try:
-            taken = await self._redis.publish(_acts(self.id), json.dumps({"viewer": viewer.name, "action": action, "data": data}))
+            taken = await self._redis.publish(_acts(self.id), json.dumps({"viewer": viewer.name, "voter": viewer.voter, "action": action, "data": data}))
         except RedisError as e:
             logger.warning(f"could not pass an act on to Redis: {e}")
             taken = 0

@@ -93,5 +93,6 @@ class Health(BaseModel):
     duels_running: int
     max_duels: int
     stage: int = Field(description="Duels the stage takes now: max_duels, or fewer while this machine's lines come late.")
+    seats_booked: int = Field(description="Places taken on the stage now: duels running, and tickets issued and not yet played (each held a few seconds).")
     viewers: int  # sockets watching the duels now, hosts included
     tasks: int  # asyncio tasks alive in the server: a duel that ended must leave none behind

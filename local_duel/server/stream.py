@@ -19,6 +19,7 @@ from starlette.websockets import WebSocketState
 from local_duel.server.audience import Viewer
 from local_duel.server.live import LiveDuel
 from local_duel.server.relay import RemoteDuel
+from local_duel.server.stage import LEASE_SECONDS, stage_size
 from local_duel.show.flow import FlowFileError
 from local_duel.stage.events import DuelEvent, urgent_event
 
@@ -57,7 +58,6 @@ async def _stage(live: LiveDuel, state) -> None:
     """Run a duel from its host's socket to its end, on the stage while it runs."""
     state.duels[live.id] = live
     try:
-        await state.stage.open(live.id, live.watch)
         await live.run()
     finally:
         del state.duels[live.id]
@@ -95,6 +95,14 @@ async def duel_socket(websocket: WebSocket, token: str = ""):
             await state.engine.leave(ticket.llm_url, ticket.duel_id)
             await refuse(websocket, f"flow '{request.flow}' is gone or broken: {e}")
             return
+        limit, full = await stage_size(state.settings, state.pace, state.engine)
+        llm_url = await state.engine.seat(ticket.duel_id, LEASE_SECONDS)
+        if not (llm_url and await state.stage.open(ticket.duel_id, ticket.watch, limit)):  # its hold lapsed, and others came
+            await state.stage.close(ticket.duel_id, ticket.watch)
+            await state.engine.leave(llm_url or ticket.llm_url, ticket.duel_id)
+            await refuse(websocket, f"the stage filled up while this ticket waited ({full}); POST /api/start again")
+            return
+        ticket.llm_url = llm_url
         live, host = LiveDuel(ticket, flow, state), True
         logger.info(f"duel {live.id} starts: {request.flow}, {request.cast.names}, {request.topic!r}")
         task = asyncio.get_running_loop().create_task(_stage(live, state))

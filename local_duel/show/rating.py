@@ -8,6 +8,7 @@ maintained word list, better-profanity's, not a list of our own.
 """
 
 import mmap
+import re
 import struct
 from collections.abc import Iterable, Iterator
 from functools import cache
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from better_profanity import Profanity
+from better_profanity.constants import ALLOWED_CHARACTERS
 
 from local_duel.models import llm_path
 from local_duel.settings import Settings
@@ -26,11 +28,19 @@ DEFAULT_RATING: Rating = "family"
 STEER = -100.0  # llama.cpp's logit bias for a listed word's tokens: in effect, never written
 
 _FILTER = Profanity()
+_WORD = re.compile(f"[{re.escape(''.join(sorted(ALLOWED_CHARACTERS)))}]+")
+_LONGEST_PHRASE = 5  # words: "2 girls 1 cup"
 
 
 def profane(text: str) -> bool:
-    """Whether the text has a listed word (leetspeak spellings included)."""
-    return _FILTER.contains_profanity(text)
+    """Whether the text has a listed word or phrase (leetspeak spellings included), word
+    by word. better-profanity's own scan of a whole text joins a name to the words after
+    it and flagged "Max: I concede"; each listed entry is matched here as whole words."""
+    words = _WORD.findall(text.lower())
+    return any(
+        " ".join(words[i : i + n]) in _FILTER.CENSOR_WORDSET
+        for n in range(1, _LONGEST_PHRASE + 1) for i in range(len(words) - n + 1)
+    )
 
 
 def listed_words() -> set[str]:

@@ -1,6 +1,6 @@
 // The live audience on the page. The host sees the watch link and its QR code, the room's
 // size, the votes and the heckles as they come, and the controls (skip, pause, end); a
-// viewer (a watch link, `/?watch=…`, plus `code=` on a LAN server) gets the same stage
+// viewer (a watch link, `/?watch=…`, with a viewer's rights only, even on a LAN server) gets the same stage
 // with a heckle box and a vote button per agent instead of the controls.
 
 import QRCode from "qrcode";
@@ -19,10 +19,9 @@ let send = () => {};
 let paused = false;
 let names = { first: "First", second: "Second" };
 
-/** The duel's socket for this watch link (the access code too, in LAN mode, and the replica). */
+/** The duel's socket for this watch link (and the replica): a watch link never carries the access code. */
 export function watchSocketUrl() {
   const query = new URLSearchParams({ token: watchToken });
-  if (params.get("code")) query.set("code", params.get("code"));
   // behind the proxy of several replicas: the one running the duel (README, Scaling out)
   if (params.get("replica")) query.set("replica", params.get("replica"));
   return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws?${query}`;
