@@ -4,7 +4,9 @@ and viewers are Python clients on the page's wire format (RTVI over protobuf).""
 import asyncio
 import hashlib
 import statistics
+import time
 
+import aiohttp
 import websockets
 from pipecat.serializers.protobuf import ProtobufFrameSerializer
 from websockets.protocol import State
@@ -12,6 +14,8 @@ from websockets.protocol import State
 from local_duel.bench.crowd import drain, gather_crowd, ready, start
 from local_duel.bench.listener import Heard, client_message, hear
 from local_duel.server.audience import LINGER_SECONDS
+from local_duel.server.guard import VIEWER_COOKIE
+from local_duel.server.stage import HOLD_SECONDS
 
 CAST = {
     "first": {"name": "Max", "persona": "a smug engineer", "voice": "en_US-joe-medium"},
@@ -83,6 +87,41 @@ async def test_a_late_viewer_gets_the_story_so_far_then_the_line_being_spoken(se
         assert line_sound(late_heard, line) == line_sound(host_heard, line)
 
 
+def viewer(ticket: dict, browser: str):
+    """A viewer's socket from its own browser: the viewer cookie the page gave it."""
+    return websockets.connect(ticket["watchWsUrl"], max_size=None, additional_headers={"Cookie": f"{VIEWER_COOKIE}={browser}"})
+
+
+async def test_one_vote_per_viewer_however_often_it_reconnects_and_none_before_a_line(server):
+    """40 reconnect-and-vote cycles from one client are one vote (a client without the
+    page's cookie is known by its address); a vote before the duel has spoken to its
+    viewer is refused; a viewer may change its vote."""
+    ticket = await start(server, {**SHORT, "turns": 3})
+    async with websockets.connect(ticket["wsUrl"], max_size=None) as host, viewer(ticket, "early") as early_socket:
+        early = Heard()  # joins before the host's page is ready: nothing has played
+        await ready(early_socket)
+        await send(early_socket, "vote", {"side": "second"})
+        await hear(early_socket, early, 0, on_event=lambda h: bool(h.named("refused")), timeout=10)
+        assert [e["code"] for e in early.named("refused")] == ["not-heard"]
+        await ready(host)
+        host_heard = Heard()
+        await hear(host, host_heard, 0, on_event=lambda h: bool(h.named("line-started")), timeout=60)
+        listening = asyncio.create_task(hear(host, host_heard, 0))
+        tallies = []
+        for k in range(40):
+            async with websockets.connect(ticket["watchWsUrl"], max_size=None) as socket:
+                await ready(socket)
+                await send(socket, "vote", {"side": "first" if k < 39 else "second"})
+                got = Heard()
+                await hear(socket, got, 0, on_event=lambda h: bool(h.named("votes") or h.named("refused")), timeout=10)
+                tallies.append(got.named("votes")[-1]["votes"] if got.named("votes") else got.named("refused"))
+        await send(host, "end")
+        await listening
+    assert tallies[:39] == [{"first": 1, "second": 0}] * 39
+    assert tallies[39] == {"first": 0, "second": 1}  # a change of mind, not a second vote
+    assert host_heard.named("duel-ended")[0]["votes"] == {"first": 0, "second": 1}
+
+
 async def test_heckles_votes_and_who_may_do_what(server):
     """Refusals name their reason; a flood of 100 heckles in 2 s gets at most one into each
     line, each answered by one line, and the duel plays on without extra dead air."""
@@ -90,9 +129,9 @@ async def test_heckles_votes_and_who_may_do_what(server):
     heard = {name: Heard() for name in ("host", "a", "b", "c")}
     async with (
         websockets.connect(ticket["wsUrl"], max_size=None) as host,
-        websockets.connect(ticket["watchWsUrl"], max_size=None) as a,
-        websockets.connect(ticket["watchWsUrl"], max_size=None) as b,
-        websockets.connect(ticket["watchWsUrl"], max_size=None) as c,
+        viewer(ticket, "a") as a,
+        viewer(ticket, "b") as b,
+        viewer(ticket, "c") as c,
     ):
         sockets = {"host": host, "a": a, "b": b, "c": c}
         for connection in sockets.values():
@@ -104,6 +143,8 @@ async def test_heckles_votes_and_who_may_do_what(server):
             await send(a, action)
         await send(b, "heckle", {"text": "You are full of shit"})  # refused under family
         await send(b, "heckle", {"text": "x" * 141})
+        while not heard["a"].named("line-started"):  # a vote counts once its viewer has heard a line
+            await asyncio.sleep(0.05)
         await send(b, "vote", {"side": "third"})
         await send(a, "vote", {"side": "second"})
         await send(b, "vote", {"side": "second"})
@@ -129,3 +170,37 @@ async def test_heckles_votes_and_who_may_do_what(server):
     assert len(host_heard.line_spans()) == 6
     ended = host_heard.named("duel-ended")[0]
     assert ended["winner"] == "second" and ended["winner_name"] == "Ava" and ended["votes"] == {"first": 1, "second": 2}
+
+
+async def test_tickets_nobody_plays_free_their_seats_within_seconds(server):
+    """A stage filled by tickets whose sockets never open: the next start gets 429 with
+    a Retry-After of the seconds until a held seat lapses, health counts the booked seats,
+    and a start after that runs its duel."""
+    async with aiohttp.ClientSession() as http:
+        async def health() -> dict:
+            async with http.get(f"{server}/api/health") as response:
+                return await response.json()
+
+        async def post() -> tuple[int, dict, dict]:
+            async with http.post(f"{server}/api/start", json=SHORT) as response:
+                return response.status, dict(response.headers), await response.json()
+
+        issued = 0
+        while (answer := await post())[0] == 200:  # until the stage is full of unplayed tickets
+            issued += 1
+            assert issued <= 12
+        status, headers, refused = answer
+        assert issued >= 1 and status == 429 and "the stage is full" in refused["detail"]
+        now = await health()
+        assert now["seats_booked"] >= now["stage"] and now["duels_running"] < now["stage"]
+        assert 1 <= int(headers["Retry-After"]) <= HOLD_SECONDS
+        started = time.monotonic()
+        await asyncio.sleep(int(headers["Retry-After"]))
+        while (status := (await post()))[0] == 429 and time.monotonic() - started < 10:
+            await asyncio.sleep(0.2)
+        status, _, ticket = status
+    assert status == 200 and time.monotonic() - started < HOLD_SECONDS + 2
+    async with websockets.connect(ticket["wsUrl"], max_size=None) as socket:
+        await ready(socket)
+        heard = await hear(socket, Heard(), 0, on_event=lambda h: bool(h.named("line-started")), timeout=60)
+    assert heard.named("line-started")[0]["turn"] == 1

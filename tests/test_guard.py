@@ -6,6 +6,7 @@ import aiohttp
 import pytest
 import websockets
 
+from local_duel.server.guard import VIEWER_COOKIE
 from test_hostile_input import hang_up
 from test_stream import CAST, TWO_PHASES, post, upload
 
@@ -80,3 +81,20 @@ async def test_localhost_is_as_good_as_127_0_0_1(server):
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{server}/api/flows", headers={"Host": f"localhost:{port}"}) as response:
             assert response.status == 200
+
+
+async def test_every_answer_forbids_framing_and_the_page_gives_each_browser_a_viewer_cookie(server):
+    """No other site may frame the page (and overlay Start or Delete); the page loads only
+    its own scripts; a watch link's token is never sent on as a Referer. Refusals carry the
+    headers too. The page's answer gives a new browser its viewer cookie, once."""
+    async with aiohttp.ClientSession() as http:
+        for url in (f"{server}/", f"{server}/api/flows", f"{server}/api/duels/nope"):
+            async with http.get(url) as response:
+                assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"], url
+                assert "script-src 'self' blob:" in response.headers["Content-Security-Policy"]
+                assert response.headers["X-Frame-Options"] == "DENY"
+                assert response.headers["Referrer-Policy"] == "no-referrer"
+        async with http.get(f"{server}/?watch=abc") as response:
+            assert VIEWER_COOKIE in response.cookies and len(response.cookies[VIEWER_COOKIE].value) >= 16
+        async with http.get(f"{server}/", headers={"Cookie": f"{VIEWER_COOKIE}=mine"}) as response:
+            assert VIEWER_COOKIE not in response.cookies

@@ -1,13 +1,16 @@
 """The duel store on real databases: every test runs on SQLite and on a real PostgreSQL."""
 
+import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import soundfile
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, update
 
+from local_duel.history import audio
 from local_duel.history.models import Base, DuelRow
 from local_duel.history.records import NewDuel, StoredLine
 from local_duel.history.store import DuelRunningError, DuelStore, HistoryError, alembic_config, history_url
@@ -181,3 +184,14 @@ async def test_an_unreachable_database_is_named_without_its_password():
     with pytest.raises(HistoryError) as failed:
         await DuelStore.open(Settings(database_url="postgresql://duel:s3cret@127.0.0.1:1/duels"))
     assert "127.0.0.1:1/duels" in str(failed.value) and "s3cret" not in str(failed.value)
+
+
+async def test_a_duel_with_no_lines_has_sound_in_both_formats_not_an_error(store):
+    """An engine that failed before the first line leaves a duel with nothing said: its
+    WAV is an empty WAV and its Ogg a valid empty stream, not a decoder's error (a 500)."""
+    await store.begin(new_duel("empty"), owner="me")
+    await store.finish("empty", "failed", "the engine died")
+    duel = await store.get("empty")
+    wav = await audio.duel_file(store, duel, "wav")
+    assert soundfile.info(io.BytesIO(wav)).frames == 0 and soundfile.info(io.BytesIO(wav)).samplerate == 24000
+    assert (await audio.duel_file(store, duel, "ogg")).startswith(b"OggS")

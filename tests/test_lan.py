@@ -24,7 +24,7 @@ from local_duel.bench.crowd import ready
 from local_duel.bench.listener import Heard, hear
 from local_duel.processes.serve import STARTUP_SECONDS, ServerProcess, wait_until_answered
 from local_duel.server.lan import COOKIE
-from test_audience import CAST
+from test_audience import CAST, send
 
 
 def own_address() -> str | None:
@@ -72,18 +72,25 @@ async def status(url: str, **kwargs) -> int:
             return response.status
 
 
+async def closed_with(url: str, **kwargs) -> websockets.ConnectionClosed:
+    """How the server ended a socket it accepted and then refused."""
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        async with websockets.connect(url, **kwargs) as socket:
+            await socket.recv()
+    return closed.value
+
+
 async def test_nothing_is_reachable_without_the_code(lan):
     base, code = parts(lan)
     loopback = base.replace(urlsplit(base).hostname, "127.0.0.1")
-    for url in (f"{base}/", f"{base}/api/flows", f"{base}/api/health", f"{loopback}/api/flows", f"{base}/api/flows?code=wrong"):
+    for url in (f"{base}/", f"{base}/api/flows", f"{base}/api/health", f"{loopback}/api/flows", f"{base}/api/flows?code=wrong",
+                f"{base}/docs", f"{base}/openapi.json"):
         async with aiohttp.ClientSession() as http:
             async with http.get(url) as response:
                 assert response.status == 401, url
                 assert "LAN mode" in (await response.json())["detail"]
-    with pytest.raises(websockets.InvalidStatus) as refused:
-        async with websockets.connect(f"{base.replace('http', 'ws')}/ws?token=anything"):
-            pass
-    assert refused.value.response.status_code == 403
+    closed = await closed_with(f"{base.replace('http', 'ws')}/ws?token=anything")  # the reason reaches the client
+    assert closed.rcvd.code == 1008 and "invalid or expired token" in closed.rcvd.reason
 
 
 async def test_the_printed_link_opens_the_page_and_leaves_the_code_in_a_cookie(lan):
@@ -97,28 +104,44 @@ async def test_the_printed_link_opens_the_page_and_leaves_the_code_in_a_cookie(l
             assert response.status == 200
 
 
-async def test_watch_links_carry_the_code_and_name_the_lan_address(lan):
+async def test_a_watch_link_carries_a_viewers_right_only_and_names_the_lan_address(lan):
+    """The watch link holds the duel's watch token, not the access code: with it a phone
+    watches that duel and nothing else. No REST route, upload, start or delete; no host
+    controls; the host's code still opens everything."""
     base, code = parts(lan)
     async with aiohttp.ClientSession() as http:
         async with http.post(f"{base}/api/start?code={code}", json={"cast": CAST, "topic": "wifi", "turns": 1}) as response:
             assert response.status == 200
             ticket = await response.json()
-            cookie = response.cookies[COOKIE].value
+    watch = parse_qs(urlsplit(ticket["watchUrl"]).query)["watch"][0]
     for url in (ticket["watchUrl"], ticket["watchWsUrl"]):
-        assert url.split("://")[1].startswith(base.split("://")[1]) and parse_qs(urlsplit(url).query)["code"] == [code]
-    assert await status(ticket["watchUrl"]) == 200
-    # The host's socket URL has no code: the page opens it with the cookie its link left.
-    with pytest.raises(websockets.InvalidStatus):
-        async with websockets.connect(ticket["wsUrl"]):
-            pass
+        assert url.split("://")[1].startswith(base.split("://")[1]) and "code" not in parse_qs(urlsplit(url).query)
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as phone:
+        async with phone.get(ticket["watchUrl"]) as response:  # the page, opened from the link
+            assert response.status == 200 and COOKIE not in response.cookies
+        refused = []
+        for method, path in (("GET", "/api/flows"), ("GET", "/api/health"), ("GET", "/api/duels"),
+                             ("GET", f"/api/duels/{ticket['duel_id']}"), ("POST", "/api/start"), ("POST", "/api/flows"),
+                             ("DELETE", f"/api/duels/{ticket['duel_id']}"), ("GET", "/openapi.json")):
+            for query in (f"?watch={watch}", f"?token={watch}"):
+                async with phone.request(method, f"{base}{path}{query}", json={}, headers={"X-Local-Duel": "1"}) as response:
+                    refused.append((method, path, response.status, "access code" in (await response.json())["detail"]))
+        assert all(status == 401 and said for _, _, status, said in refused), [r for r in refused if r[2] != 401]
     host_heard, viewer_heard = Heard(), Heard()
-    async with websockets.connect(ticket["wsUrl"], additional_headers={"Cookie": f"{COOKIE}={cookie}"}, max_size=None) as host:
+    async with websockets.connect(ticket["wsUrl"], max_size=None) as host:  # the one-time ticket is the host's
         await ready(host)
         started = time.monotonic()
         await hear(host, host_heard, started, on_event=lambda h: bool(h.named("duel-started")))
-        async with websockets.connect(ticket["watchWsUrl"], max_size=None) as viewer:  # a phone: the code in its URL only
+        async with websockets.connect(ticket["watchWsUrl"], max_size=None) as viewer:  # a phone: the watch token only
             await ready(viewer)
+            await send(viewer, "end")
             await hear(viewer, viewer_heard, started, on_event=lambda h: bool(h.named("line-text")))
     state = viewer_heard.named("duel-state")[0]
     assert state["cast"]["first"]["name"] == "Max" and not state["host"]
+    assert [e["code"] for e in viewer_heard.named("refused")] == ["forbidden"]
     assert viewer_heard.named("line-text")[0]["speaker"] in ("Max", "Ava")
+    async with aiohttp.ClientSession() as http:  # the host's code still opens everything
+        async with http.get(f"{base}/api/duels/{ticket['duel_id']}?code={code}") as response:
+            assert response.status in (200, 404)
+        async with http.get(f"{base}/api/flows?code={code}") as response:
+            assert response.status == 200

@@ -148,7 +148,7 @@ class Audience:
         """The state first, then the stream: no await between the two, so nothing is missed
         or doubled."""
         viewer.offer(state)
-        viewer.heard = self.story["speaking"] is not None
+        viewer.heard = self.story["speaking"] is not None or bool(self.story["transcript"])  # the story so far
         self.viewers[viewer.name] = viewer
 
     def observe(self, message: dict) -> None:

@@ -61,7 +61,7 @@ class FlowCatalog:
 
     def _parse(self, path: Path) -> DuelFlow:
         if path.parent != self.uploaded_dir:
-            return load_flow(path, self.max_turns)
+            return load_flow(path, self.max_turns, source=path.name)
         try:  # uploads never get `!include`, on load as on upload
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:

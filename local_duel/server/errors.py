@@ -3,6 +3,8 @@
 FastAPI's own answers echo the offending input, and encoding that input can be what
 fails: a list nested thousands deep exhausts the recursion limit, and a lone surrogate
 (`"\\ud800"` is valid JSON) can't be encoded as UTF-8. Either turned a 422 into a 500.
+And an answer is bounded: a 57 KB upload broken everywhere once got a 441 KB list of
+what was wrong; the first problems say as much.
 """
 
 import json
@@ -23,10 +25,26 @@ class SafeJSONResponse(JSONResponse):
         return text.encode("utf-8", "backslashreplace")
 
 
+MAX_PROBLEMS = 20
+MAX_TEXT = 2000  # characters of one message
+
+
+def bounded(detail: Any) -> Any:
+    """The detail with at most `MAX_PROBLEMS` problems and `MAX_TEXT` characters a message."""
+    if isinstance(detail, str):
+        return detail if len(detail) <= MAX_TEXT else f"{detail[:MAX_TEXT]}… ({len(detail) - MAX_TEXT} more characters)"
+    if isinstance(detail, list):
+        kept = [bounded(d) for d in detail[:MAX_PROBLEMS]]
+        return kept + ([f"… and {len(detail) - MAX_PROBLEMS} more problems"] if len(detail) > MAX_PROBLEMS else [])
+    if isinstance(detail, dict):
+        return {k: bounded(v) for k, v in detail.items()}
+    return detail
+
+
 async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
     """422 naming each bad field and why, without echoing the input."""
     problems = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
-    return SafeJSONResponse({"detail": problems}, 422)
+    return SafeJSONResponse({"detail": bounded(problems)}, 422)
 
 
 async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
@@ -39,7 +57,7 @@ async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         allowed = _spec_methods(request)
         if allowed and request.method not in allowed:
             return SafeJSONResponse({"detail": "Method Not Allowed"}, 405, headers={"Allow": ", ".join(sorted(allowed))})
-    return SafeJSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+    return SafeJSONResponse({"detail": bounded(exc.detail)}, exc.status_code, headers=exc.headers)
 
 
 def _spec_methods(request: Request) -> set[str]:

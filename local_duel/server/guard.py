@@ -21,6 +21,7 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Header, HTTPException
+from loguru import logger
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -71,9 +72,22 @@ class SameOrigin:
                     f"Origin '{origin}' is not this server ('{host}'): only the Local Duel page it serves "
                     f"may {'open a duel' if scope['type'] == 'websocket' else 'change anything'}"
                 )
-                await JSONResponse({"detail": reason}, 403)(scope, receive, send)
+                if scope["type"] == "websocket":
+                    await close_socket(receive, send, reason)
+                else:
+                    await JSONResponse({"detail": reason}, 403)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+async def close_socket(receive: Receive, send: Send, reason: str) -> None:
+    """Refuse a WebSocket so that the client sees why: accepted, then closed with the
+    reason (a handshake refused outright reaches a browser as a bare 403). A refusal is
+    the server working as meant, logged at INFO."""
+    logger.info(f"refused a WebSocket: {reason}")
+    await receive()  # websocket.connect
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.close", "code": 1008, "reason": reason.encode()[:123].decode(errors="ignore")})
 
 
 def _same_origin(origin: str, host: str, secure: bool) -> bool:

@@ -18,10 +18,11 @@ import socket
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs
 
-from loguru import logger
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from local_duel.server.guard import close_socket
 
 COOKIE = "local_duel_code"
 REFUSED = "this server is in LAN mode and this needs the host's access code"
@@ -77,11 +78,8 @@ class AccessCode:
             await self.app(scope, receive, self._keep(send))
         elif secrets.compare_digest(kept.encode(), self.code.encode()) or viewer_may(scope, query):
             await self.app(scope, receive, send)
-        elif scope["type"] == "websocket":  # accepted first, so that the client sees the reason
-            logger.info(f"refused a WebSocket to {scope['path']} without the access code")
-            await receive()  # websocket.connect
-            await send({"type": "websocket.accept"})
-            await send({"type": "websocket.close", "code": 1008, "reason": REFUSED})
+        elif scope["type"] == "websocket":
+            await close_socket(receive, send, REFUSED)
         else:
             await JSONResponse({"detail": f"{REFUSED}: open it with its link (?code=…)"}, 401)(scope, receive, send)
 

@@ -16,8 +16,8 @@ from local_duel.audience.vote import VoteRefused, Votes
 from local_duel.duel import Duel
 from local_duel.history.recorder import Recording, new_duel
 from local_duel.server.audience import Audience, Viewer
-from local_duel.server.guard import voter
 from local_duel.server.broadcast import Broadcast
+from local_duel.server.guard import voter
 from local_duel.server.relay import Publisher, Relayed
 from local_duel.server.tickets import Ticket
 from local_duel.settings import Settings

@@ -88,14 +88,17 @@ def parse_flow(
         raise FlowFileError(f"{source}: {e}") from None
 
 
-def load_flow(path: Path, max_turns: int | None = None) -> DuelFlow:
+def load_flow(path: Path, max_turns: int | None = None, source: str | None = None) -> DuelFlow:
+    """The flow in `path`; its errors name it as `source` (the server names the file, not
+    where it lives on the server's disk), else by its path."""
+    source = source or str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
-        raise FlowFileError(f"{path}: can't read it: {e.strerror}") from None
+        raise FlowFileError(f"{source}: can't read it: {e.strerror}") from None
     except UnicodeDecodeError:
-        raise FlowFileError(f"{path}: not UTF-8 text") from None
-    return parse_flow(text, str(path), json_format=path.suffix == ".json", base_dir=path.parent, max_turns=max_turns)
+        raise FlowFileError(f"{source}: not UTF-8 text") from None
+    return parse_flow(text, source, json_format=path.suffix == ".json", base_dir=path.parent, max_turns=max_turns)
 
 
 def _one_line(error: yaml.YAMLError) -> str:
