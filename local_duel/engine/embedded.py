@@ -28,7 +28,7 @@ from loguru import logger
 from local_duel.engine.base import Engine, EngineError, ModelChoiceError, ModelInfo, answers
 from local_duel.engine.gguf import GGUFError, chat_template
 from local_duel.lines.prompt_style import PromptStyle, prompt_style
-from local_duel.models import llm_path
+from local_duel.models import BASE_SUFFIX, adapter_path, llm_path
 from local_duel.processes.child import end, free_port
 from local_duel.settings import ROOT, Settings
 
@@ -53,11 +53,13 @@ def llama_server() -> Path:
 
 @dataclass(frozen=True)
 class Gguf:
-    """A GGUF file in `models/llm/`: its model name, and how it is prompted."""
+    """A GGUF file in `models/llm/`: its model name, how it is prompted, and the LoRA
+    adapter it is served with, if any."""
 
     name: str
     path: Path
     prompt_style: PromptStyle
+    lora: Path | None = None
 
     @property
     def size_mb(self) -> float:
@@ -83,7 +85,11 @@ class EmbeddedEngine(Engine):
         """Every readable GGUF in `models/llm/` by model name; the bundled one is named
         `llm_model`, the others by file stem. A broken file is left out with a warning."""
         bundled = llm_path(self.settings.models_dir)
-        found = {self.settings.llm_model: Gguf(self.settings.llm_model, bundled, "screenplay")}
+        name = self.settings.llm_model
+        adapter = adapter_path(self.settings.models_dir) if self.settings.adapter else None
+        found = {name: Gguf(name, bundled, "screenplay", adapter)}
+        if adapter:  # the same weights untaught, to hear what the tuning changed
+            found[f"{name}{BASE_SUFFIX}"] = Gguf(f"{name}{BASE_SUFFIX}", bundled, "screenplay")
         for path in sorted(bundled.parent.glob("*.gguf")):
             if path == bundled or path.stem in found:
                 continue
@@ -135,6 +141,8 @@ class EmbeddedEngine(Engine):
             rows = [f"[{g.name}]", f"model = {g.path.resolve()}"]
             if g.prompt_style == "screenplay":
                 rows.append(f"chat-template-file = {TEMPLATE}")
+            if g.lora:
+                rows.append(f"lora = {g.lora.resolve()}")
             sections.append("\n".join(rows))
         return "\n\n".join(sections) + "\n"
 
@@ -248,6 +256,7 @@ def member_command(settings: Settings, host: str, port: int) -> list[str]:
         "--model", str(llm_path(s.models_dir).resolve()),
         "--alias", s.llm_model,
         "--chat-template-file", str(TEMPLATE),
+        *(["--lora", str(adapter.resolve())] if s.adapter and (adapter := adapter_path(s.models_dir)) else []),
         "--host", host,
         "--port", str(port),
         *_sizes(s),

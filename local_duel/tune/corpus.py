@@ -128,13 +128,17 @@ def load(split: str, root: Path = CORPUS) -> list[Scene]:
     return [scene for path in sorted((root / split).glob("*.yaml")) for scene in read(path)]
 
 
+def files(root: Path = CORPUS) -> list[str]:
+    """Every corpus file, as `split/name.yaml`, in order."""
+    return [f"{split}/{path.name}" for split in SPLITS for path in sorted((root / split).glob("*.yaml"))]
+
+
 def digest(root: Path = CORPUS) -> str:
     """The corpus's SHA-256 over every file of every split: what an adapter was trained on."""
     sha = hashlib.sha256()
-    for split in SPLITS:
-        for path in sorted((root / split).glob("*.yaml")):
-            sha.update(f"{split}/{path.name}\n".encode())
-            sha.update(path.read_bytes())
+    for name in files(root):
+        sha.update(f"{name}\n".encode())
+        sha.update((root / name).read_bytes())
     return sha.hexdigest()
 
 
