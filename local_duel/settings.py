@@ -28,9 +28,9 @@ class Settings(BaseSettings):
     # already serving the model; each duel is seated at one (local_duel/engine/pool.py).
     llm_urls: list[str] = []
     llm_model: str = "local-duel"
-    # The bundled model is served with the LoRA adapter we trained on the duel corpus
-    # (models/adapter/, `local-duel tune`); the same model untaught is `local-duel-base`.
-    # Off: the base model alone, as `local-duel`.
+    # Beside the bundled model, the embedded engine serves it with the LoRA adapter we
+    # trained on the duel corpus (models/adapter/, `local-duel tune`) as `local-duel-tuned`,
+    # for an agent to choose. Off: the base model alone.
     adapter: bool = True
     # How a model on an external Ollama is prompted, e.g. {"llama3.2": "chat"}
     # (LOCAL_DUEL_PROMPT_STYLES as JSON); unnamed models are told apart by their template.

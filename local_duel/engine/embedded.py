@@ -28,7 +28,7 @@ from loguru import logger
 from local_duel.engine.base import Engine, EngineError, ModelChoiceError, ModelInfo, answers
 from local_duel.engine.gguf import GGUFError, chat_template
 from local_duel.lines.prompt_style import PromptStyle, prompt_style
-from local_duel.models import BASE_SUFFIX, adapter_path, llm_path
+from local_duel.models import TUNED_SUFFIX, adapter_path, llm_path
 from local_duel.processes.child import end, free_port
 from local_duel.settings import ROOT, Settings
 
@@ -86,10 +86,9 @@ class EmbeddedEngine(Engine):
         `llm_model`, the others by file stem. A broken file is left out with a warning."""
         bundled = llm_path(self.settings.models_dir)
         name = self.settings.llm_model
-        adapter = adapter_path(self.settings.models_dir) if self.settings.adapter else None
-        found = {name: Gguf(name, bundled, "screenplay", adapter)}
-        if adapter:  # the same weights untaught, to hear what the tuning changed
-            found[f"{name}{BASE_SUFFIX}"] = Gguf(f"{name}{BASE_SUFFIX}", bundled, "screenplay")
+        found = {name: Gguf(name, bundled, "screenplay")}
+        if self.settings.adapter and (adapter := adapter_path(self.settings.models_dir)):
+            found[f"{name}{TUNED_SUFFIX}"] = Gguf(f"{name}{TUNED_SUFFIX}", bundled, "screenplay", adapter)
         for path in sorted(bundled.parent.glob("*.gguf")):
             if path == bundled or path.stem in found:
                 continue
@@ -256,7 +255,6 @@ def member_command(settings: Settings, host: str, port: int) -> list[str]:
         "--model", str(llm_path(s.models_dir).resolve()),
         "--alias", s.llm_model,
         "--chat-template-file", str(TEMPLATE),
-        *(["--lora", str(adapter.resolve())] if s.adapter and (adapter := adapter_path(s.models_dir)) else []),
         "--host", host,
         "--port", str(port),
         *_sizes(s),
