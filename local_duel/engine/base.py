@@ -100,7 +100,7 @@ class Engine(abc.ABC):
     async def capacity(self) -> int:
         return self.settings.max_duels
 
-    async def seat(self, duel_id: str, seconds: float) -> str | None:
+    async def seat(self, duel_id: str, seconds: float, prefer: str | None = None) -> str | None:
         return self.url
 
     async def renew(self, url: str, duel_id: str, seconds: float) -> None:

@@ -140,13 +140,15 @@ class LlmPool(Engine):
     async def capacity(self) -> int:
         return sum(s.slots for s in self.servers if s.up)
 
-    async def seat(self, duel_id: str, seconds: float) -> str | None:
-        """The server this duel will talk to, the one with the most free seats; None if
-        every live server is full."""
+    async def seat(self, duel_id: str, seconds: float, prefer: str | None = None) -> str | None:
+        """The server this duel will talk to: `prefer` (the seat its ticket held) if it is
+        live and has room, else the one with the most free seats; None if every live
+        server is full."""
         async with self._seating:  # starts at once on this replica must see each other's seats
             live = [s for s in self.servers if s.up]
             taken = [await self._shared.booked(s.seats) for s in live]
-            for _, server in sorted(zip(taken, live), key=lambda pair: pair[0] - pair[1].slots):
+            ranked = sorted(zip(taken, live), key=lambda pair: (pair[1].url != prefer, pair[0] - pair[1].slots))
+            for _, server in ranked:
                 if await self._shared.book(server.seats, duel_id, time.time() + seconds, server.slots):
                     return server.url
             return None

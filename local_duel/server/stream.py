@@ -96,7 +96,7 @@ async def duel_socket(websocket: WebSocket, token: str = ""):
             await refuse(websocket, f"flow '{request.flow}' is gone or broken: {e}")
             return
         limit, full = await stage_size(state.settings, state.pace, state.engine)
-        llm_url = await state.engine.seat(ticket.duel_id, LEASE_SECONDS)
+        llm_url = await state.engine.seat(ticket.duel_id, LEASE_SECONDS, prefer=ticket.llm_url)  # the seat it held
         if not (llm_url and await state.stage.open(ticket.duel_id, ticket.watch, limit)):  # its hold lapsed, and others came
             await state.stage.close(ticket.duel_id, ticket.watch)
             await state.engine.leave(llm_url or ticket.llm_url, ticket.duel_id)
