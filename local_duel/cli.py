@@ -279,10 +279,10 @@ def bench_scale(
 @bench_app.command("quality")
 def bench_quality(
     out: Annotated[Path, typer.Option(help="Where to write quality.json.")] = Path("bench"),
-    seed: Annotated[list[int] | None, typer.Option(help="Only this seed's duels (repeatable); the matrix has seeds 7 and 8.")] = None,
+    seed: Annotated[list[int] | None, typer.Option(help="Run each scene with this seed (repeatable; default 11).")] = None,
     rejudge: Annotated[bool, typer.Option("--rejudge", help="Judge the lines already in quality.json again, with no LLM.")] = False,
 ):
-    """What the agents say: topic, persona, phase, generic, profane, echo… over a fixed matrix."""
+    """What the agents say: topic, persona, phase, word limits, stuffing, echo… on held-out scenes."""
     from local_duel.bench import quality as quality_bench
 
     try:
@@ -294,6 +294,44 @@ def bench_quality(
         raise _fail(str(e), 1)
     typer.echo(quality_bench.table(results))
     typer.echo(f"\n{'rejudged' if rejudge else 'wrote'} {out / 'quality.json'}" + ("" if rejudge else f" in {results['bench_seconds']} s"))
+
+
+read_app = typer.Typer(help="A blind reading: lines and A/B pairs for a reader, and the marks read back.")
+bench_app.add_typer(read_app, name="read")
+
+
+@read_app.command("write")
+def read_write(
+    results: Annotated[list[Path], typer.Argument(help="Two or more quality.json, one per system, of the same scenes and seeds.")],
+    out: Annotated[Path, typer.Option(help="The reader's folder: lines.md, pairs.md, the forms, and the sealed key.json.")] = Path("bench/reading"),
+    seed: Annotated[int, typer.Option(help="The shuffle's seed.")] = 0,
+):
+    """Write a blind sheet of lines and A/B pairs (the first two systems) for a reader."""
+    import json
+
+    from local_duel.bench import read
+
+    if len(results) < 2:
+        raise _fail("give two quality.json or more: a reading compares systems", 2)
+    try:
+        loaded = [json.loads(path.read_text(encoding="utf-8")) for path in results]
+    except (OSError, ValueError) as e:
+        raise _fail(f"can't read the results: {e}", 1)
+    key = read.write(loaded, out, seed)
+    typer.echo(f"wrote {len(key['lines'])} lines and {len(key['pairs'])} pairs to {out}; keep key.json from the reader")
+
+
+@read_app.command("tally")
+def read_tally(folder: Annotated[Path, typer.Argument(help="The reader's folder, its marks.csv and verdicts.csv filled.")] = Path("bench/reading")):
+    """Read the filled forms against the key: rates with 95% intervals, and the pairs won."""
+    from local_duel.bench import read
+
+    try:
+        report = read.tally(folder)
+    except (OSError, read.FormError) as e:
+        raise _fail(str(e), 1)
+    typer.echo(read.table(report))
+    typer.echo(f"\nwrote {folder / 'reading.json'}")
 
 
 @app.command()

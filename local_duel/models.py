@@ -23,7 +23,7 @@ DEFAULT_VOICE = "en_US-joe-medium"
 MEANING_DIR = "meaning"  # all-MiniLM-L6-v2, the sentence encoder (local_duel.lines.meaning)
 ADAPTER_FILE = "adapter/duel-lora.gguf"  # `local-duel tune` writes it
 RECIPE_FILE = "adapter/recipe.json"  # …and what it was made from, with its SHA-256
-TUNED_SUFFIX = "-tuned"  # the bundled model served with the adapter: "local-duel-tuned"
+BASE_SUFFIX = "-base"  # the bundled model served without the adapter, beside it: "local-duel-base"
 
 
 class MissingModelError(LocalDuelError, RuntimeError):

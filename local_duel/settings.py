@@ -28,9 +28,9 @@ class Settings(BaseSettings):
     # already serving the model; each duel is seated at one (local_duel/engine/pool.py).
     llm_urls: list[str] = []
     llm_model: str = "local-duel"
-    # Beside the bundled model, the embedded engine serves it with the LoRA adapter we
-    # trained on the duel corpus (models/adapter/, `local-duel tune`) as `local-duel-tuned`,
-    # for an agent to choose. Off: the base model alone.
+    # The embedded engine serves the bundled model with the LoRA adapter we trained on the
+    # duel corpus (models/adapter/, `local-duel tune`), and untaught beside it as
+    # `local-duel-base` for an agent to choose. Off: the untaught model alone.
     adapter: bool = True
     # How a model on an external Ollama is prompted, e.g. {"llama3.2": "chat"}
     # (LOCAL_DUEL_PROMPT_STYLES as JSON); unnamed models are told apart by their template.

@@ -108,3 +108,23 @@ def test_rejudge_scores_the_kept_lines_again(tmp_path):
 def test_stuffed_lines_name_the_topic_three_times():
     [once, stuffed] = judge(lines("Octopus arms beat cat paws.", "Octopuses? An octopus beats any cat."), YARD)
     assert not once["stuffed"] and stuffed["stuffed"]
+
+
+def test_borrowing_three_words_of_a_persona_or_of_an_invented_name_is_stuffing_not_persona():
+    [borrowed, own] = judge(lines("A retired lighthouse keeper like me wins.", "Your lighthouse is a chess board."), YARD)
+    assert borrowed["stuffed"] and not borrowed["persona"]
+    assert not own["stuffed"] and own["persona"]
+    said = lines("Professor Zoe Sarnatzki says octopuses cheat.", "Kai disagrees, calmly.", "Oh, Professor Zoe Sarnatzki again!")
+    assert [j["stuffed"] for j in judge(said, YARD)] == [False, False, True]
+
+
+def test_a_word_limit_is_read_from_the_move_or_the_direction_and_counted_over_its_lines():
+    yard = Yardstick(YARD.topic, YARD.personas, {**YARD.directions, "lightning": "Lightning round: three words or fewer."})
+    quick = lines("Octopus wins.", "Cats are smarter than any octopus.", phase="lightning")
+    slow = lines("I love the sea.")
+    slow[0].move = "in at most 2 words"
+    judged = judge(quick + slow, yard)
+    assert [j["limit"] for j in judged] == [3, 3, 2]
+    assert [j["within_limit"] for j in judged] == [True, False, False]
+    assert summarise([judged])["within_limit_rate"] == 0.333
+    assert summarise([judge(lines("No limit here, friend."), yard)])["within_limit_rate"] is None

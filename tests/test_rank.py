@@ -74,3 +74,31 @@ def test_naming_the_topic_once_beats_a_keyword_list_of_it():
     once = "Pineapple is a tropical crime, and my comedy says so every night."
     assert score(once, scene(said=SAID)) > score(stuffed, scene(said=SAID))
     assert best([stuffed, once], scene(said=SAID)) == once
+
+
+def test_mojibake_is_caught_before_its_control_characters_become_spaces():
+    line = "How do we know if there isn’t a toaster in your house?"
+    for mangled in [line.encode().decode("latin-1"), line.encode().decode("cp1252")]:  # "isnâ\x80\x99t", "isnâ€™t"
+        assert fit(mangled, scene(said=SAID)) is None, mangled
+    assert fit(line, scene(said=SAID)) == line
+
+
+def test_three_words_of_the_persona_or_of_a_name_an_earlier_line_made_up_earn_nothing():
+    borrowed = "A quick-witted stand-up comedian knows pineapple is a crime."
+    own = "My stand-up set has a whole bit about pineapple crimes."
+    assert score(own, scene(said=SAID)) > score(borrowed, scene(said=SAID))
+    said = [*SAID, "Says Professor Zoe Sarnatzki, the pizza philosopher."]
+    again = "Professor Zoe Sarnatzki would put pineapple on your code."
+    fresh = "Your pineapple opinions would crash any code review."
+    assert best([again, fresh], scene(said=said)) == fresh
+
+
+def test_a_word_limit_in_the_move_or_the_direction_wins_over_a_longer_line():
+    limited = scene(said=SAID, move="objecting, in three words or fewer")
+    long = "Objection, your honour, pineapple on pizza is a crime against every Italian grandmother."
+    short = "Objection, pineapple crimes."
+    assert best([long, short], limited) == short
+    assert best([long, short], scene(said=SAID)) == long
+    # Two sentences, the first inside the limit: the first is kept
+    assert fit("Guilty as charged. And the jury agrees with me completely.", limited) == "Guilty as charged."
+    assert fit("Guilty as charged. And the jury agrees with me completely.", scene(said=SAID)).endswith("completely.")

@@ -14,7 +14,7 @@ from local_duel.lines.line import Line
 from local_duel.lines.meaning import Encoder, encoder
 from local_duel.lines.rank import generic, stuffed
 from local_duel.lines.stock import FALLBACK_LINES
-from local_duel.lines.words import bigrams, echoes, stems, words
+from local_duel.lines.words import bigrams, echoes, stems, word_limit, words
 from local_duel.settings import Settings
 from local_duel.show.rating import profane
 
@@ -49,19 +49,25 @@ def judge(lines: Sequence[Line], yard: Yardstick, meaning: Encoder | None = None
     meaning = meaning or encoder(Settings().models_dir)
     closest = meaning.nearest([line.text for line in lines], yard.directions)
     judged, said = [], []
+    personas = list(yard.personas.values())
     for line, phase in zip(lines, closest):
         mine = stems(line.text, yard.names)
         others = {p: len(mine & s) for p, s in phase_words.items() if p != line.phase}
+        borrowed = stuffed(line.text, yard.topic, personas, said, yard.names)
+        limit = word_limit(f"{line.move}. {yard.directions.get(line.phase, '')}")
         judged.append({
             "speaker": line.speaker,
             "phase": line.phase,
+            "move": line.move,
             "text": line.text,
             "topic": bool(mine & topic),
-            "persona": bool(mine & (stems(yard.personas[line.speaker], yard.names) - topic)),
+            "persona": bool(mine & (stems(yard.personas[line.speaker], yard.names) - topic)) and not borrowed,
             "phase_adherent": phase == line.phase,
             "phase_words": len(mine & phase_words.get(line.phase, set())) > max(others.values(), default=-1),
             "generic": generic(line.text, yard.names, [yard.topic, *yard.personas.values()]),
-            "stuffed": stuffed(line.text, yard.topic),
+            "stuffed": borrowed,
+            "limit": limit,  # the phase's or the move's word limit, if it sets one
+            "within_limit": None if limit is None else len(words(line.text)) <= limit,
             "profane": profane(line.text),
             "first_try": line.attempts == 1,
             "stock": line.text in FALLBACK_LINES,
@@ -83,9 +89,10 @@ RATES = ["topic", "persona", "phase_adherent", "phase_words", "generic", "stuffe
 
 
 def summarise(duels: Sequence[list[dict]]) -> dict:
-    """The matrix's numbers: rates over every line, repeats counted, distinct-2 averaged
-    over duels."""
+    """The matrix's numbers: rates over every line (the word limit's over the lines that
+    have one), repeats counted, distinct-2 averaged over duels."""
     judged = [j for duel in duels for j in duel]
+    limited = [j for j in judged if j.get("within_limit") is not None]
     n = len(judged) or 1
     return {
         "lines": len(judged),
@@ -93,4 +100,5 @@ def summarise(duels: Sequence[list[dict]]) -> dict:
         "repeats": sum(j["repeat"] for j in judged),
         "distinct_2": round(sum(distinct_2([j["text"] for j in d]) for d in duels) / (len(duels) or 1), 3),
         "mean_words": round(sum(j["words"] for j in judged) / n, 1),
+        "within_limit_rate": round(sum(j["within_limit"] for j in limited) / len(limited), 3) if limited else None,
     }

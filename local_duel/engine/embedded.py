@@ -28,7 +28,7 @@ from loguru import logger
 from local_duel.engine.base import Engine, EngineError, ModelChoiceError, ModelInfo, answers
 from local_duel.engine.gguf import GGUFError, chat_template
 from local_duel.lines.prompt_style import PromptStyle, prompt_style
-from local_duel.models import TUNED_SUFFIX, adapter_path, llm_path
+from local_duel.models import BASE_SUFFIX, adapter_path, llm_path
 from local_duel.processes.child import end, free_port
 from local_duel.settings import ROOT, Settings
 
@@ -82,13 +82,16 @@ class EmbeddedEngine(Engine):
     # -- the models ---------------------------------------------------------------------
 
     def ggufs(self) -> dict[str, Gguf]:
-        """Every readable GGUF in `models/llm/` by model name; the bundled one is named
-        `llm_model`, the others by file stem. A broken file is left out with a warning."""
+        """Every readable GGUF in `models/llm/` by model name, the others by file stem. The
+        bundled one is named `llm_model`, served with our adapter where there is one (and
+        `adapter` is on); untaught beside it as `llm_model`-base, for a user to compare.
+        A broken file is left out with a warning."""
         bundled = llm_path(self.settings.models_dir)
         name = self.settings.llm_model
-        found = {name: Gguf(name, bundled, "screenplay")}
-        if self.settings.adapter and (adapter := adapter_path(self.settings.models_dir)):
-            found[f"{name}{TUNED_SUFFIX}"] = Gguf(f"{name}{TUNED_SUFFIX}", bundled, "screenplay", adapter)
+        adapter = adapter_path(self.settings.models_dir) if self.settings.adapter else None
+        found = {name: Gguf(name, bundled, "screenplay", adapter)}
+        if adapter:
+            found[name + BASE_SUFFIX] = Gguf(name + BASE_SUFFIX, bundled, "screenplay")
         for path in sorted(bundled.parent.glob("*.gguf")):
             if path == bundled or path.stem in found:
                 continue

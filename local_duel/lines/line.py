@@ -6,6 +6,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
+from ftfy.badness import is_bad
 from pipecat.frames.frames import DataFrame
 
 MAX_SENTENCES = 2
@@ -69,8 +70,13 @@ def clean(raw: str, names: Sequence[str], sentences: int = MAX_SENTENCES) -> str
     """Edit raw model output into one to `sentences` clean sentences, or None if nothing usable.
 
     The base model continues a screenplay, so it may repeat the cue, run on into the
-    partner's line, add stage directions or leak template tokens; all of that goes.
+    partner's line, add stage directions or leak template tokens; all of that goes. It
+    also writes UTF-8 read as Latin-1 now and then ("isnâ\x80\x99t"): that is refused
+    here, on the raw text, since the editing below turns the control characters into
+    spaces, and "isnâ t" no longer looks like mojibake to ftfy, only to a listener.
     """
+    if is_bad(raw):
+        return None
     text = _TAGS.sub(" ", raw).replace("\r", "\n").split("\n")[0]
     if names:
         named = "|".join(re.escape(name) for name in names)

@@ -180,6 +180,7 @@ class LineEditor(FrameProcessor):
             self._names, self._topic, self._personas[line.speaker], line.move,
             self._script.direction(line.phase), [old.text for old in self._script.lines], self._rating,
             min((c.sentences for c in self._candidates), default=MAX_SENTENCES), line.phase, self._directions,
+            tuple(self._personas.values()),
         )
         # Off the event loop: meaning takes about a tenth of a second, and other duels play.
         ranking = functools.partial(best, [c.text for c in self._candidates], scene, self._meaning)

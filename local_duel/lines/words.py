@@ -14,7 +14,13 @@ import snowballstemmer
 from stop_words import get_stop_words
 
 ECHO_SHARE = 0.5  # a text sharing this much of its word trigrams with another echoes it
+RUN = 3  # words in a row: a line that takes this many from a persona or an invented name is stuffed
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")
+_NUMBERS = {w: n for n, w in enumerate("one two three four five six seven eight nine ten eleven twelve".split(), 1)}
+# "five words or fewer", "in 3 words or less", "five words at most", "at most five words", "no more than five words"
+_LIMIT = re.compile(
+    r"\b(?:(?:at most|no more than|up to|under|max(?:imum)?)\s+(\w+)\s+words?"
+    r"|(\w+)\s+words?\s+(?:or (?:fewer|less)|at most|max(?:imum)?|tops))\b", re.IGNORECASE)
 _STEMMER = snowballstemmer.stemmer("english")
 STOP_WORDS = frozenset(get_stop_words("en"))
 
@@ -53,6 +59,38 @@ def shared(text: str, other: str, n: int = 3) -> float:
 def echoes(text: str, others: Iterable[str]) -> bool:
     """Whether `text` shares at least ECHO_SHARE of its word trigrams with one of `others`."""
     return any(shared(text, other) >= ECHO_SHARE for other in others)
+
+
+def runs(text: str, n: int = RUN) -> set[tuple[str, ...]]:
+    """The word n-grams with a content word in them ("Norwegian fitness influencer", not
+    "who does not"); none from a text shorter than n words."""
+    found = words(text)
+    grams = (tuple(found[i : i + n]) for i in range(len(found) - n + 1))
+    return {g for g in grams if any(w not in STOP_WORDS for w in g)}
+
+
+def named_runs(text: str, names: Iterable[str] = ()) -> set[tuple[str, ...]]:
+    """The runs of `text` with two capitalised words or more in them, none of them "I" or
+    one of `names` (the cast): the names and titles a line makes up ("Professor Zoe
+    Sarnatzki"), which a model that has found a name tends to say in every line after."""
+    skip = {"I", *names}
+    found = _WORD.findall(text.replace("’", "'"))
+    grams = set()
+    for i in range(len(found) - RUN + 1):
+        gram = found[i : i + RUN]
+        if sum(w[0].isupper() and w not in skip for w in gram) >= 2:
+            grams.add(tuple(w.lower() for w in gram))
+    return grams
+
+
+def word_limit(text: str) -> int | None:
+    """The fewest words a direction allows a line ("a lightning round, five words or
+    fewer": 5), in digits or spelled out to twelve; None if it sets no limit."""
+    found = []
+    for match in _LIMIT.finditer(text):
+        count = (match[1] or match[2]).lower()
+        found.append(int(count) if count.isdigit() else _NUMBERS.get(count))
+    return min((n for n in found if n), default=None)
 
 
 def bigrams(text: str) -> list[tuple[str, str]]:
