@@ -14,7 +14,7 @@ from local_duel.lines.line import Line
 from local_duel.lines.meaning import Encoder, encoder
 from local_duel.lines.rank import generic, stuffed
 from local_duel.lines.stock import FALLBACK_LINES
-from local_duel.lines.words import bigrams, echoes, stems, word_limit, words
+from local_duel.lines.words import bigrams, echoes, spoken, stems, word_limit, words
 from local_duel.settings import Settings
 from local_duel.show.rating import profane
 
@@ -67,7 +67,7 @@ def judge(lines: Sequence[Line], yard: Yardstick, meaning: Encoder | None = None
             "generic": generic(line.text, yard.names, [yard.topic, *yard.personas.values()]),
             "stuffed": borrowed,
             "limit": limit,  # the phase's or the move's word limit, if it sets one
-            "within_limit": None if limit is None else len(words(line.text)) <= limit,
+            "within_limit": None if limit is None else spoken(line.text) <= limit,
             "profane": profane(line.text),
             "first_try": line.attempts == 1,
             "stock": line.text in FALLBACK_LINES,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from local_duel.lines.line import MAX_SENTENCES, clean
 from local_duel.lines.meaning import Encoder
-from local_duel.lines.words import echoes, named_runs, runs, stem, stems, word_limit, words
+from local_duel.lines.words import echoes, named_runs, runs, spoken, stem, stems, word_limit, words
 from local_duel.show.rating import Rating, profane
 
 # What each quality counts for. Topic first: it is what a listener notices missing.
@@ -84,7 +84,7 @@ class Scene:
 def fit(raw: str, scene: Scene) -> str | None:
     """The candidate cleaned into a speakable line, or None if it must not be spoken."""
     text = clean(raw, scene.names, scene.sentences)
-    if text is not None and scene.limit and len(words(text)) > scene.limit and scene.sentences > 1:
+    if text is not None and scene.limit and spoken(text) > scene.limit and scene.sentences > 1:
         text = clean(raw, scene.names, 1)  # its first sentence may keep to the limit
     if text is None or (scene.rating == "family" and profane(text)):
         return None
@@ -105,7 +105,7 @@ def score(text: str, scene: Scene, closest: str = "") -> float:
     earlier = set().union(*(stems(old, scene.names) for old in scene.said)) if scene.said else set()
     borrowed = stuffed(text, scene.topic, scene.personas or [scene.persona], scene.said, scene.names)
     limit = scene.limit
-    count = len(words(text))
+    count = spoken(text) if limit else len(words(text))
     found = {
         "topic": bool(mine & topic),
         "phase": closest == scene.phase,

@@ -83,6 +83,12 @@ def named_runs(text: str, names: Iterable[str] = ()) -> set[tuple[str, ...]]:
     return grams
 
 
+def spoken(text: str) -> int:
+    """How many words a listener hears, as a word limit counts them: "forty-nine" is one,
+    and so is "42"."""
+    return sum(any(ch.isalnum() for ch in token) for token in text.split())
+
+
 def word_limit(text: str) -> int | None:
     """The fewest words a direction allows a line ("a lightning round, five words or
     fewer": 5), in digits or spelled out to twelve; None if it sets no limit."""

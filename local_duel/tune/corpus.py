@@ -14,11 +14,12 @@ from pathlib import Path
 import yaml
 
 from local_duel.audience.heckle import direction as heckle_direction
+from local_duel.lines.words import spoken, word_limit
 from local_duel.settings import ROOT
 
 CORPUS = ROOT / "corpus"
 SPLITS = ("train", "held_out")
-MAX_WORDS = 40  # a spoken line; a word limit the direction sets is checked by the reader, not here
+MAX_WORDS = 40  # a spoken line, unless its move or its phase's direction sets a lower limit
 
 
 class CorpusError(ValueError):
@@ -83,7 +84,7 @@ def _check(raw: object, where: str) -> Scene:
     names = tuple(str(a["name"]) for a in cast)
     if names[0] == names[1]:
         raise CorpusError(f"{where}: both agents are called {names[0]}")
-    script, expected = [], 0
+    script, expected, direction = [], 0, ""
     for n, entry in enumerate(raw["script"] or []):
         at = f"{where}, script entry {n + 1}"
         if not isinstance(entry, dict):
@@ -93,6 +94,7 @@ def _check(raw: object, where: str) -> Scene:
             if not str(entry[key] or "").strip():
                 raise CorpusError(f"{at}: an empty {key}")
             script.append({key: " ".join(str(entry[key]).split())})
+            direction = script[-1].get("direction", direction)
             continue
         if not entry.get("speaker") or not str(entry.get("line") or "").strip():
             raise CorpusError(f"{at}: a line needs `speaker` and `line`")
@@ -102,8 +104,11 @@ def _check(raw: object, where: str) -> Scene:
         line = " ".join(str(entry["line"]).split())
         if len(line.split()) > MAX_WORDS or "\n" in str(entry["line"]).strip():
             raise CorpusError(f"{at}: a line is one short row of at most {MAX_WORDS} words")
+        move = " ".join(str(entry.get("move") or "").split())
+        if (limit := word_limit(f"{move}. {direction}")) and spoken(line) > limit:
+            raise CorpusError(f"{at}: {spoken(line)} words, and its move or direction allows {limit}")
         expected += 1
-        script.append({"speaker": speaker, "move": " ".join(str(entry.get("move") or "").split()), "line": line})
+        script.append({"speaker": speaker, "move": move, "line": line})
     if expected < 4 or "direction" not in script[0]:
         raise CorpusError(f"{where}: a scene opens with a direction and has at least four lines")
     return Scene(
