@@ -60,9 +60,11 @@ def test_the_sheet_is_blind_and_the_tally_unseals_it(tmp_path):
     assert texts and "| sense | 1.0 (" in read.table(report)
 
 
-def test_a_form_with_a_gap_or_a_stray_mark_names_the_row(tmp_path):
+def test_an_unread_row_is_skipped_and_a_gap_or_a_stray_mark_names_the_row(tmp_path):
     key = read.write([TUNED, BASE], tmp_path)
     first, *rest = sorted(key["lines"])
+    fill(tmp_path / "marks.csv", [[first, "", "", "", "", ""]] + [[n, 1, 1, 1, 1, "me"] for n in rest])
+    assert read.tally(tmp_path)["systems"]["adapter=True"]["lines"] + read.tally(tmp_path)["systems"]["adapter=False"]["lines"] == 5
     fill(tmp_path / "marks.csv", [[first, "1", "", "1", "0", "me"]] + [[n, 1, 1, 1, 1, "me"] for n in rest])
     with pytest.raises(read.FormError, match=f"{first}.*character left empty"):
         read.tally(tmp_path)

@@ -103,8 +103,10 @@ async def run(out: Path, settings: Settings | None = None, say=print, seeds: lis
                 })
                 results = _results(duels, settings, seeds, time.monotonic() - began)
                 _write(out, results)
-    # The engine has exited: its peak memory is known now.
-    results["peak_rss_mb"]["engine"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+    # The engine has exited: its peak memory and CPU time (its warm-up included) are known now.
+    engine, lines = resource.getrusage(resource.RUSAGE_CHILDREN), max(results["summary"]["lines"], 1)
+    results["peak_rss_mb"]["engine"] = round(engine.ru_maxrss / 1024, 1)
+    results["engine_cpu_seconds_per_line"] = round((engine.ru_utime + engine.ru_stime) / lines, 3)
     _write(out, results)
     return results
 
@@ -148,6 +150,7 @@ def table(results: dict) -> str:
     """The totals beside their targets, as a Markdown table."""
     rows = [f"| {k} | {v} | {TARGETS[k]} |" for k, v in results["summary"].items() if k in TARGETS]
     rows.append(f"| seconds per line, voices skipped | {results['seconds_per_line']} | — |")
+    rows.append(f"| engine CPU-seconds per line | {results.get('engine_cpu_seconds_per_line', '—')} | ≤ 0.8 |")
     rows.append(f"| duels stopped by an error | {results['duels_stopped']} | 0 |")
     return "\n".join(["| metric | measured | target |", "| --- | --- | --- |", *rows])
 

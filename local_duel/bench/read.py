@@ -8,7 +8,8 @@ folder for a reader who must not learn which system wrote what:
   direction and the line before it, for marks on four counts (the RUBRIC);
 - `pairs.md`: for the first two systems, the line at the same place of the same scene
   and seed, sides shuffled, for a verdict: which is the better line, or neither;
-- `marks.csv` and `verdicts.csv`: the forms, one row per item, for the reader to fill;
+- `marks.csv` and `verdicts.csv`: the forms, one row per item, for the reader to fill (a
+  row left empty is an item not read: several readers may take a share each);
 - `key.json`: which system wrote each item, sealed: a reader is never shown it.
 
 `tally` reads the filled forms against the key and reports each count as a rate with
@@ -134,13 +135,18 @@ class FormError(ValueError):
 
 
 def _rows(path: Path, ids, columns: list[str]) -> list[dict]:
-    rows = list(csv.DictReader(path.open(encoding="utf-8")))
-    for n, row in enumerate(rows, 2):
+    """The form's filled rows; a row left wholly empty is an item not read (yet)."""
+    filled = []
+    for n, row in enumerate(csv.DictReader(path.open(encoding="utf-8")), 2):
         if row.get("id") not in ids:
             raise FormError(f"{path.name} row {n}: no item {row.get('id')!r} in key.json")
-        if any((row.get(c) or "").strip() == "" for c in columns):
-            raise FormError(f"{path.name} row {n} ({row['id']}): {', '.join(c for c in columns if not (row.get(c) or '').strip())} left empty")
-    return rows
+        empty = [c for c in columns if not (row.get(c) or "").strip()]
+        if len(empty) == len(columns):
+            continue
+        if empty:
+            raise FormError(f"{path.name} row {n} ({row['id']}): {', '.join(empty)} left empty")
+        filled.append(row)
+    return filled
 
 
 def tally(folder: Path) -> dict:
@@ -169,7 +175,7 @@ def tally(folder: Path) -> dict:
             sd = math.sqrt(sum((f - mean) ** 2 for f in funny) / max(n - 1, 1))
             rates["funny"] = {"mean": round(mean, 3), "ci95": (round(mean - Z * sd / math.sqrt(n), 3), round(mean + Z * sd / math.sqrt(n), 3))}
         report["systems"][system] = {"lines": n, **rates, "readers": sorted(readers[system])}
-    pairs = _rows(folder / "verdicts.csv", key["pairs"], ["better", "reader"]) if key["pairs"] else []
+    pairs = _rows(folder / "verdicts.csv", key["pairs"], ["better", "reader"])
     if pairs:
         wins = defaultdict(int)
         for row in pairs:

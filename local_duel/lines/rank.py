@@ -54,7 +54,6 @@ def stuffed(text: str, topic: str, personas: Sequence[str] = (), said: Sequence[
     return bool(runs(text) & borrowed)
 
 
-
 @dataclass(frozen=True)
 class Scene:
     """What one turn's candidates are judged against."""

@@ -73,7 +73,7 @@ def named_runs(text: str, names: Iterable[str] = ()) -> set[tuple[str, ...]]:
     """The runs of `text` with two capitalised words or more in them, none of them "I" or
     one of `names` (the cast): the names and titles a line makes up ("Professor Zoe
     Sarnatzki"), which a model that has found a name tends to say in every line after."""
-    skip = {"I", *names}
+    skip = {"I", *(w for name in names for w in _WORD.findall(name))}  # "Dr. Nakamura": "Dr", "Nakamura"
     found = _WORD.findall(text.replace("’", "'"))
     grams = set()
     for i in range(len(found) - RUN + 1):
