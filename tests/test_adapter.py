@@ -5,7 +5,6 @@ tuned model's loss is lower than the base model's. Needs the `tune` extra."""
 import json
 
 import aiohttp
-import pytest
 import torch
 
 from local_duel import ROOT
