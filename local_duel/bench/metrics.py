@@ -54,7 +54,7 @@ def judge(lines: Sequence[Line], yard: Yardstick, meaning: Encoder | None = None
         mine = stems(line.text, yard.names)
         others = {p: len(mine & s) for p, s in phase_words.items() if p != line.phase}
         borrowed = stuffed(line.text, yard.topic, personas, said, yard.names)
-        limit = word_limit(f"{line.move}. {yard.directions.get(line.phase, '')}")
+        limit = word_limit(line.move, yard.directions.get(line.phase, ""))
         judged.append({
             "speaker": line.speaker,
             "phase": line.phase,

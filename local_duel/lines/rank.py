@@ -10,6 +10,7 @@ same sentence encoder. A line stuffed with borrowed words earns no persona for t
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from local_duel.lines.line import MAX_SENTENCES, clean
 from local_duel.lines.meaning import Encoder
@@ -74,10 +75,11 @@ class Scene:
     def partner_line(self) -> str:
         return self.said[-1] if self.said else ""
 
-    @property
+    @cached_property
     def limit(self) -> int | None:
-        """The words this turn's line may have, if its move or its phase's direction says."""
-        return word_limit(f"{self.move}. {self.direction}")
+        """The words this turn's line may have, if its move or its phase's direction says
+        (read once a turn, not once a candidate)."""
+        return word_limit(self.move, self.direction)
 
 
 def fit(raw: str, scene: Scene) -> str | None:

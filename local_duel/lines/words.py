@@ -89,11 +89,12 @@ def spoken(text: str) -> int:
     return sum(any(ch.isalnum() for ch in token) for token in text.split())
 
 
-def word_limit(text: str) -> int | None:
-    """The fewest words a direction allows a line ("a lightning round, five words or
-    fewer": 5), in digits or spelled out to twelve; None if it sets no limit."""
+def word_limit(*texts: str) -> int | None:
+    """The fewest words any of `texts` (a line's move, its phase's direction) allows it
+    ("a lightning round, five words or fewer": 5), in digits or spelled out to twelve;
+    None if none sets a limit."""
     found = []
-    for match in _LIMIT.finditer(text):
+    for match in (m for text in texts for m in _LIMIT.finditer(text)):
         count = (match[1] or match[2]).lower()
         found.append(int(count) if count.isdigit() else _NUMBERS.get(count))
     return min((n for n in found if n), default=None)

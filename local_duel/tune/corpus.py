@@ -105,7 +105,7 @@ def _check(raw: object, where: str) -> Scene:
         if len(line.split()) > MAX_WORDS or "\n" in str(entry["line"]).strip():
             raise CorpusError(f"{at}: a line is one short row of at most {MAX_WORDS} words")
         move = " ".join(str(entry.get("move") or "").split())
-        if (limit := word_limit(f"{move}. {direction}")) and spoken(line) > limit:
+        if (limit := word_limit(move, direction)) and spoken(line) > limit:
             raise CorpusError(f"{at}: {spoken(line)} words, and its move or direction allows {limit}")
         expected += 1
         script.append({"speaker": speaker, "move": move, "line": line})
