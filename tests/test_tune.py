@@ -1,7 +1,8 @@
-"""`local-duel tune`'s parts on the real model: the scene as token ids and labels, and a
+"""`local-duel tune`'s parts on the real model: the scene as token ids and labels, a
 short training run whose adapter llama-server loads and speaks a line it memorised (which
-proves the GGUF's tensor names and layout, since a wrong layout loads and does nothing).
-Needs the `tune` extra (PyTorch, transformers, PEFT)."""
+proves the GGUF's tensor names and layout, since a wrong layout loads and does nothing),
+and the committed adapter's lower loss on held-out scenes. Needs the `tune` extra
+(PyTorch, transformers, PEFT)."""
 
 import json
 import subprocess
@@ -9,15 +10,16 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from local_duel import ROOT
 from local_duel.engine.embedded import TEMPLATE, llama_server
-from local_duel.models import LLM_FILE
+from local_duel.models import ADAPTER_FILE, LLM_FILE, RECIPE_FILE
 from local_duel.processes.child import end, free_port
 from local_duel.processes.serve import wait_until_answered
 from local_duel.tune import corpus, lora_gguf
-from local_duel.tune.train import IGNORE, Hyper, encode, load_tokenizer, tune
+from local_duel.tune.train import IGNORE, Hyper, encode, load_model, load_tokenizer, mean_loss, tune
 
 MODEL = ROOT / "models" / LLM_FILE
 
@@ -170,3 +172,28 @@ def test_a_short_tune_teaches_llama_server_a_line(tokenizer, scenes, tmp_path):
             assert "Zorblax" not in complete(cue, 0.0)
     finally:
         end(server, 5)
+
+
+@pytest.mark.timeout(600)
+def test_the_committed_adapter_is_less_surprised_by_held_out_scenes_than_the_base(tokenizer):
+    """On two scenes of every held-out flow: the adapter read back from its GGUF into the
+    de-quantised model, as llama.cpp would apply it."""
+    from peft import LoraConfig, get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
+
+    hyper = json.loads((ROOT / "models" / RECIPE_FILE).read_text(encoding="utf-8"))["hyperparameters"]
+    by_flow: dict[str, list] = {}
+    for scene in corpus.load("held_out"):
+        by_flow.setdefault(scene.flow, []).append(scene)
+    scenes = [s for flow in sorted(by_flow) for s in by_flow[flow][:2]]
+    pad_id = tokenizer.pad_token_id
+    held = [seq for scene in scenes for seq in encode(scene, tokenizer, hyper["max_tokens"])]
+    model = get_peft_model(load_model(MODEL), LoraConfig(
+        r=hyper["r"], lora_alpha=hyper["alpha"], target_modules=hyper["targets"], lora_dropout=0.0, task_type="CAUSAL_LM"))
+    base = mean_loss(model, held, hyper["batch_tokens"], pad_id)  # B starts at zero: the base model exactly
+    keys = get_peft_model_state_dict(model)
+    tensors, _ = lora_gguf.read(ROOT / "models" / ADAPTER_FILE)
+    named = lora_gguf.names(keys, model.get_base_model().config.num_hidden_layers)
+    set_peft_model_state_dict(model, {key: torch.from_numpy(tensors[name].astype("float32")) for key, name in named.items()})
+    tuned = mean_loss(model, held, hyper["batch_tokens"], pad_id)
+    print(f"held-out loss on {len(scenes)} scenes: base {base:.4f}, tuned {tuned:.4f}")
+    assert len(scenes) == 12 and tuned < base - 0.1, (base, tuned)
