@@ -252,6 +252,21 @@ def bench_audience(
     typer.echo(f"wrote {out / 'audience.json'}")
 
 
+@bench_app.command("adapter")
+def bench_adapter(out: Annotated[Path, typer.Option(help="Where to write adapter.json.")] = Path("bench")):
+    """The memory the LoRA adapter adds: the engine's process for the tuned model against the untaught one's."""
+    from local_duel.bench import adapter
+
+    try:
+        results = asyncio.run(adapter.run(out))
+    except models.MissingModelError as e:
+        raise _fail(str(e), 1)
+    for name, row in results["models"].items():
+        typer.echo(f"{name}: RSS {row['rss_mb']} MB, unique {row['uss_mb']} MB" + (" (with the adapter)" if row["lora"] else ""))
+    typer.echo(f"the adapter adds {results['added_rss_mb']} MB RSS, {results['added_uss_mb']} MB unique (target ≤ {results['target_mb']} MB)")
+    typer.echo(f"wrote {out / 'adapter.json'}")
+
+
 @bench_app.command("arrivals")
 def bench_arrivals(out: Annotated[Path, typer.Option(help="Where to write arrivals.json.")] = Path("bench")):
     """Duels arriving one after another, on a stage of a fixed size and on one that follows the machine."""
@@ -281,6 +296,7 @@ def bench_quality(
     out: Annotated[Path, typer.Option(help="Where to write quality.json.")] = Path("bench"),
     seed: Annotated[list[int] | None, typer.Option(help="Run each scene with this seed (repeatable; default 11).")] = None,
     rejudge: Annotated[bool, typer.Option("--rejudge", help="Judge the lines already in quality.json again, with no LLM.")] = False,
+    scenes: Annotated[Path | None, typer.Option(help="A folder of scenes.yaml and flows/ (default bench/held_out; try changes on bench/dev).")] = None,
 ):
     """What the agents say: topic, persona, phase, word limits, stuffing, echo… on held-out scenes."""
     from local_duel.bench import quality as quality_bench
@@ -289,7 +305,8 @@ def bench_quality(
         if rejudge:
             results = quality_bench.rejudge(out)
         else:
-            results = asyncio.run(quality_bench.run(out, say=typer.echo, seeds=seed or quality_bench.SEEDS))
+            results = asyncio.run(quality_bench.run(out, say=typer.echo, seeds=seed or quality_bench.SEEDS,
+                                                    folder=(scenes or quality_bench.HELD_OUT).resolve()))
     except (LocalDuelError, OSError) as e:  # no embedding model; rejudge: no quality.json
         raise _fail(str(e), 1)
     typer.echo(quality_bench.table(results))

@@ -62,26 +62,32 @@ class Settings(BaseSettings):
     line_timeout: float = 30.0
     max_tokens: int = 48
     # Sample and rank: candidate lines written per turn, and how many of them are asked
-    # for at once (the engine's parallel slots write them side by side). Eight, one a
-    # slot: the more there are, the likelier one is in its phase (0.635 of the quality
-    # benchmark's lines with six, 0.714 with eight); a live duel's pace writes only the
-    # drafts that fit behind the line playing (README, Eight drafts a line).
-    candidates: int = Field(8, ge=1, le=10)
+    # for at once (the engine's parallel slots write them side by side). Two: the taught
+    # model needs no long search for a line in its phase, and each draft costs the engine
+    # as much as the line spoken (README, Teaching the model: drafts against reading).
+    candidates: int = Field(2, ge=1, le=10)
     # The opening line's candidates: nothing is playing yet to hide the drafts behind, so
     # the listener waits for the longest of them.
     first_candidates: int = Field(2, ge=1, le=10)
     candidates_at_once: int = Field(6, ge=1, le=10)
     # Each turn's cue carries a move picked by code (local_duel.show.move).
     moves: bool = True
-    # …and the words it is about are made likelier as the model writes: the logit bias
+    # …and the words it is about can be made likelier as the model writes: the logit bias
     # on the topic's and the move's words, and on the speaker's persona's
-    # (local_duel.lines.nudge); 0 leaves the model's odds alone.
-    nudge: float = Field(3.0, ge=0, le=10)
-    nudge_persona: float = Field(5.0, ge=0, le=10)
+    # (local_duel.lines.nudge). Off: the taught model keeps to its cue without it, and with
+    # it stuffs lines with the persona's words ("Night bus driver, you're the bus driver").
+    nudge: float = Field(0.0, ge=0, le=10)
+    nudge_persona: float = Field(0.0, ge=0, le=10)
     # Of the candidates, the ranker favours those nearer in meaning to their own phase's
     # stage direction than to the others' (local_duel.lines.meaning, about 60 MB).
     meaning: bool = True
     temperature: float = 0.9
+    # Penalties on words already in the script. The untaught model loops on its own words
+    # without strong ones (0.5, 0.5, 1.3), but they weigh on every newline too, so the
+    # taught model ran past its line's end into word salad; it needs only a light one.
+    presence_penalty: float = Field(0.0, ge=-2, le=2)
+    frequency_penalty: float = Field(0.0, ge=-2, le=2)
+    repeat_penalty: float = Field(1.1, ge=0, le=3)  # llama.cpp's and Ollama's; 1 is off
     seed: int = 7
     sample_rate: int = 24000
     voice_threads: int = 1  # Piper's threads, shared by every duel

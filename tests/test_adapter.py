@@ -48,3 +48,16 @@ async def test_the_engine_serves_the_tuned_model_and_the_base_beside_it():
     assert said["local-duel"] != said["local-duel-base"], said  # greedy, same prompt: only the adapter differs
     async with EmbeddedEngine(Settings(engine_slots=1, adapter=False)) as engine:
         assert [m.name for m in await engine.models()] == ["local-duel"]
+
+
+async def test_the_adapter_adds_a_few_megabytes_to_the_engine(tmp_path):
+    """`bench adapter`: the tuned model's engine process against the untaught one's, each
+    warmed by the same request; the difference is the adapter's weights and buffers."""
+    from local_duel.bench import adapter
+
+    results = await adapter.run(tmp_path)
+    served = results["models"]
+    assert served["local-duel"]["lora"] and not served["local-duel-base"]["lora"]
+    assert all(row["rss_mb"] > row["uss_mb"] > 50 for row in served.values())  # each holds the model itself
+    assert 0 < results["added_uss_mb"] < results["target_mb"]  # the f16 adapter is 7.6 MB on disk
+    assert json.loads((tmp_path / "adapter.json").read_text()) == results

@@ -128,3 +128,19 @@ def test_a_word_limit_is_read_from_the_move_or_the_direction_and_counted_over_it
     assert [j["within_limit"] for j in judged] == [True, False, False]
     assert summarise([judged])["within_limit_rate"] == 0.333
     assert summarise([judge(lines("No limit here, friend."), yard)])["within_limit_rate"] is None
+
+
+def test_the_dev_split_borrows_the_default_flow_and_shares_nothing_with_the_held_out_one():
+    """Sampling and ranker choices are tried on bench/dev, so the held-out scenes stay unseen."""
+    from local_duel.bench.quality import HELD_OUT, scenes
+    from local_duel.lines.words import word_limit
+    from local_duel.settings import ROOT
+
+    dev, held_out = scenes(ROOT / "bench" / "dev"), scenes(HELD_OUT)
+    assert {s.flow.name for s in dev} >= {"flirt_roast", "bake-off"}
+    assert any(word_limit(d) for s in dev for d in s.flow.directions().values())  # a word-limited round
+
+    def seen(split):
+        return {s.topic for s in split} | {a.persona for s in split for a in s.cast.agents} | {s.flow.name for s in split}
+
+    assert not seen(dev) & seen(held_out)

@@ -76,3 +76,12 @@ def test_an_unread_row_is_skipped_and_a_gap_or_a_stray_mark_names_the_row(tmp_pa
 def test_wilson_interval():
     assert read.wilson(8, 10) == (0.49, 0.943)
     assert read.wilson(0, 0) == (0.0, 1.0)
+
+
+def test_systems_are_told_apart_by_whichever_setting_differs():
+    gentle = {**TUNED, "settings": {**TUNED["settings"], "repeat_penalty": 1.1, "nudge": 0.0}}
+    strong = {**TUNED, "settings": {**TUNED["settings"], "repeat_penalty": 1.3, "nudge": 0.0}}
+    assert read.systems_of([gentle, strong]) == ["repeat_penalty=1.1", "repeat_penalty=1.3"]
+    newer = {**TUNED, "settings": {**TUNED["settings"], "repeat_penalty": 1.3}}  # a setting older runs didn't record
+    assert read.systems_of([TUNED, BASE, newer]) == ["adapter=True repeat_penalty=None", "adapter=False repeat_penalty=None",
+                                                     "adapter=True repeat_penalty=1.3"]

@@ -155,7 +155,7 @@ async def _direct_rate(engine_url: str, flow: dict, heard: Heard, settings: Sett
                 "model": settings.llm_model, "stream": True, "max_tokens": settings.max_tokens,
                 "temperature": generation.temperature(settings.temperature, 1),
                 "seed": generation.seed(settings.seed, turn, 1),
-                **generation.PENALTIES, **generation.ENGINE_OPTIONS,
+                **generation.penalties(settings), **generation.engine_options(settings),
                 "messages": [{"role": "system", "content": scene}, *script.screenplay(speaker)],
             }
             began, chunks = time.monotonic(), 0

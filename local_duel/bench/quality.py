@@ -3,7 +3,8 @@
 Every duel runs through the same pipeline and turn-taking code as a real one (Flows,
 Prompter, LLM, LineEditor), on the bundled model, without the voices. The scenes are
 `bench/held_out/scenes.yaml`: flows, casts and topics of the corpus's held-out split,
-which no training, prompt or ranker change looks at. It writes `quality.json` (per line
+which no training, prompt or ranker change looks at; those changes are tried on
+`bench/dev/` (`--scenes bench/dev`) instead. It writes `quality.json` (per line
 and in total) and prints the table the README shows.
 """
 
@@ -63,9 +64,15 @@ class Scene:
 
 
 def scenes(folder: Path = HELD_OUT) -> list[Scene]:
-    """The scenes of `folder/scenes.yaml`, each flow from `folder/flows/`."""
+    """The scenes of `folder/scenes.yaml`, each flow from `folder/flows/` or, failing
+    that, the app's own `flows/` (the dev split borrows the default flow)."""
     listed = yaml.safe_load((folder / "scenes.yaml").read_text(encoding="utf-8"))
-    return [Scene(load_flow(folder / "flows" / f"{s['flow']}.yaml"), Cast.model_validate(s["cast"]), s["topic"]) for s in listed]
+
+    def flow(name: str) -> DuelFlow:
+        own = folder / "flows" / f"{name}.yaml"
+        return load_flow(own if own.exists() else ROOT / "flows" / f"{name}.yaml")
+
+    return [Scene(flow(s["flow"]), Cast.model_validate(s["cast"]), s["topic"]) for s in listed]
 
 
 async def _one(engine: Engine, flow: DuelFlow, cast: Cast, topic: str, settings: Settings) -> Duel:
@@ -79,15 +86,15 @@ async def _one(engine: Engine, flow: DuelFlow, cast: Cast, topic: str, settings:
     return duel
 
 
-async def run(out: Path, settings: Settings | None = None, say=print, seeds: list[int] = SEEDS) -> dict:
-    """Run every held-out scene once per seed and write `quality.json` into `out`,
+async def run(out: Path, settings: Settings | None = None, say=print, seeds: list[int] = SEEDS, folder: Path = HELD_OUT) -> dict:
+    """Run every scene of `folder` once per seed and write `quality.json` into `out`,
     rewritten after every duel so a long run that is stopped keeps what it measured."""
     settings = settings or Settings()
     began = time.monotonic()
     duels = []
     async with engine_for(settings) as engine:
         await engine.warm()
-        for scene in scenes():
+        for scene in scenes(folder):
             for seed in seeds:
                 started = time.monotonic()
                 duel = await _one(engine, scene.flow, scene.cast, scene.topic, settings.model_copy(update={"seed": seed}))
@@ -101,7 +108,7 @@ async def run(out: Path, settings: Settings | None = None, say=print, seeds: lis
                     "directions": {p.name: duel.script.direction(p.name) for p in scene.flow.phases},
                     "seconds": round(seconds, 1), "error": duel.error, "lines": lines,
                 })
-                results = _results(duels, settings, seeds, time.monotonic() - began)
+                results = _results(duels, settings, seeds, time.monotonic() - began) | {"scenes": _named(folder)}
                 _write(out, results)
     # The engine has exited: its peak memory and CPU time (its warm-up included) are known now.
     engine, lines = resource.getrusage(resource.RUSAGE_CHILDREN), max(results["summary"]["lines"], 1)
@@ -115,7 +122,7 @@ def rejudge(out: Path) -> dict:
     """The lines kept in `out/quality.json`, judged again by today's metrics with no LLM:
     a change of metric is compared on the very same lines."""
     results = json.loads((out / "quality.json").read_text(encoding="utf-8"))
-    known = {scene.key: scene for scene in scenes()}
+    known = {scene.key: scene for scene in scenes(ROOT / results.get("scenes", "bench/held_out"))}
     for duel in results["duels"]:
         said = [Line(j["speaker"], j["phase"], 0, j["text"], attempts=1 if j["first_try"] else 2, move=j.get("move", ""))
                 for j in duel["lines"]]
@@ -125,11 +132,17 @@ def rejudge(out: Path) -> dict:
     return results
 
 
+def _named(folder: Path) -> str:
+    """The scenes folder as `rejudge` finds it again: relative to the repo where it can be."""
+    return folder.relative_to(ROOT).as_posix() if folder.is_relative_to(ROOT) else str(folder)
+
+
 def _results(duels: list[dict], settings: Settings, seeds: list[int], seconds: float) -> dict:
     total = summarise([d["lines"] for d in duels])
     return {
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "settings": {k: settings.model_dump()[k] for k in ("llm_model", "adapter", "temperature", "max_tokens", "candidates", "candidates_at_once", "moves", "nudge", "meaning")},
+        "settings": {k: settings.model_dump()[k] for k in ("llm_model", "adapter", "temperature", "max_tokens", "candidates", "candidates_at_once", "moves", "nudge", "nudge_persona", "meaning",
+                                                    "presence_penalty", "frequency_penalty", "repeat_penalty")},
         "seeds": seeds,
         "summary": total,
         "duels_stopped": sum(1 for d in duels if d["error"]),

@@ -42,9 +42,10 @@ Z = 1.96  # a 95% interval
 
 
 def systems_of(results: list[dict]) -> list[str]:
-    """A name for each quality.json: the settings that tell the runs apart."""
-    keys = ("llm_model", "adapter", "candidates")
+    """A name for each quality.json: the settings that tell the runs apart (any of them:
+    the model, the adapter, the drafts, the sampling…)."""
     settings = [r["settings"] for r in results]
+    keys = dict.fromkeys(k for s in settings for k in s)
     differ = [k for k in keys if len({json.dumps(s.get(k)) for s in settings}) > 1] or ["llm_model"]
     return [" ".join(f"{k}={s.get(k)}" for k in differ) for s in settings]
 

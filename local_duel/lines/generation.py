@@ -8,19 +8,31 @@ same requests.
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from local_duel.settings import Settings
 
 # A `{{ key }}` or `{{ key.sub }}` placeholder, as Pipecat Flows fills it from the
 # FlowManager's state; `\{{ key }}` is an escaped, literal one.
 PLACEHOLDER = re.compile(r"(?<!\\)\{\{\s*([\w.]+)\s*\}\}")
 
-# A small model loops on its own words without these penalties; one line per turn means
-# stopping at the newline before the next speaker's cue.
-PENALTIES = {"presence_penalty": 0.5, "frequency_penalty": 0.5}
-ENGINE_OPTIONS = {"stop": ["\n"], "repeat_penalty": 1.3}  # outside the OpenAI API: the request's extra body
+# One line per turn: stop at the newline before the next speaker's cue.
+STOP = ["\n"]
 
 MAX_CANDIDATES = 10  # per attempt; the seeds of one attempt's candidates must not reach the next's
 RETRY_HEAT = 0.2  # each retry samples this much hotter, to get off a line the model keeps repeating
+
+
+def penalties(settings: "Settings") -> dict[str, float]:
+    """The sampler's penalties on words already said, as the OpenAI API names them, and
+    llama.cpp's `repeat_penalty` (outside that API: the request's extra body)."""
+    return {"presence_penalty": settings.presence_penalty, "frequency_penalty": settings.frequency_penalty}
+
+
+def engine_options(settings: "Settings") -> dict:
+    """What llama.cpp and Ollama read outside the OpenAI API: the request's extra body."""
+    return {"stop": STOP, "repeat_penalty": settings.repeat_penalty}
 
 
 def placeholders(text: str) -> list[str]:

@@ -25,7 +25,7 @@ from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.ollama.llm import OLLamaLLMService
 from pipecat.utils.types import assert_given
 
-from local_duel.lines.generation import ENGINE_OPTIONS, PENALTIES
+from local_duel.lines.generation import engine_options, penalties
 from local_duel.lines.line import MAX_SENTENCES, CueFrame, settled_sentences
 from local_duel.lines.nudge import Lexicon, nudge
 from local_duel.settings import Settings
@@ -50,8 +50,8 @@ def sampling(settings: Settings) -> OLLamaLLMService.Settings:
         temperature=settings.temperature,
         max_tokens=settings.max_tokens,
         seed=settings.seed,
-        **PENALTIES,
-        extra={"extra_body": ENGINE_OPTIONS},
+        **penalties(settings),
+        extra={"extra_body": engine_options(settings)},
     )
 
 
