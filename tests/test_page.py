@@ -49,9 +49,10 @@ def test_a_short_duel_is_seen_and_heard(visit, server):
     page.wait_for_selector('[data-testid="flow-diagram"][data-rendered="mermaid"] svg', timeout=30_000)
     assert "goodbye" in page.locator('[data-testid="flow-diagram"]').inner_text()
     assert page.locator('[data-testid="first-voice"] option').count() == len(get_json(f"{server}/api/voices"))
-    # The bundled model with our adapter, and untaught beside it, for a user to hear the difference
+    # The bundled model with our adapter, untaught beside it for a user to hear the
+    # difference, and a real instruction-tuned model
     assert page.locator('[data-testid="second-model"] option').all_text_contents() == [
-        "local-duel · screenplay · 253 MB", "local-duel-base · screenplay · 253 MB"]
+        "local-duel · screenplay · 253 MB", "local-duel-base · screenplay · 253 MB", "smollm2-135m-instruct · chat · 98 MB"]
     first, second = page.input_value('[data-testid="first-name"]'), page.input_value('[data-testid="second-name"]')
 
     page.fill('[data-testid="turns"]', "1")  # one line per phase: 3 lines in the default flow

@@ -158,3 +158,25 @@ def test_a_short_default_duel_names_its_topic(tmp_path):
     assert not any(profane(text) for text in texts)
     symbols = [ch for text in texts for ch in text if unicodedata.category(ch)[0] in "SC"]
     assert symbols == [], texts  # words and punctuation only: no emoji, signs or control characters
+
+
+def test_an_agent_on_the_bundled_instruct_model_answers_the_chat_in_a_real_duel(tmp_path):
+    """SmolLM2-135M-Instruct, a real instruction-tuned GGUF, on one side: it is prompted as a
+    chat through its own template, and what it says is a clean line like the other side's."""
+    from helpers import local_duel
+
+    cast = tmp_path / "cast.yaml"
+    cast.write_text(
+        "first: {name: Max, persona: a smug engineer, voice: en_US-joe-medium}\n"
+        "second: {name: Ava, persona: a sharp comedian, voice: en_US-joe-medium@1.35, model: smollm2-135m-instruct}\n"
+    )
+    result = local_duel(
+        "render", "--cast", str(cast), "--turns", "1", "--topic", "tabs versus spaces",
+        "--wav", str(tmp_path / "duel.wav"), "--transcript", str(tmp_path / "duel.json"),
+    )
+    assert result.returncode == 0, result.stderr
+    lines = json.loads((tmp_path / "duel.json").read_text())["lines"]
+    assert [line["speaker"] for line in lines] == ["Max", "Ava", "Max"]
+    ava = lines[1]["text"]
+    assert len(ava.split()) >= 2 and ava == clean(ava, ["Max", "Ava"]), ava
+    assert not any(marker in ava for marker in ("<|im_start|>", "<|im_end|>", "Ava:")), ava

@@ -144,9 +144,10 @@ async def test_broken_upload_is_rejected_with_its_reason(server, name):
 async def test_models_voices_and_defaults_for_the_settings_form(server):
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{server}/api/models") as response:
-            # The bundled model with our adapter, and untaught beside it
+            # The bundled model with our adapter, untaught beside it, and a real instruct model
             assert await response.json() == [{"name": "local-duel", "prompt_style": "screenplay", "size_mb": 253.1},
-                                              {"name": "local-duel-base", "prompt_style": "screenplay", "size_mb": 253.1}]
+                                              {"name": "local-duel-base", "prompt_style": "screenplay", "size_mb": 253.1},
+                                              {"name": "smollm2-135m-instruct", "prompt_style": "chat", "size_mb": 98.4}]
         async with http.get(f"{server}/api/voices") as response:
             assert await response.json() == ["en_US-joe-medium", "en_US-joe-medium@1.35"]
         async with http.get(f"{server}/api/defaults") as response:
