@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     # Sample and rank: candidate lines written per turn, and how many of them are asked
     # for at once (the engine's parallel slots write them side by side). Two: the taught
     # model needs no long search for a line in its phase, and each draft costs the engine
-    # as much as the line spoken (README, Teaching the model: drafts against reading).
+    # as much as the line spoken (README, Teaching the model: Measured).
     candidates: int = Field(2, ge=1, le=10)
     # The opening line's candidates: nothing is playing yet to hide the drafts behind, so
     # the listener waits for the longest of them.

@@ -48,11 +48,11 @@ def test_a_nudge_raises_each_words_tokens_by_its_bias_and_finds_a_missing_word_b
 
 
 def test_only_the_embedded_engines_models_are_nudged_and_only_if_the_nudge_is_on():
-    settings = Settings()
+    settings = Settings(nudge=3, nudge_persona=5)
     assert list(lexicons_for([settings.llm_model, "not-here"], settings)) == [settings.llm_model]
-    assert lexicons_for([settings.llm_model], Settings(nudge=0, nudge_persona=0)) == {}
-    assert list(lexicons_for([settings.llm_model], Settings(nudge=0))) == [settings.llm_model]
-    assert lexicons_for([settings.llm_model], Settings(llm_url="http://127.0.0.1:9/v1")) == {}  # an Ollama's own
+    assert lexicons_for([settings.llm_model], Settings()) == {}  # off by default: the taught model needs none
+    assert list(lexicons_for([settings.llm_model], Settings(nudge=0, nudge_persona=5))) == [settings.llm_model]
+    assert lexicons_for([settings.llm_model], Settings(nudge=3, llm_url="http://127.0.0.1:9/v1")) == {}  # an Ollama's own
 
 
 async def test_each_cue_nudges_its_topic_its_speakers_persona_and_its_move_each_by_its_own_bias():

@@ -26,6 +26,9 @@ from local_duel.show.cast import Cast
 from local_duel.show.flow import DuelFlow, load_flow
 
 HELD_OUT = ROOT / "bench" / "held_out"
+# The settings that make a system, kept with its lines (`bench read` names systems by them).
+SYSTEM = ("llm_model", "adapter", "temperature", "max_tokens", "candidates", "candidates_at_once", "moves",
+          "nudge", "nudge_persona", "meaning", "presence_penalty", "frequency_penalty", "repeat_penalty")
 SEEDS = [11]
 TARGETS = {
     "topic_rate": "≥ 0.50",
@@ -141,8 +144,7 @@ def _results(duels: list[dict], settings: Settings, seeds: list[int], seconds: f
     total = summarise([d["lines"] for d in duels])
     return {
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "settings": {k: settings.model_dump()[k] for k in ("llm_model", "adapter", "temperature", "max_tokens", "candidates", "candidates_at_once", "moves", "nudge", "nudge_persona", "meaning",
-                                                    "presence_penalty", "frequency_penalty", "repeat_penalty")},
+        "settings": {k: settings.model_dump()[k] for k in SYSTEM},
         "seeds": seeds,
         "summary": total,
         "duels_stopped": sum(1 for d in duels if d["error"]),

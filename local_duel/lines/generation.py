@@ -25,8 +25,8 @@ RETRY_HEAT = 0.2  # each retry samples this much hotter, to get off a line the m
 
 
 def penalties(settings: "Settings") -> dict[str, float]:
-    """The sampler's penalties on words already said, as the OpenAI API names them, and
-    llama.cpp's `repeat_penalty` (outside that API: the request's extra body)."""
+    """The sampler's penalties on words already said, as the OpenAI API names them
+    (llama.cpp's own `repeat_penalty` goes in `engine_options`)."""
     return {"presence_penalty": settings.presence_penalty, "frequency_penalty": settings.frequency_penalty}
 
 
