@@ -111,7 +111,7 @@ async def run(out: Path, settings: Settings | None = None, say=print, seeds: lis
                     "directions": {p.name: duel.script.direction(p.name) for p in scene.flow.phases},
                     "seconds": round(seconds, 1), "error": duel.error, "lines": lines,
                 })
-                results = _results(duels, settings, seeds, time.monotonic() - began) | {"scenes": _named(folder)}
+                results = _results(duels, settings, seeds, folder, time.monotonic() - began)
                 _write(out, results)
     # The engine has exited: its peak memory and CPU time (its warm-up included) are known now.
     engine, lines = resource.getrusage(resource.RUSAGE_CHILDREN), max(results["summary"]["lines"], 1)
@@ -125,7 +125,7 @@ def rejudge(out: Path) -> dict:
     """The lines kept in `out/quality.json`, judged again by today's metrics with no LLM:
     a change of metric is compared on the very same lines."""
     results = json.loads((out / "quality.json").read_text(encoding="utf-8"))
-    known = {scene.key: scene for scene in scenes(ROOT / results.get("scenes", "bench/held_out"))}
+    known = {scene.key: scene for scene in scenes(ROOT / results["scenes"] if "scenes" in results else HELD_OUT)}
     for duel in results["duels"]:
         said = [Line(j["speaker"], j["phase"], 0, j["text"], attempts=1 if j["first_try"] else 2, move=j.get("move", ""))
                 for j in duel["lines"]]
@@ -140,10 +140,11 @@ def _named(folder: Path) -> str:
     return folder.relative_to(ROOT).as_posix() if folder.is_relative_to(ROOT) else str(folder)
 
 
-def _results(duels: list[dict], settings: Settings, seeds: list[int], seconds: float) -> dict:
+def _results(duels: list[dict], settings: Settings, seeds: list[int], folder: Path, seconds: float) -> dict:
     total = summarise([d["lines"] for d in duels])
     return {
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "scenes": _named(folder),
         "settings": {k: settings.model_dump()[k] for k in SYSTEM},
         "seeds": seeds,
         "summary": total,
