@@ -71,7 +71,8 @@ def test_a_viewer_on_a_phone_watches_heckles_and_votes_and_the_host_sees_it(brow
 
         # The viewer's vote shows on the host's page, live.
         phone.click(q("vote-second"))
-        page.wait_for_function(f"document.querySelector('{q('votes-second')}').textContent === '1'", timeout=10_000)
+        # A selector, not wait_for_function("…"): the page's CSP forbids the eval that polls a string.
+        page.wait_for_selector(f'{q("votes-second")}:text-is("1")', timeout=10_000)
         assert page.inner_text(q("votes-first")) == "0"
         assert page.get_attribute(q("viewers"), "data-count") == "2"  # the host and the viewer
 
