@@ -14,18 +14,18 @@ from pathlib import Path
 from pipecat.frames.frames import Frame, OutputAudioRawFrame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from local_duel.duel import Duel
+from local_duel.core.settings import Settings
 from local_duel.engine import engine_for
 from local_duel.history.leases import owner_id
 from local_duel.history.recorder import Recording, new_duel
 from local_duel.history.store import DuelStore
-from local_duel.lines.line import Line
-from local_duel.settings import Settings
+from local_duel.pipeline.duel import Duel
+from local_duel.pipeline.line import Line
+from local_duel.pipeline.pace import candidates_each
+from local_duel.pipeline.voice import Voices
 from local_duel.show.cast import Cast
 from local_duel.show.flow import DuelFlow
 from local_duel.show.rating import Rating
-from local_duel.stage.pace import candidates_each
-from local_duel.stage.voice import Voices
 
 
 class Tape(FrameProcessor):

@@ -19,11 +19,11 @@ sys.path.insert(0, str(OFFLINE))
 
 import offline_guard  # noqa: E402
 from helpers import LLM_FILE_PATH, copy_of_flows, serving  # noqa: E402
-from local_duel import ROOT  # noqa: E402
-from local_duel.engine import free_port  # noqa: E402
+from local_duel.bench.serve import wait_until_answered  # noqa: E402
+from local_duel.core.child import free_port  # noqa: E402
+from local_duel.core.paths import ROOT  # noqa: E402
+from local_duel.core.settings import Settings  # noqa: E402
 from local_duel.engine.embedded import TEMPLATE, llama_server, repack_flag  # noqa: E402
-from local_duel.processes.serve import wait_until_answered  # noqa: E402
-from local_duel.settings import Settings  # noqa: E402
 
 pytest_plugins = ["databases", "redis_server", "chromium"]  # throwaway SQLite, PostgreSQL and Redis; Chromium (browser tests)
 

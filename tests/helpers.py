@@ -7,9 +7,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from local_duel import ROOT
-from local_duel.models import LLM_FILE
-from local_duel.processes.serve import COMMAND, ServerProcess
+from local_duel.bench.serve import COMMAND, ServerProcess
+from local_duel.core.paths import ROOT
+from local_duel.core.weights import LLM_FILE
 
 LLM_FILE_PATH = Path("models") / LLM_FILE
 

@@ -1,10 +1,10 @@
-"""The tests' Redis: one throwaway server for the session (local_duel/processes/redis_server.py),
+"""The tests' Redis: one throwaway server for the session (local_duel/bench/redis_server.py),
 emptied for each test that asks for `redis_url`."""
 
 import pytest
 import redis
 
-from local_duel.processes.redis_server import throwaway_redis
+from local_duel.bench.redis_server import throwaway_redis
 
 
 @pytest.fixture(scope="session")

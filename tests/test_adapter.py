@@ -7,10 +7,10 @@ import json
 
 import aiohttp
 
-from local_duel import ROOT
+from local_duel.core.paths import ROOT
+from local_duel.core.settings import Settings
+from local_duel.core.weights import ADAPTER_FILE, LLM_FILE, RECIPE_FILE, sha256
 from local_duel.engine import EmbeddedEngine
-from local_duel.models import ADAPTER_FILE, LLM_FILE, RECIPE_FILE, sha256
-from local_duel.settings import Settings
 from local_duel.tune import corpus, lora_gguf
 
 ADAPTER, RECIPE = ROOT / "models" / ADAPTER_FILE, ROOT / "models" / RECIPE_FILE

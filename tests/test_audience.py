@@ -13,9 +13,9 @@ from websockets.protocol import State
 
 from local_duel.bench.crowd import drain, gather_crowd, ready, start
 from local_duel.bench.listener import Heard, client_message, hear
-from local_duel.server.audience import LINGER_SECONDS
+from local_duel.server.admission import HOLD_SECONDS
 from local_duel.server.guard import VIEWER_COOKIE
-from local_duel.server.stage import HOLD_SECONDS
+from local_duel.server.ws.viewers import LINGER_SECONDS
 
 CAST = {
     "first": {"name": "Max", "persona": "a smug engineer", "voice": "en_US-joe-medium"},

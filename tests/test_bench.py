@@ -7,7 +7,7 @@ import json
 from PIL import Image
 
 from helpers import local_duel
-from local_duel.settings import Settings
+from local_duel.core.settings import Settings
 
 
 def test_short_benchmark_writes_results_timeline_and_table(tmp_path):

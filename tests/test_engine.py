@@ -17,9 +17,9 @@ import pytest_asyncio
 
 from helpers import ROOT, serving
 from local_duel.bench.listener import listen
+from local_duel.core.settings import Settings
+from local_duel.core.weights import INSTRUCT_FILE, LLM_FILE
 from local_duel.engine import EmbeddedEngine, ModelChoiceError
-from local_duel.models import INSTRUCT_FILE, LLM_FILE
-from local_duel.settings import Settings
 from local_duel.show.cast import Agent, Cast
 
 BUNDLED, INSTRUCT = ROOT / "models" / LLM_FILE, ROOT / "models" / INSTRUCT_FILE
@@ -247,7 +247,7 @@ async def test_a_full_stage_answers_429_with_retry_after(small_stage):
 async def test_candidates_per_line_share_the_slots_out_as_duels_join():
     """Sample-and-rank asks for several drafts per line; with many duels at once the
     engine's slots are shared out instead, down to one draft, so no duel queues."""
-    from local_duel.stage.pace import candidates_each
+    from local_duel.pipeline.pace import candidates_each
 
     settings = Settings(engine_slots=8, candidates=4)
     assert [candidates_each(settings, n) for n in (0, 1, 2, 3, 4, 6, 8, 12)] == [4, 4, 4, 2, 2, 1, 1, 1]
@@ -260,14 +260,15 @@ async def test_a_lines_candidates_are_the_choices_of_one_request(engine):
     from pipecat.processors.aggregators.llm_context import LLMContext
     from pipecat.tests.utils import run_test
 
-    from local_duel.lines.writer import CandidateFrame, Writer, sampling
+    from local_duel.pipeline.frames import DraftFrame
+    from local_duel.pipeline.writer import Writer, sampling
 
     settings = sampling(Settings())
     settings.system_instruction = "A roast battle."
     writer = Writer(base_url=engine.url, settings=settings, candidates=lambda: 4, at_once=1, steer={})
     context = LLMContext(messages=[{"role": "user", "content": "Max: Tabs are for cowards.\nAva:"}])
     down, _ = await run_test(writer, frames_to_send=[LLMContextFrame(context)], start_timeout=10)
-    candidates = [frame for frame in down if isinstance(frame, CandidateFrame)]
+    candidates = [frame for frame in down if isinstance(frame, DraftFrame)]
     assert len(candidates) == 4 and len({c.text for c in candidates}) >= 3, candidates
     assert all(c.tokens >= 1 and c.first_token_at and "\n" not in c.text for c in candidates), candidates
 
@@ -281,9 +282,10 @@ async def test_a_nudge_makes_the_real_model_name_the_cues_word(engine, models_di
     from pipecat.processors.aggregators.llm_context import LLMContext
     from pipecat.tests.utils import run_test
 
-    from local_duel.lines.line import CueFrame, Line
-    from local_duel.lines.nudge import lexicons_for
-    from local_duel.lines.writer import CandidateFrame, Writer, sampling
+    from local_duel.pipeline.frames import CueFrame, DraftFrame
+    from local_duel.pipeline.line import Line
+    from local_duel.pipeline.nudge import lexicons_for
+    from local_duel.pipeline.writer import Writer, sampling
 
     async def drafts(nudge: float) -> list[str]:
         settings = Settings(models_dir=models_dir, nudge=nudge)
@@ -293,7 +295,7 @@ async def test_a_nudge_makes_the_real_model_name_the_cues_word(engine, models_di
         context = LLMContext(messages=[{"role": "user", "content": "Max: Tabs are for cowards.\nAva:"}])
         cue = CueFrame(Line("Ava", "roast", 2, ""), words={"engineer": nudge})
         down, _ = await run_test(writer, frames_to_send=[cue, LLMContextFrame(context)], start_timeout=10)
-        return [f.text for f in down if isinstance(f, CandidateFrame)]
+        return [f.text for f in down if isinstance(f, DraftFrame)]
 
     plain, nudged = await drafts(0.0), await drafts(6.0)
     assert not any("engineer" in text.lower() for text in plain), plain

@@ -6,13 +6,13 @@ from pipecat.frames.frames import LLMContextFrame
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.tests.utils import run_test
 
-from local_duel.audience.heckle import MAX_CHARS, Heckle, HeckleBox, HeckleRate, HeckleRefused, check
-from local_duel.audience.vote import VoteRefused, Votes
-from local_duel.lines.duel_state import DuelState
-from local_duel.lines.line import CueFrame
-from local_duel.lines.script import Script
-from local_duel.lines.turn import Prompter
-from local_duel.settings import Settings
+from local_duel.core.settings import Settings
+from local_duel.pipeline.duel_state import DuelState
+from local_duel.pipeline.frames import CueFrame
+from local_duel.pipeline.heckle import MAX_CHARS, Heckle, HeckleBox, HeckleRate, HeckleRefused, check
+from local_duel.pipeline.script import Script
+from local_duel.pipeline.turn import Prompter
+from local_duel.server.votes import VoteRefused, Votes
 from local_duel.show.cast import Cast
 from local_duel.show.phase import Phase
 

@@ -25,7 +25,7 @@ import webvtt
 from chromium import ARTIFACTS, Visit  # the `browser` fixture comes with the chromium plugin (conftest)
 from helpers import ROOT, local_duel, serving
 from local_duel.bench.listener import Heard, listen
-from local_duel.engine import free_port
+from local_duel.core.child import free_port
 
 CAST = {
     "first": {"name": "Zoë", "persona": "a smug software engineer", "voice": "en_US-joe-medium"},

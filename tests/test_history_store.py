@@ -10,11 +10,11 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, update
 
+from local_duel.core.settings import Settings
 from local_duel.history import audio
-from local_duel.history.models import Base, DuelRow
 from local_duel.history.records import NewDuel, StoredLine
+from local_duel.history.rows import Base, DuelRow
 from local_duel.history.store import DuelRunningError, DuelStore, HistoryError, alembic_config, history_url
-from local_duel.settings import Settings
 
 NOW = datetime.now(UTC)
 

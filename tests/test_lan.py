@@ -22,7 +22,7 @@ import websockets
 from helpers import copy_of_flows
 from local_duel.bench.crowd import ready
 from local_duel.bench.listener import Heard, hear
-from local_duel.processes.serve import STARTUP_SECONDS, ServerProcess, wait_until_answered
+from local_duel.bench.serve import STARTUP_SECONDS, ServerProcess, wait_until_answered
 from local_duel.server.lan import COOKIE
 from test_audience import CAST, send
 

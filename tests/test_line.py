@@ -2,7 +2,7 @@
 
 import pytest
 
-from local_duel.lines.line import clean, settled_sentences
+from local_duel.pipeline.line import clean, settled_sentences
 
 NAMES = ["Max", "Ava"]
 

@@ -7,10 +7,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from local_duel.lines.meaning import Encoder, encoder
-from local_duel.lines.rank import Scene, best
-from local_duel.models import MEANING_DIR, MissingModelError
-from local_duel.settings import Settings
+from local_duel.core.settings import Settings
+from local_duel.core.weights import MEANING_DIR, MissingModelError
+from local_duel.pipeline.meaning import Encoder, encoder
+from local_duel.pipeline.rank import Scene, best
 
 MODELS = Settings().models_dir
 TEXTS = [

@@ -9,13 +9,13 @@ from pipecat.frames.frames import LLMContextFrame
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.tests.utils import run_test
 
-from local_duel.lines.duel_state import DuelState
-from local_duel.lines.line import CueFrame
-from local_duel.lines.nudge import cue_words, lexicon, lexicons_for, nudge
-from local_duel.lines.script import Script
-from local_duel.lines.turn import Prompter
-from local_duel.models import llm_path
-from local_duel.settings import Settings
+from local_duel.core.settings import Settings
+from local_duel.core.weights import llm_path
+from local_duel.pipeline.duel_state import DuelState
+from local_duel.pipeline.frames import CueFrame
+from local_duel.pipeline.nudge import cue_words, lexicon, lexicons_for, nudge
+from local_duel.pipeline.script import Script
+from local_duel.pipeline.turn import Prompter
 from local_duel.show.cast import Cast
 from local_duel.show.move import hook, plain
 from local_duel.show.phase import Phase

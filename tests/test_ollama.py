@@ -26,6 +26,7 @@ import pytest
 from aiohttp import web
 
 from local_duel.engine import ollama
+from local_duel.engine.modelfile import read_modelfile
 from local_duel.engine.ollama import (
     ModelNotFoundError,
     OllamaUnreachableError,
@@ -36,8 +37,7 @@ from local_duel.engine.ollama import (
     prepare,
     provision_bundled,
 )
-from local_duel.lines.modelfile import read_modelfile
-from local_duel.lines.prompt_style import BUNDLED_MODEL, prompt_style
+from local_duel.engine.prompt_style import BUNDLED_MODEL, prompt_style
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELFILE = ROOT / "models" / "Modelfile"
@@ -424,8 +424,8 @@ async def test_imitation_engine_provisions_then_prompts_each_agent_by_its_model(
     """`Engine` pointed at an Ollama: it creates the bundled model on entry, and an agent
     on an instruction-tuned model gets the chat view while the bundled one keeps the
     screenplay. Run against the imitation only."""
+    from local_duel.core.settings import Settings
     from local_duel.engine import ExternalEngine, ModelChoiceError
-    from local_duel.settings import Settings
     from local_duel.show.cast import Agent, Cast
 
     imitation.add("llama3.2", template=LLAMA3_TEMPLATE)

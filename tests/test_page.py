@@ -186,7 +186,7 @@ def test_the_page_says_the_engine_is_warming_up_then_ready_and_when_the_stage_is
     import sys
     from pathlib import Path
 
-    from local_duel.engine import free_port
+    from local_duel.core.child import free_port
 
     port = free_port()
     process = subprocess.Popen(

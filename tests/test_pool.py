@@ -11,7 +11,7 @@ import websockets
 
 from helpers import copy_of_flows, serving
 from local_duel.bench.listener import CLIENT_READY, Heard, hear
-from local_duel.processes.serve import llm_server_process
+from local_duel.bench.serve import llm_server_process
 from test_stream import CAST, health, post
 
 SLOTS = 2

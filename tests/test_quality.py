@@ -1,8 +1,8 @@
 """The quality benchmark's metrics on hand-made lines: each can be true and false."""
 
 from local_duel.bench.metrics import Yardstick, distinct_2, judge, summarise
-from local_duel.lines.line import Line
-from local_duel.lines.stock import FALLBACK_LINES
+from local_duel.pipeline.line import Line
+from local_duel.pipeline.stock import FALLBACK_LINES
 
 YARD = Yardstick(
     topic="🐙 octopuses are smarter than cats 🐱",
@@ -88,7 +88,7 @@ def test_rejudge_scores_the_kept_lines_again(tmp_path):
     import shutil
 
     from helpers import local_duel
-    from local_duel.settings import ROOT
+    from local_duel.core.paths import ROOT
 
     shutil.copy(ROOT / "bench" / "quality.json", tmp_path / "quality.json")
     kept = json.loads((tmp_path / "quality.json").read_text())
@@ -133,8 +133,8 @@ def test_a_word_limit_is_read_from_the_move_or_the_direction_and_counted_over_it
 def test_the_dev_split_borrows_the_default_flow_and_shares_nothing_with_the_held_out_one():
     """Sampling and ranker choices are tried on bench/dev, so the held-out scenes stay unseen."""
     from local_duel.bench.quality import HELD_OUT, scenes
-    from local_duel.lines.words import word_limit
-    from local_duel.settings import ROOT
+    from local_duel.core.paths import ROOT
+    from local_duel.pipeline.words import word_limit
 
     dev, held_out = scenes(ROOT / "bench" / "dev"), scenes(HELD_OUT)
     assert {s.flow.name for s in dev} >= {"flirt_roast", "bake-off"}

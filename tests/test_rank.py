@@ -1,6 +1,6 @@
 """Sample and rank on hand-made candidates: the line worth speaking wins, unfit ones never do."""
 
-from local_duel.lines.rank import Scene, best, fit, score
+from local_duel.pipeline.rank import Scene, best, fit, score
 
 NAMES = ["Max", "Ava"]
 

@@ -8,13 +8,13 @@ what Voicebox would speak.
 from pipecat.frames.frames import LLMFullResponseEndFrame, LLMFullResponseStartFrame
 from pipecat.tests.utils import run_test
 
-from local_duel.lines.line import CueFrame, Line, LineFrame
-from local_duel.lines.script import Script
-from local_duel.lines.stock import FALLBACK_LINES
-from local_duel.lines.turn import MAX_ATTEMPTS, LineEditor
-from local_duel.lines.writer import CandidateFrame
-from local_duel.models import llm_path
-from local_duel.settings import Settings
+from local_duel.core.settings import Settings
+from local_duel.core.weights import llm_path
+from local_duel.pipeline.frames import CueFrame, DraftFrame, LineFrame
+from local_duel.pipeline.line import Line
+from local_duel.pipeline.script import Script
+from local_duel.pipeline.stock import FALLBACK_LINES
+from local_duel.pipeline.turn import MAX_ATTEMPTS, LineEditor
 from local_duel.show.cast import DEFAULT_CAST, Cast
 from local_duel.show.rating import STEER, listed_words, profane, steer_for, steering, vocabulary
 
@@ -29,7 +29,7 @@ async def spoken(candidates: list[str], rating: str, attempt: int = 1) -> list[s
     frames = [
         CueFrame(Line("Ava", "roast", 1, "", attempts=attempt)),
         LLMFullResponseStartFrame(),
-        *(CandidateFrame(text, 12, None) for text in candidates),
+        *(DraftFrame(text, 12, None) for text in candidates),
         LLMFullResponseEndFrame(),
     ]
     down, _ = await run_test(editor, frames_to_send=frames)

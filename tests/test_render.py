@@ -19,8 +19,8 @@ import psutil
 import pytest
 
 from helpers import ROOT
-from local_duel.lines.line import clean
-from local_duel.settings import Settings
+from local_duel.core.settings import Settings
+from local_duel.pipeline.line import clean
 from test_flow import GOOD
 
 
@@ -141,7 +141,7 @@ def test_a_short_default_duel_names_its_topic(tmp_path):
     """The bundled flow and model, as a user first hears them, with a topic of the
     user's: some line names it, every line is words only, and the duel is rated family."""
     from helpers import local_duel
-    from local_duel.lines.words import stems
+    from local_duel.pipeline.words import stems
     from local_duel.show.rating import profane
 
     topic = "tabs versus spaces"

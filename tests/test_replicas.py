@@ -16,8 +16,8 @@ from pytest_postgresql.janitor import DatabaseJanitor
 from helpers import copy_of_flows, nginx, nginx_conf, server_process, serving
 from local_duel.bench.crowd import gather_crowd
 from local_duel.bench.listener import Heard, hear
-from local_duel.processes.child import end, free_port
-from local_duel.processes.serve import wait_until_answered
+from local_duel.bench.serve import wait_until_answered
+from local_duel.core.child import end, free_port
 from redis_server import emptied
 from test_audience import send
 from test_hostile_input import first_event

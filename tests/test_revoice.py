@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 
+from local_duel.core.settings import Settings
+from local_duel.core.weights import voices_dir
 from local_duel.history.records import NewDuel, StoredLine
 from local_duel.history.revoice import NothingToRevoice, Revoicing
 from local_duel.history.store import DuelStore
-from local_duel.models import voices_dir
-from local_duel.settings import Settings
-from local_duel.stage.voice import UnknownVoiceError, Voices
+from local_duel.pipeline.voice import UnknownVoiceError, Voices
 
 VOICE = "en_US-joe-medium"
 

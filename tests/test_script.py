@@ -1,7 +1,7 @@
 """The prompt each speaker reads, and the template that turns it into a screenplay."""
 
-from local_duel.lines.line import Line
-from local_duel.lines.script import Script
+from local_duel.pipeline.line import Line
+from local_duel.pipeline.script import Script
 
 
 def _script() -> Script:

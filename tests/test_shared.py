@@ -6,11 +6,11 @@ import asyncio
 
 import pytest
 
+from local_duel.core.shared import InProcess, InRedis
+from local_duel.server.admission import HOLD_SECONDS, LEASE_SECONDS, RUNNING_RETRY_SECONDS, Stage
 from local_duel.server.limits import RateLimited, StartRate
 from local_duel.server.schemas import DuelRequest
-from local_duel.server.stage import HOLD_SECONDS, LEASE_SECONDS, RUNNING_RETRY_SECONDS, Stage
 from local_duel.server.tickets import Ticket, Tickets
-from local_duel.shared import InProcess, InRedis
 from local_duel.show.cast import DEFAULT_CAST, Cast
 
 

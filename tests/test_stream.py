@@ -251,7 +251,7 @@ def test_an_llm_that_never_answers_is_reported_and_the_server_stays_up(tmp_path)
     import urllib.request
     from pathlib import Path
 
-    from local_duel.engine import free_port
+    from local_duel.core.child import free_port
 
     port, dead = free_port(), free_port()
     env = {**os.environ, "LOCAL_DUEL_LLM_URL": f"http://127.0.0.1:{dead}/v1"}

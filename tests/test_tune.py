@@ -13,11 +13,11 @@ import pytest
 import torch
 import yaml
 
-from local_duel import ROOT
+from local_duel.bench.serve import wait_until_answered
+from local_duel.core.child import end, free_port
+from local_duel.core.paths import ROOT
+from local_duel.core.weights import ADAPTER_FILE, LLM_FILE, RECIPE_FILE
 from local_duel.engine.embedded import TEMPLATE, llama_server
-from local_duel.models import ADAPTER_FILE, LLM_FILE, RECIPE_FILE
-from local_duel.processes.child import end, free_port
-from local_duel.processes.serve import wait_until_answered
 from local_duel.tune import corpus, lora_gguf
 from local_duel.tune.train import IGNORE, Hyper, encode, load_model, load_tokenizer, mean_loss, tune
 

@@ -7,10 +7,10 @@ import numpy as np
 import psutil
 import pytest
 
-from local_duel.models import voices_dir
-from local_duel.processes import heap
-from local_duel.settings import Settings
-from local_duel.stage.voice import PHRASE_WORDS, UnknownVoiceError, Voices, phrases
+from local_duel.core import heap
+from local_duel.core.settings import Settings
+from local_duel.core.weights import voices_dir
+from local_duel.pipeline.voice import PHRASE_WORDS, UnknownVoiceError, Voices, phrases
 
 SENTENCE = "I think pineapple on pizza is a crime, and I will not apologise for saying so."
 RATE = 24000

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import psutil
 
+from local_duel.core.settings import Settings
+from local_duel.core.weights import BASE_SUFFIX
 from local_duel.engine.embedded import EmbeddedEngine
-from local_duel.models import BASE_SUFFIX
-from local_duel.settings import Settings
 
 
 async def run(out: Path) -> dict:

@@ -3,7 +3,7 @@ size against one that follows the machine.
 
 The same arrivals reach two servers in turn: one that admits `LOCAL_DUEL_MAX_DUELS`
 whatever comes (what the stage was before it learned), and one whose stage shrinks while
-lines come late at two drafts (local_duel.stage.pace). Each server is warmed by one duel
+lines come late at two drafts (local_duel.pipeline.pace). Each server is warmed by one duel
 alone first. An arrival turned away (429) is counted, not retried. Per server it reports
 how many duels were admitted and ended, and what their listeners heard.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from local_duel.bench.duels import Server, _duel, _summary
 from local_duel.bench.listener import Heard, Refused, listen
-from local_duel.settings import Settings
+from local_duel.core.settings import Settings
 from local_duel.show.cast import DEFAULT_TOPIC
 
 ARRIVALS = 8

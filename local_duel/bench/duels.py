@@ -20,17 +20,18 @@ import psutil
 from PIL import Image, ImageDraw
 
 from local_duel.bench.listener import Heard, listen
-from local_duel.lines import generation
-from local_duel.lines.duel_state import DuelState
-from local_duel.lines.line import Line
-from local_duel.lines.script import Script
-from local_duel.lines.stock import FALLBACK_LINES
-from local_duel.models import voices_dir
-from local_duel.processes.serve import ServerProcess
-from local_duel.settings import Settings
+from local_duel.bench.serve import ServerProcess
+from local_duel.core.settings import Settings
+from local_duel.core.weights import voices_dir
+from local_duel.pipeline import generation
+from local_duel.pipeline.duel_state import DuelState
+from local_duel.pipeline.events import DuelEvent
+from local_duel.pipeline.line import Line
+from local_duel.pipeline.script import Script
+from local_duel.pipeline.stock import FALLBACK_LINES
+from local_duel.pipeline.voice import Voices
 from local_duel.show.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast
-from local_duel.stage.events import DuelEvent
-from local_duel.stage.voice import Voices
+from local_duel.show.placeholders import fill
 
 TARGETS = {
     "dead_air_median_s": "≤ 0.050",
@@ -139,7 +140,7 @@ async def _direct_rate(engine_url: str, flow: dict, heard: Heard, settings: Sett
     cast, topic = Cast.model_validate(started["cast"]), started["topic"]
     opening = DuelState.opening(cast, topic, started["phases"][0])
     nodes = flow["config"]["nodes"]
-    scene = generation.fill(nodes[flow["config"]["initial_node"]]["role_message"], opening.placeholders())
+    scene = fill(nodes[flow["config"]["initial_node"]]["role_message"], opening.placeholders())
     script, app_tokens, app_seconds, direct_tokens, direct_seconds = Script(), 0, 0.0, 0, 0.0
     texts = {(t["turn"]): t["text"] for t in heard.named(DuelEvent.LINE_TEXT)}
     starts = heard.named(DuelEvent.LINE_STARTED)
@@ -150,7 +151,7 @@ async def _direct_rate(engine_url: str, flow: dict, heard: Heard, settings: Sett
             partner = next(name for name in cast.names if name != speaker)
             task = " ".join(m["content"] for m in nodes[start["phase"]]["task_messages"])
             now = DuelState(cast, topic, start["phase"], speaker, partner, turn)
-            script.direct(start["phase"], generation.fill(task, now.placeholders()))
+            script.direct(start["phase"], fill(task, now.placeholders()))
             body = {
                 "model": settings.llm_model, "stream": True, "max_tokens": settings.max_tokens,
                 "temperature": generation.temperature(settings.temperature, 1),

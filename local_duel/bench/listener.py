@@ -14,7 +14,7 @@ import websockets
 from pipecat.frames.frames import InputAudioRawFrame, InputTransportMessageFrame, OutputTransportMessageFrame
 from pipecat.serializers.protobuf import ProtobufFrameSerializer
 
-from local_duel.stage.events import DuelEvent
+from local_duel.pipeline.events import DuelEvent
 
 CLIENT_READY = {"label": "rtvi-ai", "type": "client-ready", "id": "listener", "data": {"version": "1.0.0", "about": {"library": "local-duel-listener"}}}
 UNDERRUN = 0.02  # starvation shorter than this is delivery jitter, not a gap you hear

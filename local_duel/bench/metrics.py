@@ -1,7 +1,7 @@
 """What makes a line worth hearing, measured: the metrics of `local-duel bench quality`.
 
 Every metric but phase adherence is lexical (stems and word n-grams from
-`local_duel.lines.words`); phase adherence is by meaning (`local_duel.lines.meaning`, the
+`local_duel.pipeline.words`); phase adherence is by meaning (`local_duel.pipeline.meaning`, the
 encoder the ranker uses), because a line follows a direction without using its words.
 All are deterministic, so the same lines always get the same numbers. The README
 defines each one.
@@ -10,12 +10,12 @@ defines each one.
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from local_duel.lines.line import Line
-from local_duel.lines.meaning import Encoder, encoder
-from local_duel.lines.rank import generic, stuffed
-from local_duel.lines.stock import FALLBACK_LINES
-from local_duel.lines.words import bigrams, echoes, spoken, stems, word_limit, words
-from local_duel.settings import Settings
+from local_duel.core.settings import Settings
+from local_duel.pipeline.line import Line
+from local_duel.pipeline.meaning import Encoder, encoder
+from local_duel.pipeline.rank import generic, stuffed
+from local_duel.pipeline.stock import FALLBACK_LINES
+from local_duel.pipeline.words import bigrams, echoes, spoken, stems, word_limit, words
 from local_duel.show.rating import profane
 
 

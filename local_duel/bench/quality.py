@@ -17,11 +17,12 @@ from pathlib import Path
 import yaml
 
 from local_duel.bench.metrics import Yardstick, judge, summarise
-from local_duel.duel import Duel
+from local_duel.core.paths import ROOT
+from local_duel.core.settings import Settings
 from local_duel.engine import Engine, engine_for
-from local_duel.lines.line import Line
-from local_duel.lines.meaning import encoder
-from local_duel.settings import ROOT, Settings
+from local_duel.pipeline.duel import Duel
+from local_duel.pipeline.line import Line
+from local_duel.pipeline.meaning import encoder
 from local_duel.show.cast import Cast
 from local_duel.show.flow import DuelFlow, load_flow
 

@@ -27,8 +27,8 @@ from pipecat.serializers.protobuf import ProtobufFrameSerializer
 from local_duel.bench.crowd import Crowd, gather_crowd
 from local_duel.bench.duels import p95
 from local_duel.bench.listener import CLIENT_READY, Heard, hear, listen
-from local_duel.processes.redis_server import throwaway_redis
-from local_duel.processes.serve import ServerProcess, llm_server_process
+from local_duel.bench.redis_server import throwaway_redis
+from local_duel.bench.serve import ServerProcess, llm_server_process
 
 CAST = {
     "first": {"name": "Max", "persona": "a smug engineer", "voice": "en_US-joe-medium"},

@@ -3,15 +3,14 @@ Ollama. Both serve the same OpenAI-compatible API at `Engine.url`, which is all 
 ever sees; what differs (supervision, which models exist, how each is prompted) stays
 behind the `Engine` interface."""
 
+from local_duel.core.settings import Settings
+from local_duel.core.shared import InProcess, Shared
 from local_duel.engine.base import Engine, EngineError, ModelChoiceError, ModelInfo
 from local_duel.engine.embedded import EmbeddedEngine
 from local_duel.engine.external import ExternalEngine
 from local_duel.engine.pool import LlmPool
-from local_duel.processes.child import free_port
-from local_duel.settings import Settings
-from local_duel.shared import InProcess, Shared
 
-__all__ = ["EmbeddedEngine", "Engine", "EngineError", "ExternalEngine", "LlmPool", "ModelChoiceError", "ModelInfo", "engine_for", "free_port"]
+__all__ = ["EmbeddedEngine", "Engine", "EngineError", "ExternalEngine", "LlmPool", "ModelChoiceError", "ModelInfo", "engine_for"]
 
 
 def engine_for(settings: Settings, shared: Shared | None = None) -> Engine:

@@ -5,9 +5,8 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from local_duel.errors import LocalDuelError
-from local_duel.lines.prompt_style import PromptStyle
-from local_duel.settings import Settings
+from local_duel.core.errors import LocalDuelError
+from local_duel.core.settings import PromptStyle, Settings
 from local_duel.show.cast import Cast
 
 

@@ -25,12 +25,13 @@ from pathlib import Path
 
 from loguru import logger
 
+from local_duel.core.child import end, free_port
+from local_duel.core.gguf import GGUFError, chat_template
+from local_duel.core.paths import ROOT
+from local_duel.core.settings import PromptStyle, Settings
+from local_duel.core.weights import BASE_SUFFIX, adapter_path, llm_path
 from local_duel.engine.base import Engine, EngineError, ModelChoiceError, ModelInfo, answers
-from local_duel.engine.gguf import GGUFError, chat_template
-from local_duel.lines.prompt_style import PromptStyle, prompt_style
-from local_duel.models import BASE_SUFFIX, adapter_path, llm_path
-from local_duel.processes.child import end, free_port
-from local_duel.settings import ROOT, Settings
+from local_duel.engine.prompt_style import prompt_style
 
 TEMPLATE = ROOT / "models" / "screenplay.jinja"
 STARTUP_SECONDS = 120

@@ -7,11 +7,10 @@ import time
 
 from loguru import logger
 
+from local_duel.core.settings import PromptStyle, Settings
 from local_duel.engine import ollama
 from local_duel.engine.base import Engine, EngineError, ModelChoiceError, ModelInfo, answers
-from local_duel.lines.modelfile import ModelfileError
-from local_duel.lines.prompt_style import PromptStyle
-from local_duel.settings import Settings
+from local_duel.engine.modelfile import ModelfileError
 
 PATIENCE_SECONDS = 10
 

@@ -5,7 +5,7 @@ API, like every other engine. What only Ollama has is handled here with the offi
 `ollama` client on its native API: is the server there, does it have each agent's model,
 create the bundled model from the GGUF if it is missing (no internet: the weights are
 uploaded from `models/`, never pulled), which models can a user pick, and how each one
-wants to be prompted (by the rules of `local_duel.lines.prompt_style`).
+wants to be prompted (by the rules of `local_duel.engine.prompt_style`).
 
 `local-duel ollama provision` creates the bundled model and exits; compose.yaml runs
 that as the one-shot `ollama-init` service before the app starts.
@@ -19,10 +19,11 @@ from pathlib import Path
 import httpx
 from ollama import AsyncClient, ResponseError
 
-from local_duel.errors import LocalDuelError
-from local_duel.lines.modelfile import MODELFILE, read_modelfile
-from local_duel.lines.prompt_style import BUNDLED_MODEL, PromptStyle, canonical, prompt_style
-from local_duel.models import FETCH_COMMAND
+from local_duel.core.errors import LocalDuelError
+from local_duel.core.settings import PromptStyle
+from local_duel.core.weights import FETCH_COMMAND
+from local_duel.engine.modelfile import MODELFILE, read_modelfile
+from local_duel.engine.prompt_style import BUNDLED_MODEL, canonical, prompt_style
 
 PROVISION_COMMAND = "local-duel ollama provision"
 COMPOSE_PROVISION_COMMAND = "docker compose run --rm ollama-init"

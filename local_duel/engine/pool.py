@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import aiohttp
 from loguru import logger
 
+from local_duel.core.settings import PromptStyle, Settings
+from local_duel.core.shared import Shared
 from local_duel.engine.base import (
     Engine,
     EngineError,
@@ -36,9 +38,7 @@ from local_duel.engine.base import (
     answers,
     warm_at,
 )
-from local_duel.lines.prompt_style import PromptStyle, prompt_style
-from local_duel.settings import Settings
-from local_duel.shared import Shared
+from local_duel.engine.prompt_style import prompt_style
 
 CHECK_SECONDS = 0.5  # how often each server's health is asked: a dead one is noticed within a second
 START_SECONDS = 60

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
+from local_duel.core.settings import Settings
+from local_duel.core.weights import voices_dir
 from local_duel.history import audio
 from local_duel.history.records import NewDuel, StoredLine
 from local_duel.history.store import DuelStore
-from local_duel.models import voices_dir
-from local_duel.settings import Settings
+from local_duel.pipeline.voice import Voices
 from local_duel.show.flow import DEFAULT_FLOW
-from local_duel.stage.voice import Voices
 
 LINES = [
     "So, you write code for a living? That explains the posture.",

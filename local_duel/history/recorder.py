@@ -16,11 +16,12 @@ from loguru import logger
 from pipecat.frames.frames import EndFrame, Frame, OutputAudioRawFrame, TTSAudioRawFrame, TTSStartedFrame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
+from local_duel.core.settings import Settings
 from local_duel.history import audio
 from local_duel.history.records import NewDuel, StoredLine
 from local_duel.history.store import DuelStore
-from local_duel.lines.line import Line, LineFrame
-from local_duel.settings import Settings
+from local_duel.pipeline.frames import LineFrame
+from local_duel.pipeline.line import Line
 from local_duel.show.cast import Cast
 from local_duel.show.flow import DuelFlow
 

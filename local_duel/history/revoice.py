@@ -16,7 +16,7 @@ from loguru import logger
 from local_duel.history import audio
 from local_duel.history.records import DuelDetail, NewDuel
 from local_duel.history.store import DuelRunningError, DuelStore
-from local_duel.stage.voice import Voice, Voices
+from local_duel.pipeline.voice import Voice, Voices
 
 WAITING = 4  # re-voicings that may wait behind the one being spoken
 

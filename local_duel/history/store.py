@@ -15,10 +15,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from local_duel.errors import LocalDuelError
-from local_duel.history.models import DuelAudioRow, DuelRow, LineRow
+from local_duel.core.errors import LocalDuelError
+from local_duel.core.settings import Settings
 from local_duel.history.records import DuelDetail, DuelPage, DuelSummary, NewDuel, StoredLine
-from local_duel.settings import Settings
+from local_duel.history.rows import DuelAudioRow, DuelRow, LineRow
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # How long a running duel's claim holds without news from its server; the server renews

@@ -11,27 +11,29 @@ from fastapi.staticfiles import StaticFiles
 from loguru import logger
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from local_duel.core.paths import ROOT
+from local_duel.core.settings import Settings
+from local_duel.core.shared import shared_for
+from local_duel.core.weights import voices_dir
 from local_duel.engine import LlmPool, engine_for
 from local_duel.history.leases import hold_leases, owner_id
 from local_duel.history.revoice import Revoicing
 from local_duel.history.store import DuelStore
-from local_duel.lines.meaning import encoder
-from local_duel.lines.nudge import lexicons_for
-from local_duel.models import voices_dir
-from local_duel.server import api, duels, stream
+from local_duel.pipeline.meaning import encoder
+from local_duel.pipeline.nudge import lexicons_for
+from local_duel.pipeline.pace import Pace
+from local_duel.pipeline.voice import Voices
+from local_duel.server.admission import Stage, hold_places
 from local_duel.server.catalog import FlowCatalog
 from local_duel.server.errors import HANDLERS, SafeJSONResponse
 from local_duel.server.guard import PageHeaders, SameOrigin, allowed_hosts
 from local_duel.server.lan import AccessCode
 from local_duel.server.limits import ENVELOPE, BodyLimit, StartRate
-from local_duel.server.relay import relay_client
-from local_duel.server.stage import Stage, hold_places
+from local_duel.server.routes import api, duels
 from local_duel.server.tickets import Tickets
-from local_duel.settings import ROOT, Settings
-from local_duel.shared import shared_for
+from local_duel.server.ws import stream
+from local_duel.server.ws.relay import relay_client
 from local_duel.show.rating import steer_for
-from local_duel.stage.pace import Pace
-from local_duel.stage.voice import Voices
 
 PAGE = ROOT / "web" / "dist"
 

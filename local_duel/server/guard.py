@@ -26,7 +26,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from local_duel.settings import Settings
+from local_duel.core.settings import Settings
 
 LOOPBACK = ["127.0.0.1", "localhost", "[::1]"]
 WILDCARDS = {"0.0.0.0", "::", ""}

@@ -6,7 +6,7 @@ import math
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from local_duel.shared import Shared
+from local_duel.core.shared import Shared
 
 WINDOW = 60.0  # seconds
 ENVELOPE = 16 * 1024  # multipart headers and boundaries around an uploaded file

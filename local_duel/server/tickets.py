@@ -6,9 +6,9 @@ import json
 import secrets
 from dataclasses import dataclass
 
-from local_duel.lines.prompt_style import PromptStyle
+from local_duel.core.settings import PromptStyle
+from local_duel.core.shared import Shared
 from local_duel.server.schemas import DuelRequest
-from local_duel.shared import Shared
 
 TICKET_SECONDS = 60.0
 

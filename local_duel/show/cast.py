@@ -5,7 +5,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, Field, model_validator
 
-from local_duel.settings import ROOT
+from local_duel.core.paths import ROOT
 from local_duel.show.plain_text import OneLine, SpeakerName
 
 DEFAULT_CAST = ROOT / "flows" / "casts" / "default.yaml"

@@ -15,12 +15,11 @@ from pipecat.flows import Flow, FlowConfig
 from pipecat.flows.exceptions import FlowError
 from pydantic import ValidationError
 
-from local_duel.errors import LocalDuelError
-from local_duel.lines.duel_state import PLACEHOLDERS
-from local_duel.lines.generation import fill, placeholders
-from local_duel.lines.turn import Turns
-from local_duel.show.flow_bounds import MAX_FLOW_BYTES, check_json, check_yaml
+from local_duel.core.errors import LocalDuelError
+from local_duel.core.settings import MAX_FLOW_BYTES
+from local_duel.show.flow_bounds import check_json, check_yaml
 from local_duel.show.phase import HANDLER, Phase, phase_of
+from local_duel.show.placeholders import FLOW_PLACEHOLDERS, fill, placeholders
 
 DEFAULT_FLOW = "flirt_roast"  # flows/flirt_roast.yaml: the duel the page and `render` start with
 
@@ -116,11 +115,11 @@ def _check(config: FlowConfig) -> None:
             raise ValueError(f"node '{name}' offers LLM functions; a duel's turns are driven by `{HANDLER}`, not tool calls")
         for text in [node.role_message or "", *(m.content for m in node.task_messages)]:
             for key in placeholders(text):
-                if key not in PLACEHOLDERS:
+                if key not in FLOW_PLACEHOLDERS:
                     raise ValueError(
-                        f"node '{name}' uses '{{{{ {key} }}}}'; a duel fills {', '.join(sorted(PLACEHOLDERS))}"
+                        f"node '{name}' uses '{{{{ {key} }}}}'; a duel fills {', '.join(sorted(FLOW_PLACEHOLDERS))}"
                     )
-    Flow(config, handlers=Turns)  # resolves every handler a node names, as a duel will
+    Flow(config, handlers={HANDLER: _take_turn})  # resolves every handler a node names, as a duel will
 
 
 def _phases(config: FlowConfig, max_turns: int | None) -> list[Phase]:
@@ -137,3 +136,8 @@ def _phases(config: FlowConfig, max_turns: int | None) -> list[Phase]:
         if phase.rating:
             raise ValueError(f"node '{phase.name}': `rating` rates the whole flow, so it goes on the first node, '{order[0].name}'")
     return order
+
+
+async def _take_turn(action: dict, flow_manager) -> None:
+    """What `_check` resolves a flow's handlers against: a duel's `Turns.take_turn`
+    plays the turn; a flow is only checked here."""

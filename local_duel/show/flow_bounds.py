@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import yaml
 
+from local_duel.core.settings import MAX_FLOW_BYTES
+
 MAX_DEPTH = 32  # the bundled flow nests 5 deep
-MAX_FLOW_BYTES = 64 * 1024  # a flow file, uploaded or on disk
 MAX_EXPANDED = MAX_FLOW_BYTES  # characters, aliases expanded: no more than a flow file may hold
 
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)

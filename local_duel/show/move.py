@@ -10,7 +10,7 @@ import random
 import re
 from collections.abc import Sequence
 
-from local_duel.lines.generation import fill, placeholders
+from local_duel.show.placeholders import MOVE_PLACEHOLDERS, fill, placeholders
 
 # Phases without their own list: moves that suit any phase, each pointing the line at
 # the topic, the partner's last line, or a persona.
@@ -22,7 +22,6 @@ DEFAULT_MOVES = (
     "speaking as {{ speaker.persona }}, about {{ topic }}",
     "with a surprising fact about {{ topic }}",
 )
-PLACEHOLDERS = {"speaker", "partner", "topic", "speaker.persona", "partner.persona"}
 _CLAUSE = re.compile(r",|;|:|\(|\s(?:who|that|which|whose|and|but|with)\s", re.IGNORECASE)
 _SYMBOLS = re.compile(r"[^\w\s'’.,!?&-]")
 HOOK_WORDS = 6  # a persona's short form, as a cue carries it
@@ -57,8 +56,8 @@ def check_moves(node: str, moves) -> tuple[str, ...]:
         raise ValueError(f"node '{node}': `moves` must be a list of non-empty texts, not {moves!r}")
     for move in moves:
         for key in placeholders(move):
-            if key not in PLACEHOLDERS:
-                raise ValueError(f"node '{node}': move {move!r} uses '{{{{ {key} }}}}'; moves fill {', '.join(sorted(PLACEHOLDERS))}")
+            if key not in MOVE_PLACEHOLDERS:
+                raise ValueError(f"node '{node}': move {move!r} uses '{{{{ {key} }}}}'; moves fill {', '.join(sorted(MOVE_PLACEHOLDERS))}")
     return tuple(moves)
 
 

@@ -19,8 +19,8 @@ from typing import Literal
 from better_profanity import Profanity
 from better_profanity.constants import ALLOWED_CHARACTERS
 
-from local_duel.models import llm_path
-from local_duel.settings import Settings
+from local_duel.core.settings import Settings
+from local_duel.core.weights import llm_path
 
 Rating = Literal["family", "adult"]
 RATINGS: tuple[Rating, ...] = ("family", "adult")

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import yaml
 
-from local_duel.audience.heckle import direction as heckle_direction
-from local_duel.lines.words import spoken, word_limit
-from local_duel.settings import ROOT
+from local_duel.core.paths import ROOT
+from local_duel.pipeline.heckle import direction as heckle_direction
+from local_duel.pipeline.words import spoken, word_limit
 
 CORPUS = ROOT / "corpus"
 SPLITS = ("train", "held_out")

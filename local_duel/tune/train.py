@@ -22,7 +22,8 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from local_duel import ROOT, models
+from local_duel.core import weights
+from local_duel.core.paths import ROOT
 from local_duel.tune import corpus, lora_gguf
 
 IGNORE = -100  # the label of a token the model is not taught
@@ -200,12 +201,12 @@ def tune(
     from peft import LoraConfig, get_peft_model, get_peft_model_state_dict
 
     started = time.monotonic()
-    out_dir = out_dir or models_dir / Path(models.ADAPTER_FILE).parent
+    out_dir = out_dir or models_dir / Path(weights.ADAPTER_FILE).parent
     torch.set_num_threads(os.cpu_count() or 1)
     torch.manual_seed(hyper.seed)
     rng = random.Random(hyper.seed)
     bf16 = native_bf16() if hyper.bf16 is None else hyper.bf16
-    base_path = models.llm_path(models_dir)
+    base_path = weights.llm_path(models_dir)
     train_scenes, held_scenes = corpus.load("train", corpus_dir), corpus.load("held_out", corpus_dir)
     if not train_scenes:
         raise corpus.CorpusError(f"{corpus_dir / 'train'}: no scenes to train on")
@@ -268,7 +269,7 @@ def tune(
 
     recipe = {
         "base_model": base_path.name,
-        "base_sha256": models.sha256(base_path),
+        "base_sha256": weights.sha256(base_path),
         "corpus_digest": corpus.digest(corpus_dir),
         "corpus_files": corpus.files(corpus_dir),
         "hyperparameters": {**asdict(hyper), "targets": list(hyper.targets), "bf16": bf16},
@@ -286,11 +287,11 @@ def tune(
     }
     recipe["wall_seconds"] = round(time.monotonic() - started, 1)
     adapter = lora_gguf.write(
-        out_dir / Path(models.ADAPTER_FILE).name, get_peft_model_state_dict(model), hyper.alpha,
+        out_dir / Path(weights.ADAPTER_FILE).name, get_peft_model_state_dict(model), hyper.alpha,
         model.get_base_model().config.num_hidden_layers, recipe_json=json.dumps(recipe, sort_keys=True), f16=True,
     )
-    recipe["adapter_sha256"] = models.sha256(adapter)
-    recipe_path = out_dir / Path(models.RECIPE_FILE).name
+    recipe["adapter_sha256"] = weights.sha256(adapter)
+    recipe_path = out_dir / Path(weights.RECIPE_FILE).name
     recipe_path.write_text(json.dumps(recipe, indent=2) + "\n", encoding="utf-8")
     say(f"wrote {adapter} and {recipe_path} in {recipe['wall_seconds']} s "
         f"({recipe['seconds_per_step']} s/step, {recipe['tokens_per_second']} tokens/s)")

@@ -3,20 +3,21 @@ benchmark's direct replay."""
 
 import pytest
 
-from local_duel.lines import generation
+from local_duel.pipeline import generation
+from local_duel.show.placeholders import fill
 
 STATE = {"first": {"name": "Max"}, "speaker": "Ava", "speaker.persona": "a comedian", "turn": 3}
 
 
 def test_fill_walks_nested_state_and_takes_flat_dotted_keys_as_they_are():
     text = "{{ first.name }} and {{speaker}}, {{ speaker.persona }}, turn {{ turn }}, \\{{ topic }}"
-    assert generation.fill(text, STATE) == "Max and Ava, a comedian, turn 3, \\{{ topic }}"
+    assert fill(text, STATE) == "Max and Ava, a comedian, turn 3, \\{{ topic }}"
 
 
 def test_fill_names_a_missing_placeholder_unless_told_what_to_put():
     with pytest.raises(KeyError, match="second.name"):
-        generation.fill("{{ second.name }}", STATE)
-    assert generation.fill("[{{ second.name }}]", STATE, missing="") == "[]"
+        fill("{{ second.name }}", STATE)
+    assert fill("[{{ second.name }}]", STATE, missing="") == "[]"
 
 
 def test_a_retry_is_hotter_and_its_seeds_never_meet_the_attempt_before():

@@ -26,20 +26,20 @@ from pipecat.pipeline.pipeline import Pipeline
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.tests.utils import SleepFrame, run_test
 
-from local_duel.audience.announcer import Announcer, LineEnder
-from local_duel.duel import Duel
-from local_duel.lines.duel_state import PLACEHOLDERS, DuelState
-from local_duel.lines.generation import fill
-from local_duel.lines.line import CueFrame, Line, LineFrame
-from local_duel.lines.script import Script
-from local_duel.lines.stock import FALLBACK_LINES
-from local_duel.lines.turn import MAX_ATTEMPTS, LineEditor
-from local_duel.lines.writer import CandidateFrame
-from local_duel.settings import Settings
+from local_duel.core.settings import Settings
+from local_duel.pipeline.announcer import Announcer, LineEnder
+from local_duel.pipeline.duel import Duel
+from local_duel.pipeline.duel_state import DuelState
+from local_duel.pipeline.frames import CueFrame, DraftFrame, LineFrame
+from local_duel.pipeline.line import Line
+from local_duel.pipeline.lookahead import Lookahead, Playout
+from local_duel.pipeline.pace import FEWEST, Pace
+from local_duel.pipeline.script import Script
+from local_duel.pipeline.stock import FALLBACK_LINES
+from local_duel.pipeline.turn import MAX_ATTEMPTS, LineEditor
 from local_duel.show.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast
 from local_duel.show.flow import DEFAULT_FLOW, load_flow
-from local_duel.stage.lookahead import Lookahead, Playout
-from local_duel.stage.pace import FEWEST, Pace
+from local_duel.show.placeholders import FLOW_PLACEHOLDERS, fill
 
 CAST = Cast.from_file(DEFAULT_CAST)
 MAX, AVA = CAST.first.name, CAST.second.name
@@ -53,7 +53,7 @@ def _editor_frames(attempt: int, candidates: list[str]) -> list[Frame]:
     return [
         CueFrame(Line(AVA, "flirt", 2, "", attempts=attempt)),
         LLMFullResponseStartFrame(),
-        *(CandidateFrame(text, 3, None) for text in candidates),
+        *(DraftFrame(text, 3, None) for text in candidates),
         LLMFullResponseEndFrame(),
     ]
 
@@ -344,7 +344,7 @@ def test_the_duel_state_hands_the_cue_over_and_fills_every_flow_placeholder():
     state.next_phase("roast")
     assert (state.phase, state.phase_turn, state.turn) == ("roast", 1, 2)
     values = state.placeholders()
-    assert {fill("{{ " + key + " }}", values) for key in PLACEHOLDERS} == {
+    assert {fill("{{ " + key + " }}", values) for key in FLOW_PLACEHOLDERS} == {
         AVA, MAX, DEFAULT_TOPIC, "roast", "2", CAST.first.persona, CAST.second.persona,
     }
 

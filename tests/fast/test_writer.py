@@ -15,10 +15,11 @@ from pipecat.frames.frames import LLMContextFrame
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.tests.utils import run_test
 
-from local_duel.lines.line import CueFrame, Line
-from local_duel.lines.writer import CandidateFrame, Writer, sampling
-from local_duel.processes.child import free_port
-from local_duel.settings import Settings
+from local_duel.core.child import free_port
+from local_duel.core.settings import Settings
+from local_duel.pipeline.frames import CueFrame, DraftFrame
+from local_duel.pipeline.line import Line
+from local_duel.pipeline.writer import Writer, sampling
 
 
 @pytest.fixture
@@ -60,7 +61,7 @@ async def _candidates(url: str, contexts: int, model: str = "local-duel", **writ
     settings.system_instruction = "A roast battle."
     frames = [LLMContextFrame(LLMContext(messages=[{"role": "user", "content": "Max: Hi.\nAva:"}])) for _ in range(contexts)]
     down, _ = await run_test(Writer(base_url=url, settings=settings, at_once=2, steer={}, **writer), frames_to_send=frames)
-    written = [f.text for f in down if isinstance(f, CandidateFrame)]
+    written = [f.text for f in down if isinstance(f, DraftFrame)]
     first = writer.get("first") or writer["candidates"]()
     return [written[:first], written[first:]] if contexts == 2 else [written]
 

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from local_duel.history.models import Base
+from local_duel.history.rows import Base
 
 context.configure(
     connection=context.config.attributes["connection"],

@@ -1,1 +1,0 @@
-"""The audience of a live duel: heckles, votes, and the events that keep it in step."""
