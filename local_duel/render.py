@@ -21,7 +21,7 @@ from local_duel.history.recorder import Recording, new_duel
 from local_duel.history.store import DuelStore
 from local_duel.pipeline.duel import Duel
 from local_duel.pipeline.line import Line
-from local_duel.pipeline.pace import candidates_each
+from local_duel.pipeline.pace import drafts_each
 from local_duel.pipeline.voice import Voices
 from local_duel.show.cast import Cast
 from local_duel.show.flow import DuelFlow
@@ -63,7 +63,7 @@ class Render:
     cast: dict
     seed: int
     pause_seconds: float
-    candidates: int
+    drafts: int
     rating: str = ""
     lines: list[Line] = field(default_factory=list)
     wall_seconds: float = 0.0
@@ -96,8 +96,8 @@ async def render(
     """Run one duel to the end (or to an error or Ctrl-C) and write what was said; with
     `save`, keep it in the duel history too, line by line as it is spoken."""
     # Nothing plays while a duel renders: no pace cuts its drafts, only the engine's slots.
-    settings = settings.model_copy(update={"candidates": candidates_each(settings, 1)})
-    result = Render(flow.name, topic, cast.model_dump(), settings.seed, settings.pause, settings.candidates)
+    settings = settings.model_copy(update={"drafts": drafts_each(settings, 1)})
+    result = Render(flow.name, topic, cast.model_dump(), settings.seed, settings.pause, settings.drafts)
     started = time.monotonic()
     tape = Tape(settings.sample_rate)
     async with engine_for(settings) as engine:
@@ -114,31 +114,7 @@ async def render(
             output=[recording.recorder, tape] if recording else [tape], turns_per_phase=turns_per_phase, on_line=on_line,
         )
         result.rating = duel.rating
-
-        @duel.worker.event_handler("on_pipeline_started")
-        async def on_started(worker, frame):
-            duel.begin()
-
-        stopping: list[asyncio.Task] = []  # held, so the loop can't drop the cancel half-way
-
-        def interrupt():  # Ctrl-C: stop the duel, keep what was said
-            result.error = "interrupted"
-            loop.remove_signal_handler(signal.SIGINT)
-            stopping.append(loop.create_task(duel.worker.cancel()))
-
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGINT, interrupt)
-        try:
-            if recording:
-                await recording.begin(rating=duel.rating)
-            await duel.run()
-        finally:
-            loop.remove_signal_handler(signal.SIGINT)
-            if recording:
-                try:
-                    await recording.end(duel.error, settings)
-                finally:
-                    await recording.store.close()
+        await _play(duel, recording, result, settings)
         result.error = duel.error or result.error
     result.lines = duel.script.lines
     result.wall_seconds = round(time.monotonic() - started, 3)
@@ -150,3 +126,33 @@ async def render(
     transcript_path.parent.mkdir(parents=True, exist_ok=True)
     transcript_path.write_text(json.dumps(result.as_dict(), indent=2) + "\n", encoding="utf-8")
     return result
+
+
+async def _play(duel: Duel, recording: Recording | None, result: Render, settings: Settings) -> None:
+    """Run the duel to its end, kept line by line if `recording`; Ctrl-C stops it and
+    keeps what was said."""
+
+    @duel.worker.event_handler("on_pipeline_started")
+    async def on_started(worker, frame):
+        duel.begin()
+
+    stopping: list[asyncio.Task] = []  # held, so the loop can't drop the cancel half-way
+
+    def interrupt():
+        result.error = "interrupted"
+        loop.remove_signal_handler(signal.SIGINT)
+        stopping.append(loop.create_task(duel.worker.cancel()))
+
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGINT, interrupt)
+    try:
+        if recording:
+            await recording.begin(rating=duel.rating)
+        await duel.run()
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+        if recording:
+            try:
+                await recording.end(duel.error, settings)
+            finally:
+                await recording.store.close()

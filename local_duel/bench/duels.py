@@ -21,6 +21,7 @@ from PIL import Image, ImageDraw
 
 from local_duel.bench.listener import Heard, listen
 from local_duel.bench.serve import ServerProcess
+from local_duel.bench.stats import p95
 from local_duel.core.settings import Settings
 from local_duel.core.weights import voices_dir
 from local_duel.pipeline import generation
@@ -48,11 +49,6 @@ TARGETS = {
     "memory_per_extra_duel_mb": "≤ 60",
 }
 CONCURRENCY = [1, 2, 4, 6, 8]  # duels at once, each row through the same server
-
-
-def p95(values: list[float]) -> float:
-    """The 95th percentile, nearest rank (0.0 for none)."""
-    return sorted(values)[max(0, round(0.95 * len(values)) - 1)] if values else 0.0
 
 
 class Server:

@@ -28,7 +28,7 @@ from local_duel.show.flow import DuelFlow, load_flow
 
 HELD_OUT = ROOT / "bench" / "held_out"
 # The settings that make a system, kept with its lines (`bench read` names systems by them).
-SYSTEM = ("llm_model", "adapter", "temperature", "max_tokens", "candidates", "candidates_at_once", "moves",
+SYSTEM = ("llm_model", "adapter", "temperature", "max_tokens", "drafts", "drafts_at_once", "moves",
           "nudge", "nudge_persona", "meaning", "presence_penalty", "frequency_penalty", "repeat_penalty")
 SEEDS = [11]
 TARGETS = {

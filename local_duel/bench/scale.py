@@ -25,10 +25,10 @@ from pipecat.frames.frames import OutputTransportMessageFrame
 from pipecat.serializers.protobuf import ProtobufFrameSerializer
 
 from local_duel.bench.crowd import Crowd, gather_crowd
-from local_duel.bench.duels import p95
 from local_duel.bench.listener import CLIENT_READY, Heard, hear, listen
 from local_duel.bench.redis_server import throwaway_redis
 from local_duel.bench.serve import ServerProcess, llm_server_process
+from local_duel.bench.stats import p95
 
 CAST = {
     "first": {"name": "Max", "persona": "a smug engineer", "voice": "en_US-joe-medium"},
@@ -164,7 +164,7 @@ async def run(out: Path, duels: int) -> dict:
         env = {
             "LOCAL_DUEL_REDIS_URL": redis_url,
             "LOCAL_DUEL_LLM_URLS": json.dumps([f"{one[0]}/v1", f"{two[0]}/v1"]),
-            "LOCAL_DUEL_CANDIDATES": "1",
+            "LOCAL_DUEL_DRAFTS": "1",
             "LOCAL_DUEL_STARTS_PER_MINUTE": "1000",
         }
         llms = {"llm-1": one[1].pid, "llm-2": two[1].pid}

@@ -18,6 +18,7 @@ warnings.showwarning = lambda message, category, *_: logger.debug(f"{category.__
 from pydantic import ValidationError  # noqa: E402
 
 from local_duel.cli import history  # noqa: E402
+from local_duel.cli.errors import fail  # noqa: E402
 from local_duel.core import (
     heap,  # noqa: E402
     weights,  # noqa: E402
@@ -51,11 +52,6 @@ app.add_typer(ollama_app, name="ollama")
 app.add_typer(history.app, name="history")
 
 
-def _fail(message: str, code: int) -> typer.Exit:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    return typer.Exit(code)
-
-
 def resolve_flow(flow: str, settings: Settings) -> Path:
     """A path to a flow file, or the name of one in the flows folder."""
     path = Path(flow)
@@ -85,11 +81,11 @@ def render(
         for agent in duel_cast.agents:
             voices.get(agent.voice)
     except FlowFileError as e:
-        raise _fail(str(e), 2)
+        raise fail(str(e), 2)
     except (ValidationError, OSError) as e:
-        raise _fail(f"{cast}: {e}", 2)
+        raise fail(f"{cast}: {e}", 2)
     except UnknownVoiceError as e:
-        raise _fail(f"{cast}: {e}", 2)
+        raise fail(f"{cast}: {e}", 2)
 
     async def show(line: Line):
         typer.echo(
@@ -106,20 +102,20 @@ def render(
             duel_flow, duel_cast, topic, settings, voices, wav, transcript, turns, show, rating, save=not no_save
         ))
     except ModelChoiceError as e:
-        raise _fail(f"{cast}: cast.{e.side}.model: {e}", 2)
+        raise fail(f"{cast}: cast.{e.side}.model: {e}", 2)
     except LocalDuelError as e:
-        raise _fail(str(e), 1)
+        raise fail(str(e), 1)
     except KeyboardInterrupt:  # Ctrl-C while the engine was still starting
-        raise _fail("interrupted before the duel began", 130)
+        raise fail("interrupted before the duel began", 130)
     typer.echo(
         f"{len(result.lines)} lines · {result.audio_seconds:.1f} s of audio in {result.wall_seconds:.1f} s · "
         f"peak RSS app {result.peak_rss_mb['app']} MB, engine {result.peak_rss_mb['engine']} MB\n"
         f"wrote {wav} and {transcript}" + (f"; kept in the history as {result.duel_id}" if result.duel_id else "")
     )
     if result.error == "interrupted":
-        raise _fail("interrupted; what was said so far is kept", 130)
+        raise fail("interrupted; what was said so far is kept", 130)
     if result.error:
-        raise _fail(f"the duel stopped early: {result.error}", 1)
+        raise fail(f"the duel stopped early: {result.error}", 1)
 
 
 @app.command()
@@ -147,18 +143,18 @@ def serve(
         try:
             weights.llm_path(settings.models_dir)
         except weights.MissingModelError as e:
-            raise _fail(str(e), 1)
+            raise fail(str(e), 1)
     try:  # a history URL that can't work stops the server before anything starts
         history_url(settings)
     except HistoryError as e:
-        raise _fail(str(e), 1)
+        raise fail(str(e), 1)
     typer.echo(f"Local Duel at {page_url(settings)} — starting the engine and loading the voices…")
     from local_duel.server.ws.viewers import listening_socket
 
     try:
         sock = listening_socket(settings.host, settings.port)
     except OSError as e:
-        raise _fail(f"can't listen on {settings.host}:{settings.port}: {e.strerror}", 1)
+        raise fail(f"can't listen on {settings.host}:{settings.port}: {e.strerror}", 1)
     server = uvicorn.Server(uvicorn.Config(create_app(settings, announce=typer.echo), log_level="warning"))
     server.run(sockets=[sock])
 
@@ -178,7 +174,7 @@ def llm_server(
     try:
         command = member_command(settings, host, port)
     except weights.MissingModelError as e:
-        raise _fail(str(e), 1)
+        raise fail(str(e), 1)
     os.execv(command[0], command)
 
 
@@ -199,13 +195,13 @@ def tune(
         from local_duel.tune.train import Hyper
         from local_duel.tune.train import tune as train
     except ImportError as e:
-        raise _fail(f"{e.name} is missing: `local-duel tune` needs the tune extra (pip install -e '.[tune]')", 1)
+        raise fail(f"{e.name} is missing: `local-duel tune` needs the tune extra (pip install -e '.[tune]')", 1)
     given = {"epochs": epochs, "max_steps": max_steps, "lr": lr, "r": rank, "alpha": rank and 2 * rank, "seed": seed}
     hyper = Hyper(**{k: v for k, v in given.items() if v is not None})  # the rest: Hyper's defaults
     try:
         train(corpus_dir or CORPUS, out, hyper, say=typer.echo)
     except (CorpusError, weights.MissingModelError) as e:
-        raise _fail(str(e), 1)
+        raise fail(str(e), 1)
 
 
 bench_app = typer.Typer(help="Benchmarks: speed (the default) and line quality.")
@@ -262,7 +258,7 @@ def bench_adapter(out: Annotated[Path, typer.Option(help="Where to write adapter
     try:
         results = asyncio.run(adapter.run(out))
     except weights.MissingModelError as e:
-        raise _fail(str(e), 1)
+        raise fail(str(e), 1)
     for name, row in results["models"].items():
         typer.echo(f"{name}: RSS {row['rss_mb']} MB, unique {row['uss_mb']} MB" + (" (with the adapter)" if row["lora"] else ""))
     typer.echo(f"the adapter adds {results['added_rss_mb']} MB RSS, {results['added_uss_mb']} MB unique (target ≤ {results['target_mb']} MB)")
@@ -310,7 +306,7 @@ def bench_quality(
             results = asyncio.run(quality_bench.run(out, say=typer.echo, seeds=seed or quality_bench.SEEDS,
                                                     folder=(scenes or quality_bench.HELD_OUT).resolve()))
     except (LocalDuelError, OSError) as e:  # no embedding model; rejudge: no quality.json
-        raise _fail(str(e), 1)
+        raise fail(str(e), 1)
     typer.echo(quality_bench.table(results))
     typer.echo(f"\n{'rejudged' if rejudge else 'wrote'} {out / 'quality.json'}" + ("" if rejudge else f" in {results['bench_seconds']} s"))
 
@@ -331,11 +327,11 @@ def read_write(
     from local_duel.bench import read
 
     if len(results) < 2:
-        raise _fail("give two quality.json or more: a reading compares systems", 2)
+        raise fail("give two quality.json or more: a reading compares systems", 2)
     try:
         loaded = [json.loads(path.read_text(encoding="utf-8")) for path in results]
     except (OSError, ValueError) as e:
-        raise _fail(f"can't read the results: {e}", 1)
+        raise fail(f"can't read the results: {e}", 1)
     key = read.write(loaded, out, seed)
     typer.echo(f"wrote {len(key['lines'])} lines and {len(key['pairs'])} pairs to {out}; keep key.json from the reader")
 
@@ -348,9 +344,17 @@ def read_tally(folder: Annotated[Path, typer.Argument(help="The reader's folder,
     try:
         report = read.tally(folder)
     except (OSError, read.FormError) as e:
-        raise _fail(str(e), 1)
+        raise fail(str(e), 1)
     typer.echo(read.table(report))
     typer.echo(f"\nwrote {folder / 'reading.json'}")
+
+
+@app.command("settings")
+def settings_table():
+    """Every LOCAL_DUEL_* setting, its default and what it does, as a Markdown table (the README's)."""
+    from local_duel.core.settings import table
+
+    typer.echo(table(), nl=False)
 
 
 @app.command()
@@ -366,7 +370,7 @@ def fetch():
     try:
         weights.fetch(Settings().models_dir, say=typer.echo)
     except (RuntimeError, OSError) as e:
-        raise _fail(str(e), 1)
+        raise fail(str(e), 1)
 
 
 @ollama_app.command("provision")
@@ -376,8 +380,8 @@ def provision():
 
     settings = Settings()
     if not settings.llm_url:
-        raise _fail("set LOCAL_DUEL_LLM_URL to the Ollama to provision (…/v1)", 2)
+        raise fail("set LOCAL_DUEL_LLM_URL to the Ollama to provision (…/v1)", 2)
     try:
         asyncio.run(ollama.provision(settings.llm_url, settings.models_dir, settings.llm_model))
     except LocalDuelError as e:
-        raise _fail(str(e), 1)
+        raise fail(str(e), 1)

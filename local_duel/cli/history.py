@@ -7,6 +7,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
+from local_duel.cli.errors import fail
 from local_duel.core.settings import Settings
 from local_duel.history import audio
 from local_duel.history.export import EXPORTS, as_markdown
@@ -16,11 +17,6 @@ from local_duel.history.store import DuelRunningError, DuelStore, HistoryError
 app = typer.Typer(help="Stored duels: list, show, export, delete; bench measures the history.", no_args_is_help=True)
 T = TypeVar("T")
 FORMATS = ("ogg", "wav", *EXPORTS)
-
-
-def _fail(message: str, code: int) -> typer.Exit:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    return typer.Exit(code)
 
 
 def _with_store(work: Callable[[DuelStore], Awaitable[T]]) -> T:
@@ -34,13 +30,13 @@ def _with_store(work: Callable[[DuelStore], Awaitable[T]]) -> T:
     try:
         return asyncio.run(run())
     except HistoryError as e:
-        raise _fail(str(e), 1)
+        raise fail(str(e), 1)
 
 
 async def _get(store: DuelStore, duel_id: str) -> DuelDetail:
     duel = await store.get(duel_id)
     if duel is None:
-        raise _fail(f"no duel with id '{duel_id}'; `local-duel history list` shows them", 2)
+        raise fail(f"no duel with id '{duel_id}'; `local-duel history list` shows them", 2)
     return duel
 
 
@@ -81,7 +77,7 @@ def export(
 ):
     """Write a duel's audio (ogg, wav) or transcript (json, vtt, md) to a file."""
     if format not in FORMATS:
-        raise _fail(f"--format {format!r} is not one of {', '.join(FORMATS)}", 2)
+        raise fail(f"--format {format!r} is not one of {', '.join(FORMATS)}", 2)
     out = out or Path(f"duel-{duel_id}.{format}")
 
     async def work(store: DuelStore) -> bytes:
@@ -110,7 +106,7 @@ def delete(
         try:
             await store.delete(duel_id)
         except DuelRunningError as e:
-            raise _fail(str(e), 1)
+            raise fail(str(e), 1)
 
     _with_store(work)
     typer.echo(f"deleted {duel_id}")
@@ -123,12 +119,12 @@ def bench(
     out: Annotated[Path, typer.Option(help="Where to write the results.")] = Path("bench/history.json"),
 ):
     """Measure the history: storage per minute, keeping a line, listing and opening duels."""
-    from local_duel.history.bench import bench as run_bench
+    from local_duel.bench.history import bench as run_bench
 
     try:
         results = run_bench(duels, database_url, out)
     except HistoryError as e:
-        raise _fail(str(e), 1)
+        raise fail(str(e), 1)
     for key, value in results.items():
         typer.echo(f"{key:32} {value}")
     typer.echo(f"wrote {out}")

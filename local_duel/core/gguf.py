@@ -1,22 +1,24 @@
-"""What a GGUF file says about itself: its chat template, if it has one.
+"""What a GGUF file says about itself, read from its header alone: its chat template (a
+model with one is instruction-tuned and is prompted as a chat; one without continues the
+screenplay) and its vocabulary (what the rating steers and the nudge favours).
 
-A model with a chat template is instruction-tuned and is prompted as a chat through it; a
-model without one is a base model and continues the screenplay. Only the header is read:
-the `gguf` package's `GGUFReader` maps every tensor too, which takes 14 s for the bundled
-file, and a model list must not wait for that.
+The `gguf` package's `GGUFReader` maps every tensor too: 14 s for the bundled file, and
+90 s to list Gemma's 262k-token vocabulary; walking the header takes about a second.
 """
 
 import functools
+import mmap
 import struct
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 from local_duel.core.errors import LocalDuelError
 
 MAGIC = b"GGUF"
 CHAT_TEMPLATE = "tokenizer.chat_template"
-# GGUF value types (the spec's numbering) → struct format; 8 is a string, 9 an array.
-_SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
+TOKENS = "tokenizer.ggml.tokens"
+# GGUF value types (the spec's numbering) → their byte size; 8 is a string, 9 an array.
+_SCALAR_BYTES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
 _STRING, _ARRAY = 8, 9
 
 
@@ -28,56 +30,79 @@ def chat_template(path: Path) -> str | None:
     """The chat template in the file's metadata, or None for a base model. Read once per
     version of the file: the model list and every duel's start ask again."""
     stat = path.stat()
-    return _read(path, stat.st_mtime_ns, stat.st_size)
+    return _chat_template(path, stat.st_mtime_ns, stat.st_size)
 
 
 @functools.lru_cache(maxsize=64)
-def _read(path: Path, _mtime_ns: int, _size: int) -> str | None:
-    try:
-        with path.open("rb") as f:
-            if f.read(4) != MAGIC:
-                raise GGUFError(f"{path} is not a GGUF file (it does not start with 'GGUF')")
-            version, _tensors, count = struct.unpack("<IQQ", f.read(20))
-            if version < 2:
-                raise GGUFError(f"{path} is GGUF version {version}; llama.cpp reads version 2 and later")
-            for _ in range(count):
-                key = _string(f)
-                kind = _unpack(f, "I")
-                if key == CHAT_TEMPLATE and kind == _STRING:
-                    return _string(f)
-                _skip(f, kind)
-    except (struct.error, UnicodeDecodeError, EOFError) as e:
-        raise GGUFError(f"{path} is damaged: its metadata can't be read ({e})") from None
+def _chat_template(path: Path, _mtime_ns: int, _size: int) -> str | None:
+    for key, kind, value in _metadata(path):
+        if key == CHAT_TEMPLATE and kind == _STRING:
+            return value()
     return None
 
 
-def _unpack(f: BinaryIO, fmt: str):
-    size = struct.calcsize(fmt)
-    data = f.read(size)
-    if len(data) < size:
-        raise EOFError("the file ends inside its metadata")
-    return struct.unpack("<" + fmt, data)[0]
+def vocabulary(path: Path) -> Iterator[str]:
+    """The model's tokens in id order, one at a time (no list of them is held)."""
+    for key, kind, value in _metadata(path):
+        if key == TOKENS and kind == _ARRAY:
+            yield from value()
+            return
+    raise GGUFError(f"{path} has no {TOKENS}")
 
 
-def _string(f: BinaryIO) -> str:
-    length = _unpack(f, "Q")
-    data = f.read(length)
-    if len(data) < length:
-        raise EOFError("the file ends inside its metadata")
-    return data.decode("utf-8")
+def _metadata(path: Path) -> Iterator[tuple[str, int, Callable]]:
+    """Each metadata key with its value type and a function reading its value (a string,
+    or an array's items one by one); a value not read is skipped."""
+    with path.open("rb") as file:
+        if file.read(4) != MAGIC:
+            raise GGUFError(f"{path} is not a GGUF file (it does not start with 'GGUF')")
+        with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            try:
+                version, _tensors, count = struct.unpack_from("<IQQ", data, 4)
+                if version < 2:
+                    raise GGUFError(f"{path} is GGUF version {version}; llama.cpp reads version 2 and later")
+                at = 24
+                for _ in range(count):
+                    key, at = _string(data, at)
+                    (kind,) = struct.unpack_from("<I", data, at)
+                    start = at + 4
+                    yield key, kind, functools.partial(_value, data, kind, start)
+                    at = _skip(data, kind, start)
+            except (struct.error, UnicodeDecodeError, KeyError) as e:
+                raise GGUFError(f"{path} is damaged: its metadata can't be read ({e})") from None
 
 
-def _skip(f: BinaryIO, kind: int) -> None:
-    if kind in _SCALARS:
-        f.seek(struct.calcsize(_SCALARS[kind]), 1)
-    elif kind == _STRING:
-        f.seek(_unpack(f, "Q"), 1)
-    elif kind == _ARRAY:
-        item, length = _unpack(f, "I"), _unpack(f, "Q")
-        if item in _SCALARS:
-            f.seek(struct.calcsize(_SCALARS[item]) * length, 1)
-        else:
-            for _ in range(length):
-                _skip(f, item)
-    else:
-        raise EOFError(f"unknown value type {kind}")
+def _string(data: mmap.mmap, at: int, errors: str = "strict") -> tuple[str, int]:
+    (size,) = struct.unpack_from("<Q", data, at)
+    if at + 8 + size > len(data):
+        raise struct.error("the file ends inside its metadata")
+    return data[at + 8 : at + 8 + size].decode("utf-8", errors), at + 8 + size
+
+
+def _value(data: mmap.mmap, kind: int, at: int):
+    if kind == _STRING:
+        return _string(data, at)[0]
+    return _items(data, at)
+
+
+def _items(data: mmap.mmap, at: int) -> Iterator[str | None]:
+    """An array's items: strings as text (a token's stray byte replaced), others as None."""
+    item, n = struct.unpack_from("<IQ", data, at)
+    at += 12
+    for _ in range(n):
+        text, at = _string(data, at, "replace") if item == _STRING else (None, _skip(data, item, at))
+        yield text
+
+
+def _skip(data: mmap.mmap, kind: int, at: int) -> int:
+    if kind == _STRING:
+        return _string(data, at)[1]
+    if kind == _ARRAY:
+        item, n = struct.unpack_from("<IQ", data, at)
+        at += 12
+        if item in _SCALAR_BYTES:
+            return at + n * _SCALAR_BYTES[item]
+        for _ in range(n):
+            at = _skip(data, item, at)
+        return at
+    return at + _SCALAR_BYTES[kind]

@@ -3,6 +3,8 @@ Ollama. Both serve the same OpenAI-compatible API at `Engine.url`, which is all 
 ever sees; what differs (supervision, which models exist, how each is prompted) stays
 behind the `Engine` interface."""
 
+from collections.abc import Awaitable, Callable
+
 from local_duel.core.settings import Settings
 from local_duel.core.shared import InProcess, Shared
 from local_duel.engine.base import Engine, EngineError, ModelChoiceError, ModelInfo
@@ -13,9 +15,11 @@ from local_duel.engine.pool import LlmPool
 __all__ = ["EmbeddedEngine", "Engine", "EngineError", "ExternalEngine", "LlmPool", "ModelChoiceError", "ModelInfo", "engine_for"]
 
 
-def engine_for(settings: Settings, shared: Shared | None = None) -> Engine:
-    """A pool of servers when `LOCAL_DUEL_LLM_URLS` is set, an external Ollama when
-    `LOCAL_DUEL_LLM_URL` is, else the embedded engine."""
+def engine_for(
+    settings: Settings, shared: Shared | None = None, on_gone: Callable[[str], Awaitable[None]] | None = None
+) -> Engine:
+    """A pool of servers when `LOCAL_DUEL_LLM_URLS` is set (`on_gone` told of one that
+    stops answering), an external Ollama when `LOCAL_DUEL_LLM_URL` is, else the embedded engine."""
     if settings.llm_urls:
-        return LlmPool(settings, shared or InProcess())
+        return LlmPool(settings, shared or InProcess(), on_gone)
     return ExternalEngine(settings) if settings.llm_url else EmbeddedEngine(settings)

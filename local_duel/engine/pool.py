@@ -67,11 +67,11 @@ class Server:
 class LlmPool(Engine):
     kind = "pool"
 
-    def __init__(self, settings: Settings, shared: Shared):
+    def __init__(self, settings: Settings, shared: Shared, on_gone: Callable[[str], Awaitable[None]] | None = None):
         super().__init__(settings)
         self.servers = [Server(url.rstrip("/")) for url in settings.llm_urls]
         self.url = ", ".join(s.url for s in self.servers)  # for /api/health; a duel gets its own
-        self.on_gone: Callable[[str], Awaitable[None]] | None = None
+        self.on_gone = on_gone  # told the URL of a server that stopped answering
         self._shared = shared
         self._watcher: asyncio.Task | None = None
         self._seating = asyncio.Lock()

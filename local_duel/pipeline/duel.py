@@ -48,7 +48,7 @@ class Duel:
     """A flow, a cast and a topic, run as one pipeline whose state lives in a FlowManager.
 
     `voices` None writes the duel without speaking it (the quality benchmark). `rating`
-    None takes the flow's, or `family`. `candidates` is how many drafts a line may have,
+    None takes the flow's, or `family`. `drafts` is how many drafts a line may have,
     and a `pace` takes fewer while lookahead finds lines late. `heckles` hands over the
     audience's heckle, if one is waiting, as each line is prompted.
     """
@@ -68,61 +68,41 @@ class Duel:
         views: dict[str, PromptStyle] | None = None,
         on_line: Callable[[Line], Awaitable[None]] | None = None,
         rating: Rating | None = None,
-        candidates: Callable[[], int] | None = None,
+        drafts: Callable[[], int] | None = None,
         pace: Pace | None = None,
         heckles: Callable[[], str | None] = lambda: None,
     ):
-        self.flow = flow
-        self.cast = cast
+        self.flow, self.cast, self.llm_url = flow, cast, llm_url
         self.script = Script()
         self.state = DuelState.opening(cast, topic, flow.phases[0].name)
         self.error: str | None = None
         self._beginning: asyncio.Task | None = None
-        self.turns = Turns(self.script, self.state, turns_per_phase, on_line)
-        self.turns.flow = flow.build(self.turns)
-
+        self.turns = Turns(flow, self.script, self.state, turns_per_phase, on_line)
         self.rating = rating or flow.rating or DEFAULT_RATING
+        models = {agent.name: agent.model or settings.llm_model for agent in cast.agents}
         # Paced output only: a render's tape takes audio as fast as it comes.
         paced = any(isinstance(p, BaseOutputTransport) for p in output)
         ahead = paced and settings.lookahead
-        pace = pace if ahead else None  # only lookahead sees a line come late
-        share = candidates or (lambda: settings.candidates)
-        lookahead = Lookahead(pace) if ahead else None
-        models = {agent.name: agent.model or settings.llm_model for agent in cast.agents}
-        self.llm = Writer(
-            base_url=llm_url,
-            settings=sampling(settings),
-            candidates=(lambda: pace.drafts(share(), lookahead.playing)) if pace else share,
-            first=settings.first_candidates,
-            at_once=settings.candidates_at_once,
-            steer=steer_for(models.values(), settings) if self.rating == "family" else {},
-            lexicons=lexicons_for(models.values(), settings),
-        )
+        lookahead = Lookahead(pace, flow_manager=lambda: self.flow_manager) if ahead else None
+        self.llm = self._writer(settings, models, drafts or (lambda: settings.drafts), pace if ahead else None, lookahead)
         # Nobody speaks into a duel: no turn model to load (Pipecat's default, Smart Turn,
         # cost each duel 65 ms before its first cue and 10 MB while it ran).
         aggregator = LLMContextAggregatorPair(
             LLMContext(), user_params=LLMUserAggregatorParams(user_turn_strategies=ExternalUserTurnStrategies())
         )
-        views = views or {agent.name: "screenplay" for agent in cast.agents}
-        prompter = Prompter(self.script, self.state, views, models, flow.phases, settings, heckles)
-        speech = [Voicebox({a.name: voices.get(a.voice) for a in cast.agents}, settings.sample_rate), LineEnder()] if voices else []
-        deadline = LineDeadline(settings.line_timeout)
-        playout = [Playout()] if paced and not settings.lookahead else []
-        self.pipeline = Pipeline([
+        self.deadline = LineDeadline(settings.line_timeout)
+        self.pipeline = Pipeline([  # in the order a line's frames travel
             *inputs,
             aggregator.user(),
-            prompter,
+            Prompter(self.script, self.state, views or dict.fromkeys(models, "screenplay"), models, flow.phases, settings, heckles),
             self.llm,
-            deadline,
-            LineEditor(
-                self.script, cast, topic, self.rating, flow.directions(),
-                encoder(settings.models_dir) if settings.meaning else None,
-            ),
+            self.deadline,
+            LineEditor(self.script, cast, topic, self.rating, flow.directions(), encoder(settings.models_dir) if settings.meaning else None),
             Announcer(cast, settings.pause, settings.sample_rate),
-            *speech,
+            *([Voicebox({a.name: voices.get(a.voice) for a in cast.agents}, settings.sample_rate), LineEnder()] if voices else []),
             *([lookahead] if lookahead else []),
             *output,
-            *playout,
+            *([Playout()] if paced and not settings.lookahead else []),
         ])
         self.worker = PipelineWorker(
             self.pipeline,
@@ -131,6 +111,7 @@ class Duel:
             # The raw LLM text includes rejected attempts; the audience gets clean lines only.
             rtvi_observer_params=RTVIObserverParams(bot_llm_enabled=False),
         )
+        self.worker.event_handler("on_pipeline_error")(self._failed)
         self.flow_manager = FlowManager(
             llm=self.llm,
             context_aggregator=aggregator,
@@ -138,16 +119,27 @@ class Duel:
             context_strategy=ContextStrategyConfig(strategy=ContextStrategy.RESET),
         )
         self.flow_manager.state.update(self.state.placeholders())
-        if lookahead:
-            lookahead.flow_manager = self.flow_manager
 
-        @self.worker.event_handler("on_pipeline_error")
-        async def on_pipeline_error(worker, frame: ErrorFrame):
-            culprit = f"the LLM at {llm_url}" if frame.processor in (self.llm, deadline) else str(frame.processor)
-            self.error = f"{culprit} failed: {frame.error}"
-            logger.error(f"duel stopped: {self.error}")
-            await worker.queue_frame(urgent_event(DuelEvent.ERROR, message=f"The duel stopped: {self.error}", fatal=True))
-            await worker.cancel()
+    def _writer(self, settings: Settings, models: dict[str, str], drafts: Callable[[], int], pace: Pace | None, lookahead) -> Writer:
+        """The LLM step; with a `pace` (lookahead only sees a line come late), fewer drafts
+        while lines are found late."""
+        return Writer(
+            base_url=self.llm_url,
+            settings=sampling(settings),
+            drafts=(lambda: pace.drafts(drafts(), lookahead.playing)) if pace else drafts,
+            first=settings.first_drafts,
+            at_once=settings.drafts_at_once,
+            steer=steer_for(models.values(), settings) if self.rating == "family" else {},
+            lexicons=lexicons_for(models.values(), settings),
+        )
+
+    async def _failed(self, worker: PipelineWorker, frame: ErrorFrame) -> None:
+        """A processor failed: the duel stops, saying which and why."""
+        culprit = f"the LLM at {self.llm_url}" if frame.processor in (self.llm, self.deadline) else str(frame.processor)
+        self.error = f"{culprit} failed: {frame.error}"
+        logger.error(f"duel stopped: {self.error}")
+        await worker.queue_frame(urgent_event(DuelEvent.ERROR, message=f"The duel stopped: {self.error}", fatal=True))
+        await worker.cancel()
 
     @property
     def begun(self) -> bool:
@@ -185,4 +177,4 @@ class Duel:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=5)
-            await self.llm._client.close()  # its pooled connections to the engine are kept alive forever
+            await self.llm.close()

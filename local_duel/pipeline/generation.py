@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 # One line per turn: stop at the newline before the next speaker's cue.
 STOP = ["\n"]
 
-MAX_CANDIDATES = 10  # per attempt; the seeds of one attempt's candidates must not reach the next's
+MAX_DRAFTS = 10  # per attempt; the seeds of one attempt's drafts must not reach the next's
 RETRY_HEAT = 0.2  # each retry samples this much hotter, to get off a line the model keeps repeating
 
 
@@ -29,9 +29,9 @@ def engine_options(settings: "Settings") -> dict:
 
 
 def seed(base: int, turn: int, attempt: int) -> int:
-    """The first candidate's seed for a turn's attempt (the others count up from it): a
+    """The first draft's seed for a turn's attempt (the others count up from it): a
     retry must not rewrite a rejected line."""
-    return base + 100 * turn + MAX_CANDIDATES * (attempt - 1)
+    return base + 100 * turn + MAX_DRAFTS * (attempt - 1)
 
 
 def temperature(base: float, attempt: int) -> float:

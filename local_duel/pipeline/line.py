@@ -51,7 +51,7 @@ class Line:
     time_to_first_audio: float | None = None
     audio_seconds: float = 0.0
     tokens: int = 0  # streamed LLM chunks for the accepted attempt: one token each from llama.cpp
-    drafts: int = 0  # candidates written for the accepted attempt (local_duel.pipeline.pace)
+    drafts: int = 0  # drafts written for the accepted attempt (local_duel.pipeline.pace)
     started_at: float = field(default=0.0, repr=False)
     # Wall-clock marks (epoch seconds) for timelines: llm_start, llm_end, tts_start, tts_end.
     marks: dict[str, float] = field(default_factory=dict, repr=False)

@@ -11,6 +11,7 @@ sound came before the line ahead of it had played, and what each line took to so
 """
 
 import asyncio
+from collections.abc import Callable
 
 from pipecat.flows import FlowManager
 from pipecat.flows.actions import FunctionActionFrame
@@ -28,9 +29,11 @@ async def _done(action: dict, flow_manager: FlowManager) -> None:
 class Lookahead(FrameProcessor):
     """Takes each turn once its line is voiced and the line before it has played."""
 
-    def __init__(self, pace: Pace | None = None):
+    def __init__(self, pace: Pace | None = None, *, flow_manager: Callable[[], FlowManager]):
+        """`flow_manager` gives the duel's FlowManager, which is built after the pipeline
+        this processor is in."""
         super().__init__()
-        self.flow_manager: FlowManager | None = None  # set once the manager exists
+        self._flow_manager = flow_manager
         self._pace = pace
         self._voiced = 0  # lines whose audio has gone to the output
         self._played = 0  # lines the output has finished playing
@@ -72,7 +75,7 @@ class Lookahead(FrameProcessor):
         frame, self._held = self._held, None
         self._asked, self._sounded = asyncio.get_running_loop().time(), None
         function, frame.function = frame.function, _done
-        await function(frame.action, self.flow_manager)
+        await function(frame.action, self._flow_manager())
         await self.push_frame(frame)
 
 

@@ -6,7 +6,7 @@ all-MiniLM-L6-v2 (22M parameters, six layers), whose weights `local-duel models 
 copies into `models/meaning/`. Its forward pass is a few matrix products, done here in
 NumPy with the model's own tokenizer: sentence-transformers would give the same vectors
 (tests/test_meaning.py holds them to it) but bring PyTorch, 2.6 GB installed and some
-300 MB resident, into every duel. The ranker picks the candidate in its phase with it
+300 MB resident, into every duel. The ranker picks the draft in its phase with it
 and the quality benchmark measures phase adherence with it: the same yardstick.
 """
 
@@ -26,7 +26,7 @@ LAYERS, HEADS, WIDTH = 6, 12, 384
 MAX_TOKENS = 256  # as sentence-transformers truncates this model
 _GELU = math.sqrt(2 / math.pi)  # Python floats: a NumPy float64 would make every product double
 _SCALE = 1 / math.sqrt(WIDTH // HEADS)
-# Every duel's candidates are judged on this one thread: NumPy's BLAS keeps its buffers per
+# Every duel's drafts are judged on this one thread: NumPy's BLAS keeps its buffers per
 # calling thread, and asyncio's shared pool would give it a new one now and then (35 MB
 # more, measured with six).
 THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="meaning")

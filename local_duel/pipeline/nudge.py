@@ -13,9 +13,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 
+from local_duel.core.gguf import vocabulary
 from local_duel.core.settings import Settings
 from local_duel.pipeline.words import STOP_WORDS, stem, words
-from local_duel.show.rating import ggufs, vocabulary
+from local_duel.show.rating import ggufs
 
 Lexicon = Mapping[str, tuple[int, ...]]
 

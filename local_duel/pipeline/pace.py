@@ -41,10 +41,10 @@ ROOMY_LINES = 2  # lines in a row with time to spare before a draft is given bac
 FEWEST = 2  # drafts a line keeps however late lines come
 
 
-def candidates_each(settings: Settings, duels: int) -> int:
-    """Candidate lines per turn for each of `duels` duels: the engine's slots shared out,
+def drafts_each(settings: Settings, duels: int) -> int:
+    """Draft lines per turn for each of `duels` duels: the engine's slots shared out,
     so a full stage writes one line per turn rather than queueing behind its own drafts."""
-    return max(1, min(settings.candidates, settings.engine_slots // max(1, duels)))
+    return max(1, min(settings.drafts, settings.engine_slots // max(1, duels)))
 
 
 class Pace:

@@ -1,7 +1,7 @@
-"""Sample and rank: of several candidate lines for one cue, the one worth speaking.
+"""Sample and rank: of several draft lines for one cue, the one worth speaking.
 
 About a quarter of the bundled model's single samples touch the topic, whatever the
-prompt says; choosing among several is the lever. A candidate is refused outright if
+prompt says; choosing among several is the lever. A draft is refused outright if
 it is not fit to speak (nothing left after cleaning, mojibake, profane under `family`,
 or an echo of the topic or of an earlier line); the rest are scored on what the quality
 benchmark measures, with the same tools: cheap word-level ones, and for the phase the
@@ -57,7 +57,7 @@ def stuffed(text: str, topic: str, personas: Sequence[str] = (), said: Sequence[
 
 @dataclass(frozen=True)
 class Scene:
-    """What one turn's candidates are judged against."""
+    """What one turn's drafts are judged against."""
 
     names: Sequence[str]
     topic: str
@@ -78,12 +78,12 @@ class Scene:
     @cached_property
     def limit(self) -> int | None:
         """The words this turn's line may have, if its move or its phase's direction says
-        (read once a turn, not once a candidate)."""
+        (read once a turn, not once a draft)."""
         return word_limit(self.move, self.direction)
 
 
 def fit(raw: str, scene: Scene) -> str | None:
-    """The candidate cleaned into a speakable line, or None if it must not be spoken."""
+    """The draft cleaned into a speakable line, or None if it must not be spoken."""
     text = clean(raw, scene.names, scene.sentences)
     if text is not None and scene.limit and spoken(text) > scene.limit and scene.sentences > 1:
         text = clean(raw, scene.names, 1)  # its first sentence may keep to the limit
@@ -123,10 +123,10 @@ def score(text: str, scene: Scene, closest: str = "") -> float:
     return sum(WEIGHTS[k] * float(v) for k, v in found.items())
 
 
-def best(candidates: Sequence[str], scene: Scene, meaning: Encoder | None = None) -> str | None:
-    """The best fit candidate (the earliest among equals), or None if none is fit. With
-    `meaning`, a candidate nearer its own phase's direction than the others' scores for it."""
-    lines = [text for raw in candidates if (text := fit(raw, scene)) is not None]
+def best(drafts: Sequence[str], scene: Scene, meaning: Encoder | None = None) -> str | None:
+    """The best fit draft (the earliest among equals), or None if none is fit. With
+    `meaning`, a draft nearer its own phase's direction than the others' scores for it."""
+    lines = [text for raw in drafts if (text := fit(raw, scene)) is not None]
     judged = meaning and len(lines) > 1 and len(scene.directions) > 1
     closest = meaning.nearest(lines, scene.directions) if judged else [""] * len(lines)
     return max(zip(lines, closest), key=lambda pair: score(pair[0], scene, pair[1]), default=(None,))[0]

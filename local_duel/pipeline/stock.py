@@ -1,4 +1,4 @@
-"""The stock lines that stand in when no candidate is fit to speak after every attempt:
+"""The stock lines that stand in when no draft is fit to speak after every attempt:
 clean under any rating, and used least-first."""
 
 FALLBACK_LINES = [

@@ -3,7 +3,7 @@ happens after it.
 
 Pipecat Flows enters a phase's node once per turn. On entry the `Prompter` picks the
 turn's move and swaps the flow's context for the script as the speaker reads it, ending
-on a cue that carries the move; the `Writer` writes several candidates; the
+on a cue that carries the move; the `Writer` writes several drafts; the
 `LineEditor` keeps the best one fit to speak (or none, and the turn is tried again);
 after the line has gone down the pipeline, the node's `take_turn` post-action counts
 the turn, hands the cue to the partner and moves to the next phase when this one has
@@ -40,6 +40,7 @@ from local_duel.pipeline.rank import Scene, best
 from local_duel.pipeline.script import Script
 from local_duel.pipeline.stock import FALLBACK_LINES
 from local_duel.show.cast import Cast
+from local_duel.show.flow import DuelFlow
 from local_duel.show.move import MovePicker, hook, plain
 from local_duel.show.phase import Phase
 from local_duel.show.rating import Rating
@@ -134,9 +135,9 @@ class Prompter(FrameProcessor):
 
 
 class LineEditor(FrameProcessor):
-    """Collects the turn's candidates and lets only the best one fit to speak go on.
+    """Collects the turn's drafts and lets only the best one fit to speak go on.
 
-    Unfit candidates (empty, tags, an echo, profane under `family`) are dropped; of the
+    Unfit drafts (empty, tags, an echo, profane under `family`) are dropped; of the
     rest the ranker keeps the best, judging with `meaning` which of the flow's phase
     `directions` each is nearest to. If none is left, `take_turn` asks again; on the
     last attempt a stock line stands in, so the duel never speaks garbage or stalls.
@@ -155,16 +156,16 @@ class LineEditor(FrameProcessor):
         self._topic = topic
         self._rating = rating
         self._cue: Line | None = None
-        self._candidates: list[DraftFrame] = []
+        self._drafts: list[DraftFrame] = []
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         await super().process_frame(frame, direction)
         if isinstance(frame, CueFrame):
-            self._cue, self._candidates = frame.line, []
+            self._cue, self._drafts = frame.line, []
         elif isinstance(frame, LLMFullResponseStartFrame):
-            self._candidates = []
+            self._drafts = []
         elif isinstance(frame, DraftFrame):
-            self._candidates.append(frame)
+            self._drafts.append(frame)
         elif isinstance(frame, LLMFullResponseEndFrame):
             await self._finish()
         else:
@@ -178,23 +179,23 @@ class LineEditor(FrameProcessor):
         scene = Scene(
             self._names, self._topic, self._personas[line.speaker], line.move,
             self._script.direction(line.phase), [old.text for old in self._script.lines], self._rating,
-            min((c.sentences for c in self._candidates), default=MAX_SENTENCES), line.phase, self._directions,
+            min((c.sentences for c in self._drafts), default=MAX_SENTENCES), line.phase, self._directions,
             tuple(self._personas.values()),
         )
         # Off the event loop: meaning takes about a tenth of a second, and other duels play.
-        ranking = functools.partial(best, [c.text for c in self._candidates], scene, self._meaning)
+        ranking = functools.partial(best, [c.text for c in self._drafts], scene, self._meaning)
         text = await asyncio.get_running_loop().run_in_executor(THREAD, ranking)
         if text is None and line.attempts >= MAX_ATTEMPTS:  # a stock line, the least used one
             said = [old.text for old in self._script.lines]
             text = min(FALLBACK_LINES, key=said.count)
         if text is None:
             return
-        firsts = [c.first_token_at for c in self._candidates if c.first_token_at is not None]
+        firsts = [c.first_token_at for c in self._drafts if c.first_token_at is not None]
         if firsts:
             line.time_to_first_token = min(firsts) - line.started_at
         line.text = text
-        line.tokens = sum(c.tokens for c in self._candidates)
-        line.drafts = len(self._candidates)
+        line.tokens = sum(c.tokens for c in self._drafts)
+        line.drafts = len(self._drafts)
         self._script.say(line)
         await self.push_frame(LineFrame(line))
 
@@ -204,16 +205,17 @@ class Turns:
 
     def __init__(
         self,
+        flow: DuelFlow,
         script: Script,
         state: DuelState,
         turns_per_phase: int | None = None,
         on_line: Callable[[Line], Awaitable[None]] | None = None,
     ):
+        self.flow = flow.build(self)  # the pipecat.flows.Flow with this object as its handlers
         self._script = script
         self._state = state
         self._turns_per_phase = turns_per_phase
         self._on_line = on_line
-        self.flow = None  # the pipecat.flows.Flow built with this object as its handlers
         self.entering: set[asyncio.Task] = set()  # phases being entered; a cancelled duel cancels them
         self._skipping = False
 

@@ -1,7 +1,7 @@
-"""The LLM step of a duel: several candidate lines for one cue.
+"""The LLM step of a duel: several draft lines for one cue.
 
 `Writer` is Pipecat's `OLLamaLLMService` (any OpenAI-compatible server: Ollama, or the
-embedded llama.cpp engine) with one change: for each context it writes `candidates`
+embedded llama.cpp engine) with one change: for each context it writes `drafts`
 completions of the same prompt and hands them on as `DraftFrame`s, in choice order,
 for the `LineEditor` to rank. It asks for all of them in one request (llama-server's
 `n_cmpl`): the engine evaluates the prompt once and copies it to the slots that write
@@ -29,6 +29,7 @@ from local_duel.pipeline.frames import CueFrame, DraftFrame
 from local_duel.pipeline.generation import engine_options, penalties
 from local_duel.pipeline.line import MAX_SENTENCES, settled_sentences
 from local_duel.pipeline.nudge import Lexicon, nudge
+from local_duel.pipeline.pipecat_private import ContextWriter
 
 
 def sampling(settings: Settings) -> OLLamaLLMService.Settings:
@@ -43,8 +44,8 @@ def sampling(settings: Settings) -> OLLamaLLMService.Settings:
     )
 
 
-class Writer(OLLamaLLMService):
-    """Writes `candidates()` completions per context (asked anew each turn: the server
+class Writer(ContextWriter):
+    """Writes `drafts()` completions per context (asked anew each turn: the server
     shares the engine's slots among the duels running), `first` at most for the opening
     one, each with a `logit_bias`: the nudge toward the words of the last cue that came
     by (if `lexicons` knows the model asked), under what `steer` holds for that model."""
@@ -52,7 +53,7 @@ class Writer(OLLamaLLMService):
     def __init__(
         self,
         *,
-        candidates: Callable[[], int],
+        drafts: Callable[[], int],
         first: int | None = None,
         at_once: int,
         steer: dict[str, dict[str, float]],
@@ -60,8 +61,8 @@ class Writer(OLLamaLLMService):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self._candidates = candidates
-        self._first = first  # for the duel's opening cue, if not `candidates()`
+        self._drafts = drafts
+        self._first = first  # for the duel's opening cue, if not `drafts()`
         self._slots = asyncio.Semaphore(at_once)
         self._steer = steer
         self._lexicons = lexicons or {}
@@ -78,10 +79,10 @@ class Writer(OLLamaLLMService):
         toward = nudge(self._cue_words, known) if known else {}
         return {**toward, **self._steer.get(model, {})}
 
-    async def _process_context(self, context: LLMContext):
+    async def write(self, context: LLMContext) -> None:
         invocation = await self.get_llm_adapter().get_llm_invocation_params(
             context,
-            system_instruction=assert_given(self._settings.system_instruction),
+            system_instruction=assert_given(self.system_instruction),
             convert_developer_to_user=not self.supports_developer_role,
         )
         params = self.build_chat_completion_params(invocation)
@@ -89,7 +90,7 @@ class Writer(OLLamaLLMService):
         if bias := self._bias(params["model"]):
             params["logit_bias"] = bias
         opening = self._first is not None
-        wanted = min(self._first, self._candidates()) if opening else self._candidates()
+        wanted = min(self._first, self._drafts()) if opening else self._drafts()
         sentences = 1 if opening else MAX_SENTENCES
         self._first = None
         written = await self._write(params, wanted, sentences)
@@ -97,9 +98,9 @@ class Writer(OLLamaLLMService):
             rest = await asyncio.gather(*(
                 self._write({**params, "seed": params["seed"] + k}, 1, sentences) for k in range(len(written), wanted)
             ))
-            written += [candidate for more in rest for candidate in more]
-        for candidate in written:  # in choice order, whichever finished first: ties rank the same every run
-            await self.push_frame(candidate)
+            written += [draft for more in rest for draft in more]
+        for draft in written:  # in choice order, whichever finished first: ties rank the same every run
+            await self.push_frame(draft)
 
     async def _write(self, params: dict, choices: int, sentences: int) -> list[DraftFrame]:
         """`choices` completions of one request, streamed side by side, until each has
@@ -110,7 +111,7 @@ class Writer(OLLamaLLMService):
         first_token_at: dict[int, float] = {}
         done: set[int] = set()
         async with self._slots:
-            stream = await self._client.chat.completions.create(**params)
+            stream = await self.client.chat.completions.create(**params)
             try:
                 async for chunk in stream:
                     for choice in chunk.choices or []:

@@ -36,7 +36,9 @@ class Where:
     replica: str | None  # None: the ticket is not redeemed yet
 
 
-class Stage:
+class Admission:
+    """This replica's view of the stage: books, opens, renews and gives back duels' places."""
+
     def __init__(self, shared: Shared, replica: str):
         self._shared = shared
         self.replica = replica
@@ -96,13 +98,13 @@ async def stage_size(settings: Settings, pace: Pace, engine: Engine) -> tuple[in
     return pace.stage, f"as many as this machine has kept up with, of at most {most} (LOCAL_DUEL_MAX_DUELS)"
 
 
-async def hold_places(stage: Stage, engine: Engine, duels: dict) -> None:
+async def hold_places(admission: Admission, engine: Engine, duels: dict) -> None:
     """Forever: renew the places, and the LLM seats, of the duels this replica runs
     (`duels`: id → LiveDuel)."""
     while True:
         await asyncio.sleep(LEASE_SECONDS / 3)
         try:
-            await stage.renew({live.id: live.watch for live in duels.values()})
+            await admission.renew({live.id: live.watch for live in duels.values()})
             for live in list(duels.values()):
                 await engine.renew(live.llm_url, live.id, LEASE_SECONDS)
         except RedisError as e:  # Redis may be back next time; until then the leases run down

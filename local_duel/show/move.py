@@ -3,7 +3,7 @@
 A small base model follows a screenplay cue better than a stage direction three lines
 up, so each turn's cue names one move: `Ava (teasing Max about being a smug software
 engineer):`. A flow lists its own moves on a phase's `take_turn` action; a phase
-without a list gets `DEFAULT_MOVES`. The ranker also scores candidates against the move.
+without a list gets `DEFAULT_MOVES`. The ranker also scores drafts against the move.
 """
 
 import random
@@ -66,7 +66,7 @@ class MovePicker:
     the previous turn had if there is another, ties broken by a seeded draw, so the same
     seed gives the same duel. The duel's opening move names the topic if one of the
     phase's moves does: the first line sets what the duel is about, and it is written
-    from fewer candidates (`Settings.first_candidates`), with less ranking to find it."""
+    from fewer drafts (`Settings.first_drafts`), with less ranking to find it."""
 
     def __init__(self, seed: int):
         self._random = random.Random(seed)

@@ -7,10 +7,8 @@ through is refused before it can be spoken (`rank.fit`). The words come from a
 maintained word list, better-profanity's, not a list of our own.
 """
 
-import mmap
 import re
-import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Literal
 from better_profanity import Profanity
 from better_profanity.constants import ALLOWED_CHARACTERS
 
+from local_duel.core.gguf import vocabulary
 from local_duel.core.settings import Settings
 from local_duel.core.weights import llm_path
 
@@ -47,53 +46,6 @@ def listed_words() -> set[str]:
     """The word list's single words, lower case."""
     text = (files("better_profanity") / "profanity_wordlist.txt").read_text(encoding="utf-8")
     return {w.strip().lower() for w in text.splitlines() if w.strip() and " " not in w.strip()}
-
-
-# GGUF metadata value types (llama.cpp's gguf spec): the byte size of each scalar type.
-_SCALAR_BYTES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
-_STRING, _ARRAY = 8, 9
-
-
-def vocabulary(gguf: Path) -> Iterator[str]:
-    """The model's tokens in id order, read straight from the GGUF header one at a time.
-    The `gguf` package's reader took 90 s for Gemma's 262k-token vocabulary here;
-    walking the header takes about a second and holds no list of it."""
-    with gguf.open("rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        magic, _, _, count = struct.unpack_from("<4sIQQ", data, 0)
-        if magic != b"GGUF":
-            raise ValueError(f"{gguf} is not a GGUF file")
-        at = 24
-
-        def string(at: int) -> tuple[str, int]:
-            (size,) = struct.unpack_from("<Q", data, at)
-            return data[at + 8 : at + 8 + size].decode("utf-8", "replace"), at + 8 + size
-
-        def skip(kind: int, at: int) -> int:
-            if kind == _STRING:
-                return string(at)[1]
-            if kind == _ARRAY:
-                item, n = struct.unpack_from("<IQ", data, at)
-                at += 12
-                if item in _SCALAR_BYTES:
-                    return at + n * _SCALAR_BYTES[item]
-                for _ in range(n):
-                    at = skip(item, at)
-                return at
-            return at + _SCALAR_BYTES[kind]
-
-        for _ in range(count):
-            key, at = string(at)
-            (kind,) = struct.unpack_from("<I", data, at)
-            at += 4
-            if key == "tokenizer.ggml.tokens":
-                _, n = struct.unpack_from("<IQ", data, at)
-                at += 12
-                for _ in range(n):
-                    token, at = string(at)
-                    yield token
-                return
-            at = skip(kind, at)
-    raise ValueError(f"{gguf} has no tokenizer.ggml.tokens")
 
 
 @cache

@@ -198,8 +198,6 @@ def tune(
 ) -> Result:
     """Train the adapter on `corpus_dir/train`, measure it on `corpus_dir/held_out`, and
     write `duel-lora.gguf` and `recipe.json` into `out_dir` (default: models/adapter/)."""
-    from peft import LoraConfig, get_peft_model, get_peft_model_state_dict
-
     started = time.monotonic()
     out_dir = out_dir or models_dir / Path(weights.ADAPTER_FILE).parent
     torch.set_num_threads(os.cpu_count() or 1)
@@ -218,11 +216,7 @@ def tune(
         f"({sum(s.learned for s in train)} learned); held out {len(held_scenes)} scenes, {len(held)} sequences")
 
     say(f"loading {base_path.name} (de-quantising to float32)…")
-    model = load_model(base_path)
-    model = get_peft_model(model, LoraConfig(
-        r=hyper.r, lora_alpha=hyper.alpha, lora_dropout=hyper.dropout, target_modules=list(hyper.targets),
-        bias="none", task_type="CAUSAL_LM",
-    ))
+    model = _with_lora(load_model(base_path), hyper)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     held_base = mean_loss(model, held, hyper.batch_tokens, pad_id, bf16)  # B is zero: exactly the base model
     say(f"{trainable / 1e6:.1f}M trainable parameters, {'bfloat16 autocast' if bf16 else 'float32'}; held-out loss of the base model: {_fmt(held_base)}")
@@ -231,6 +225,48 @@ def tune(
     total = sum(len(epoch) for epoch in plan)
     if hyper.max_steps is not None:
         total = min(total, hyper.max_steps)
+    step, epoch_losses, seen_tokens, train_seconds = _train(model, plan, total, hyper, pad_id, bf16)
+    held_tuned = mean_loss(model, held, hyper.batch_tokens, pad_id, bf16)
+    say(f"held-out loss: base {_fmt(held_base)} → tuned {_fmt(held_tuned)}")
+
+    recipe = {
+        "base_model": base_path.name,
+        "base_sha256": weights.sha256(base_path),
+        "corpus_digest": corpus.digest(corpus_dir),
+        "corpus_files": corpus.files(corpus_dir),
+        "hyperparameters": {**asdict(hyper), "targets": list(hyper.targets), "bf16": bf16},
+        "trainable_parameters": trainable,
+        "train": _counts(train_scenes, train),
+        "held_out": _counts(held_scenes, held),
+        "steps": step,
+        "loss_per_epoch": [round(x, 5) for x in epoch_losses],
+        "held_out_loss": {"base": _round(held_base), "tuned": _round(held_tuned)},
+        "train_seconds": round(train_seconds, 1),
+        "seconds_per_step": round(train_seconds / max(step, 1), 2),
+        "tokens_per_second": round(seen_tokens / max(train_seconds, 1e-9), 1),
+        "torch_threads": torch.get_num_threads(),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "wall_seconds": round(time.monotonic() - started, 1),
+    }
+    adapter, recipe_path = _write(model, recipe, out_dir, hyper.alpha)
+    say(f"wrote {adapter} and {recipe_path} in {recipe['wall_seconds']} s "
+        f"({recipe['seconds_per_step']} s/step, {recipe['tokens_per_second']} tokens/s)")
+    return Result(recipe, adapter, recipe_path, epoch_losses)
+
+
+def _with_lora(model, hyper: Hyper):
+    """The base model with LoRA's A and B beside the target layers (B zero: still the base)."""
+    from peft import LoraConfig, get_peft_model
+
+    return get_peft_model(model, LoraConfig(
+        r=hyper.r, lora_alpha=hyper.alpha, lora_dropout=hyper.dropout, target_modules=list(hyper.targets),
+        bias="none", task_type="CAUSAL_LM",
+    ))
+
+
+def _train(model, plan: list[list], total: int, hyper: Hyper, pad_id: int, bf16: bool) -> tuple[int, list[float], int, float]:
+    """AdamW over the planned batches, `total` steps at most: the steps taken, each epoch's
+    loss per learned token, the tokens seen, and the seconds it took."""
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=hyper.lr,
                                   weight_decay=hyper.weight_decay)
     warmup_steps = round(hyper.warmup * total)
@@ -263,39 +299,21 @@ def tune(
         if step >= total:
             break
     bar.close()
-    train_seconds = time.monotonic() - train_started
-    held_tuned = mean_loss(model, held, hyper.batch_tokens, pad_id, bf16)
-    say(f"held-out loss: base {_fmt(held_base)} → tuned {_fmt(held_tuned)}")
+    return step, epoch_losses, seen_tokens, time.monotonic() - train_started
 
-    recipe = {
-        "base_model": base_path.name,
-        "base_sha256": weights.sha256(base_path),
-        "corpus_digest": corpus.digest(corpus_dir),
-        "corpus_files": corpus.files(corpus_dir),
-        "hyperparameters": {**asdict(hyper), "targets": list(hyper.targets), "bf16": bf16},
-        "trainable_parameters": trainable,
-        "train": _counts(train_scenes, train),
-        "held_out": _counts(held_scenes, held),
-        "steps": step,
-        "loss_per_epoch": [round(x, 5) for x in epoch_losses],
-        "held_out_loss": {"base": _round(held_base), "tuned": _round(held_tuned)},
-        "train_seconds": round(train_seconds, 1),
-        "seconds_per_step": round(train_seconds / max(step, 1), 2),
-        "tokens_per_second": round(seen_tokens / max(train_seconds, 1e-9), 1),
-        "torch_threads": torch.get_num_threads(),
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-    }
-    recipe["wall_seconds"] = round(time.monotonic() - started, 1)
+
+def _write(model, recipe: dict, out_dir: Path, alpha: int) -> tuple[Path, Path]:
+    """The adapter as a llama.cpp GGUF (its recipe inside), and the recipe beside it."""
+    from peft import get_peft_model_state_dict
+
     adapter = lora_gguf.write(
-        out_dir / Path(weights.ADAPTER_FILE).name, get_peft_model_state_dict(model), hyper.alpha,
+        out_dir / Path(weights.ADAPTER_FILE).name, get_peft_model_state_dict(model), alpha,
         model.get_base_model().config.num_hidden_layers, recipe_json=json.dumps(recipe, sort_keys=True), f16=True,
     )
     recipe["adapter_sha256"] = weights.sha256(adapter)
     recipe_path = out_dir / Path(weights.RECIPE_FILE).name
     recipe_path.write_text(json.dumps(recipe, indent=2) + "\n", encoding="utf-8")
-    say(f"wrote {adapter} and {recipe_path} in {recipe['wall_seconds']} s "
-        f"({recipe['seconds_per_step']} s/step, {recipe['tokens_per_second']} tokens/s)")
-    return Result(recipe, adapter, recipe_path, epoch_losses)
+    return adapter, recipe_path
 
 
 def _counts(scenes: list[corpus.Scene], sequences: list[Example]) -> dict:

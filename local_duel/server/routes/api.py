@@ -1,19 +1,19 @@
 """REST routes: flows, voices, defaults, health, and starting a duel."""
 
 import asyncio
-from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request, UploadFile
 
 from local_duel.core.weights import FETCH_COMMAND
-from local_duel.engine import Engine, EngineError, ModelChoiceError, ModelInfo
-from local_duel.pipeline.voice import UnknownVoiceError, Voices
+from local_duel.engine import EngineError, ModelChoiceError, ModelInfo
+from local_duel.pipeline.voice import UnknownVoiceError
 from local_duel.server.admission import HOLD_SECONDS, stage_size
-from local_duel.server.catalog import FlowCatalog, UploadsFull, mermaid
+from local_duel.server.catalog import UploadsFull, mermaid
+from local_duel.server.deps import ReadyEngine, Services, Svc, warm_up
 from local_duel.server.errors import SafeJSONResponse
 from local_duel.server.guard import from_the_page
-from local_duel.server.limits import RateLimited, StartRate
+from local_duel.server.limits import RateLimited
 from local_duel.server.schemas import (
     CHANGES,
     Defaults,
@@ -26,7 +26,7 @@ from local_duel.server.schemas import (
     StartResponse,
     answers,
 )
-from local_duel.server.tickets import Ticket, Tickets
+from local_duel.server.tickets import Ticket
 from local_duel.show.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast
 from local_duel.show.flow import DEFAULT_FLOW, DuelFlow, FlowFileError
 
@@ -34,48 +34,15 @@ router = APIRouter(prefix="/api", responses=answers())
 NOT_READY = "the engine is warming up or could not start"
 
 
-def catalog(request: Request) -> FlowCatalog:
-    return request.app.state.catalog
-
-
-def voices(request: Request) -> Voices:
-    return request.app.state.voices
-
-
-def tickets(request: Request) -> Tickets:
-    return request.app.state.tickets
-
-
-def _warm_up(state) -> tuple[HealthState, str] | None:
-    """Why the engine is not there for duels yet, as the warm-up left it; None once it is."""
-    if state.warmup_error:
-        return "failed", f"the engine could not start: {state.warmup_error}"
-    if not state.ready:
-        return "warming", "the engine is warming up; try again in a few seconds"
-    return None
-
-
-def engine(request: Request) -> Engine:
-    """The engine, once it is warm; 503 saying why not before that."""
-    if not_ready := _warm_up(request.app.state):
-        raise HTTPException(503, not_ready[1])
-    return request.app.state.engine
-
-
-ReadyEngine = Annotated[Engine, Depends(engine)]
-
-
-Catalog = Annotated[FlowCatalog, Depends(catalog)]
-
-
 def _summary(flow: DuelFlow, uploaded: bool) -> FlowSummary:
     return FlowSummary(name=flow.name, phases=[PhaseInfo(**p.__dict__) for p in flow.phases], uploaded=uploaded)
 
 
 @router.get("/flows")
-def list_flows(catalog: Catalog) -> list[FlowSummary]:
+def list_flows(services: Svc) -> list[FlowSummary]:
     """Every flow a duel can use; a broken file in flows/ is left out, not fatal."""
     summaries = []
+    catalog = services.catalog
     for name, uploaded in catalog.names().items():
         try:
             summaries.append(_summary(catalog.get(name), uploaded))
@@ -85,7 +52,8 @@ def list_flows(catalog: Catalog) -> list[FlowSummary]:
 
 
 @router.get("/flows/{name}", responses=answers(**{"404": "no flow of that name", "422": "the flow is broken"}))
-def get_flow(name: str, catalog: Catalog) -> FlowDetail:
+def get_flow(name: str, services: Svc) -> FlowDetail:
+    catalog = services.catalog
     try:
         flow = catalog.get(name)
     except KeyError:
@@ -109,18 +77,18 @@ def get_flow(name: str, catalog: Catalog) -> FlowDetail:
         "507": "the server keeps no more uploads, or could not write this one",
     }),
 )
-async def upload_flow(file: UploadFile, request: Request, catalog: Catalog) -> FlowSummary:
+async def upload_flow(file: UploadFile, services: Svc) -> FlowSummary:
     """Upload a FlowConfig as YAML or JSON; it is checked like the files in flows/."""
     filename = file.filename or ""
     name, _, suffix = filename.rpartition(".")
     if suffix not in ("yaml", "yml", "json"):
         raise HTTPException(415, f"'{filename}': upload a .yaml, .yml or .json flow file")
-    limit = request.app.state.settings.upload_max_file_bytes
+    limit = services.settings.upload_max_file_bytes
     raw = await file.read(limit + 1)
     if len(raw) > limit:
         raise HTTPException(413, f"'{filename}' is larger than {limit} bytes (LOCAL_DUEL_UPLOAD_MAX_FILE_BYTES)")
     try:  # in a thread: parsing 64 KiB of YAML must not hold up the duels' audio
-        flow = await asyncio.to_thread(catalog.upload, name, raw.decode("utf-8"), json_format=suffix == "json")
+        flow = await asyncio.to_thread(services.catalog.upload, name, raw.decode("utf-8"), json_format=suffix == "json")
     except UnicodeDecodeError:
         raise HTTPException(422, f"{filename}: not UTF-8 text")
     except FlowFileError as e:
@@ -133,8 +101,8 @@ async def upload_flow(file: UploadFile, request: Request, catalog: Catalog) -> F
 
 
 @router.get("/voices")
-def list_voices(voices: Annotated[Voices, Depends(voices)]) -> list[str]:
-    return voices.ids()
+def list_voices(services: Svc) -> list[str]:
+    return services.voices.ids()
 
 
 @router.get("/defaults")
@@ -142,13 +110,13 @@ def defaults() -> Defaults:
     return Defaults(cast=Cast.from_file(DEFAULT_CAST), topic=DEFAULT_TOPIC, flow=DEFAULT_FLOW)
 
 
-async def _readiness(state) -> tuple[HealthState, str]:
+async def _readiness(services: Services) -> tuple[HealthState, str]:
     """Whether duels can start now, and why not."""
-    if not_ready := _warm_up(state):
+    if not_ready := warm_up(services):
         return not_ready
-    engine: Engine = state.engine
-    if not (voices := state.voices.bases()):
-        return "failed", f"no Piper voices in {state.voices.folder}; run `{FETCH_COMMAND}` and restart"
+    engine = services.engine
+    if not (voices := services.voices.bases()):
+        return "failed", f"no Piper voices in {services.voices.folder}; run `{FETCH_COMMAND}` and restart"
     if not await engine.healthy():  # an embedded engine that died is being restarted by its supervisor
         return "warming", f"the {engine.kind} engine at {engine.url} is not answering; try again in a few seconds"
     return "ready", f"ready: the {engine.kind} engine answers and {len(voices)} Piper voices are loaded"
@@ -158,24 +126,23 @@ async def _readiness(state) -> tuple[HealthState, str]:
     "/health",
     responses={**answers(), 503: {"model": Health, "description": "not ready: `state` says warming or failed, `message` why"}},
 )
-async def health(request: Request) -> Health:
+async def health(services: Svc) -> Health:
     """Whether duels can start: the engine answers and the voices are loaded (200), or
     not yet, or not without a fix (503). It only asks: a dead embedded engine is brought
     back by its supervisor, not by this read."""
-    state = request.app.state
-    readiness, message = await _readiness(state)
+    readiness, message = await _readiness(services)
     report = Health(
         state=readiness,
         message=message,
-        engine=state.engine.kind,
-        engine_url=state.engine.url,
+        engine=services.engine.kind,
+        engine_url=services.engine.url,
         models_loaded=readiness == "ready",
-        voices=state.voices.ids(),
-        duels_running=len(state.duels),
-        viewers=sum(len(live.audience.viewers) for live in state.duels.values()),
-        max_duels=state.settings.max_duels,
-        stage=(await stage_size(state.settings, state.pace, state.engine))[0],
-        seats_booked=await state.stage.size(),
+        voices=services.voices.ids(),
+        duels_running=len(services.duels),
+        viewers=sum(len(live.audience.viewers) for live in services.duels.values()),
+        max_duels=services.settings.max_duels,
+        stage=(await stage_size(services.settings, services.pace, services.engine))[0],
+        seats_booked=await services.admission.size(),
         tasks=len(asyncio.all_tasks()),
     )
     if readiness != "ready":
@@ -193,11 +160,10 @@ async def list_models(engine: ReadyEngine) -> list[ModelInfo]:
         raise HTTPException(503, str(e))
 
 
-async def start_rate(request: Request) -> None:
+async def start_rate(request: Request, services: Svc) -> None:
     """429 with Retry-After once a client has started `starts_per_minute` duels in a minute."""
-    rate: StartRate = request.app.state.start_rate
     try:
-        await rate.admit(request.client.host if request.client else "unknown")
+        await services.start_rate.admit(request.client.host if request.client else "unknown")
     except RateLimited as e:
         raise HTTPException(429, str(e), headers={"Retry-After": str(e.retry_after)})
 
@@ -215,15 +181,14 @@ async def start_rate(request: Request) -> None:
 async def start(
     body: DuelRequest,
     request: Request,
-    catalog: Catalog,
-    voices: Annotated[Voices, Depends(voices)],
-    tickets: Annotated[Tickets, Depends(tickets)],
+    services: Svc,
     engine: ReadyEngine,
 ) -> StartResponse:
     """Check the duel's settings and hand out a one-time WebSocket URL that runs it; 429
     when the stage is full, so a new duel never makes the running ones stall."""
     problems = []
-    most = request.app.state.settings.max_turns_per_phase
+    settings, catalog, voices = services.settings, services.catalog, services.voices
+    most = settings.max_turns_per_phase
     if body.turns is not None and body.turns > most:
         problems.append({"loc": ["body", "turns"], "msg": f"at most {most} lines per phase (LOCAL_DUEL_MAX_TURNS_PER_PHASE)", "type": "value_error"})
     try:
@@ -248,21 +213,19 @@ async def start(
     if not await engine.healthy():  # its supervisor is bringing it back: a duel now would fail in its first line
         raise HTTPException(503, f"the {engine.kind} engine is not answering; try again in a few seconds")
     ticket = Ticket.new(body, views)
-    state = request.app.state
-    limit, full = await stage_size(state.settings, state.pace, engine)
-    if await state.stage.book(ticket.duel_id, ticket.watch, limit):
+    limit, full = await stage_size(settings, services.pace, engine)
+    if await services.admission.book(ticket.duel_id, ticket.watch, limit):
         ticket.llm_url = await engine.seat(ticket.duel_id, HOLD_SECONDS)
         if not ticket.llm_url:  # another replica took the last seat meanwhile
-            await state.stage.close(ticket.duel_id, ticket.watch)
+            await services.admission.close(ticket.duel_id, ticket.watch)
     if not ticket.llm_url:
         raise HTTPException(
             429,
             f"the stage is full: {limit} duels are running or about to start, {full}; try again when one ends",
-            headers={"Retry-After": str(state.stage.retry_after())},
+            headers={"Retry-After": str(services.admission.retry_after())},
         )
-    token = await tickets.issue(ticket)
+    token = await services.tickets.issue(ticket)
     scheme = "wss" if request.url.scheme == "https" else "ws"
-    settings = request.app.state.settings
     netloc = f"{settings.lan_address}:{settings.port}" if settings.lan_address else request.url.netloc  # what phones reach
     route = {"replica": settings.replica} if settings.replica else {}  # for the proxy in front of replicas
     return StartResponse(  # a watch link carries the duel's watch token, never the access code (server/lan.py)

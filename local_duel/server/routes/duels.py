@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from pydantic import BaseModel, ConfigDict
 
 from local_duel.history import audio
@@ -10,15 +10,16 @@ from local_duel.history.export import EXPORTS
 from local_duel.history.records import DuelDetail, DuelPage
 from local_duel.history.revoice import NothingToRevoice, RevoicingBusy
 from local_duel.history.store import DuelRunningError, DuelStore
-from local_duel.pipeline.voice import UnknownVoiceError, Voices
+from local_duel.pipeline.voice import UnknownVoiceError
+from local_duel.server.deps import Svc
 from local_duel.server.schemas import CHANGES, answers
 
 router = APIRouter(prefix="/api/duels", tags=["history"], responses=answers())
 UNKNOWN = {"404": "no duel with that id"}
 
 
-def store(request: Request) -> DuelStore:
-    return request.app.state.store
+def store(services: Svc) -> DuelStore:
+    return services.store
 
 
 Store = Annotated[DuelStore, Depends(store)]
@@ -100,12 +101,12 @@ async def delete_duel(duel_id: str, store: Store) -> None:
         "429": "too many re-voicings are already waiting",
     }),
 )
-async def revoice_duel(duel_id: str, body: RevoiceRequest, request: Request, response: Response, store: Store) -> DuelDetail:
+async def revoice_duel(duel_id: str, body: RevoiceRequest, services: Svc, response: Response, store: Store) -> DuelDetail:
     """Speak the duel's lines again in new voices, no LLM; kept as a new duel whose
     `source_id` is this one. It answers at once with the new duel, `running` while its
     lines are spoken one by one (one re-voicing at a time); read it at `Location` until
     its status is `complete`."""
-    voices: Voices = request.app.state.voices
+    voices = services.voices
     source = await _duel(duel_id, store)
     new_voices = body.model_dump(exclude_none=True)
     problems = []
@@ -117,7 +118,7 @@ async def revoice_duel(duel_id: str, body: RevoiceRequest, request: Request, res
     if problems:
         raise HTTPException(422, problems)
     try:
-        new_id = await request.app.state.revoicing.begin(source, new_voices)
+        new_id = await services.revoicing.begin(source, new_voices)
     except DuelRunningError as e:
         raise HTTPException(409, str(e))
     except NothingToRevoice as e:

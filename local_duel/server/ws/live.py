@@ -7,16 +7,16 @@ phase, pause, resume or end it; every viewer may vote and heckle.
 """
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from fastapi import WebSocket
 from loguru import logger
 
-from local_duel.core.settings import Settings
 from local_duel.history.recorder import Recording, new_duel
 from local_duel.pipeline.duel import Duel
 from local_duel.pipeline.events import DuelEvent
 from local_duel.pipeline.heckle import Heckle, HeckleBox, HeckleRate, HeckleRefused, check
-from local_duel.pipeline.pace import candidates_each
+from local_duel.pipeline.pace import drafts_each
 from local_duel.server.guard import voter
 from local_duel.server.tickets import Ticket
 from local_duel.server.votes import VoteRefused, Votes
@@ -25,40 +25,43 @@ from local_duel.server.ws.relay import Publisher, Relayed
 from local_duel.server.ws.viewers import Audience, Viewer
 from local_duel.show.flow import DuelFlow
 
+if TYPE_CHECKING:
+    from local_duel.server.deps import Services
+
 HOST_ONLY = {"skip": "skip to the next phase", "pause": "pause the duel", "resume": "resume the duel", "end": "end the duel"}
 ACTIONS = ("heckle", "vote", *HOST_ONLY)
 
 
 class LiveDuel:
-    def __init__(self, ticket: Ticket, flow: DuelFlow, app_state):
-        settings: Settings = app_state.settings
+    def __init__(self, ticket: Ticket, flow: DuelFlow, services: "Services"):
+        settings = services.settings
         duel_id, request, views = ticket.duel_id, ticket.request, ticket.views
         self.id = duel_id
         self.watch = ticket.watch
-        self.llm_url = ticket.llm_url or app_state.engine.url
+        self.llm_url = ticket.llm_url or services.engine.url
         self.settings = settings
         self.votes = Votes()
         self.heckles = HeckleBox()
         self._heckle_rate = HeckleRate(settings.heckle_seconds)
         self.audience = Audience(settings.viewer_backlog_seconds, self._cut_off)
         self.broadcast = Broadcast(self.audience, settings.sample_rate, self.verdict)
-        if app_state.relay:  # replicas: viewers elsewhere get the same stream
-            self.audience.mirror = Publisher(app_state.relay, duel_id, lambda: {**self.audience.story, "votes": self.votes.tally()}, self.act)
+        if services.relay:  # replicas: viewers elsewhere get the same stream
+            self.audience.mirror = Publisher(services.relay, duel_id, lambda: {**self.audience.story, "votes": self.votes.tally()}, self.act)
         record = new_duel(duel_id, flow, request.cast, request.topic, request.turns, settings, views)
-        self.recording = Recording(app_state.store, record, request.cast, app_state.owner)
+        self.recording = Recording(services.store, record, request.cast, services.owner)
         self.duel = Duel(
             flow,
             request.cast,
             request.topic,
             llm_url=self.llm_url,
-            voices=app_state.voices,
+            voices=services.voices,
             settings=settings,
             output=[self.recording.recorder, self.broadcast],
             turns_per_phase=request.turns,
             views=views,
             rating=request.rating,
-            candidates=lambda: candidates_each(settings, len(app_state.duels)),
-            pace=app_state.pace,
+            drafts=lambda: drafts_each(settings, len(services.duels)),
+            pace=services.pace,
             heckles=self.heckles.take,
         )
         self._ended_by: str | None = None

@@ -18,6 +18,7 @@ from starlette.websockets import WebSocketState
 
 from local_duel.pipeline.events import DuelEvent, urgent_event
 from local_duel.server.admission import LEASE_SECONDS, stage_size
+from local_duel.server.deps import Services, Svc
 from local_duel.server.ws.live import LiveDuel
 from local_duel.server.ws.relay import RemoteDuel
 from local_duel.server.ws.viewers import Viewer
@@ -54,62 +55,61 @@ async def refuse(websocket: WebSocket, reason: str) -> None:
     await websocket.close(code=1008, reason=reason.encode()[:123].decode(errors="ignore"))  # 123 bytes at most
 
 
-async def _stage(live: LiveDuel, state) -> None:
+async def _run(live: LiveDuel, services: Services) -> None:
     """Run a duel from its host's socket to its end, on the stage while it runs."""
-    state.duels[live.id] = live
+    services.duels[live.id] = live
     try:
         await live.run()
     finally:
-        del state.duels[live.id]
-        await state.stage.close(live.id, live.watch)
-        await state.engine.leave(live.llm_url, live.id)
+        del services.duels[live.id]
+        await services.admission.close(live.id, live.watch)
+        await services.engine.leave(live.llm_url, live.id)
 
 
 @router.websocket("/ws")
-async def duel_socket(websocket: WebSocket, token: str = ""):
+async def duel_socket(websocket: WebSocket, services: Svc, token: str = ""):
     """The host's token (once) starts the duel, at any replica; a watch token joins it
     while it runs."""
-    state = websocket.app.state
-    where = await state.stage.find(token)
-    live: LiveDuel | RemoteDuel | None = state.duels.get(where.duel_id) if where else None
+    where = await services.admission.find(token)
+    live: LiveDuel | RemoteDuel | None = services.duels.get(where.duel_id) if where else None
     host = False
     if where and live is None:
         if where.replica is None:
             await refuse(websocket, "the duel has not started yet; open the watch link again in a moment")
             return
-        if not state.relay:
+        if not services.relay:
             await refuse(websocket, f"this duel runs on another replica ({where.replica}); connect there to watch it")
             return
-        live = RemoteDuel(state.relay, where.duel_id, state.settings.viewer_backlog_seconds,
-                          on_gone=lambda: state.store.interrupt(where.duel_id))
+        live = RemoteDuel(services.relay, where.duel_id, services.settings.viewer_backlog_seconds,
+                          on_gone=lambda: services.store.interrupt(where.duel_id))
     if live is None:
-        ticket = await state.tickets.redeem(token)
+        ticket = await services.tickets.redeem(token)
         if ticket is None:
             await refuse(websocket, "invalid or expired token; POST /api/start for a new one")
             return
         request = ticket.request
         try:  # checked at /api/start, but an upload may have replaced it since
-            flow = state.catalog.get(request.flow)
+            flow = services.catalog.get(request.flow)
         except (KeyError, FlowFileError) as e:
-            await state.stage.close(ticket.duel_id, ticket.watch)
-            await state.engine.leave(ticket.llm_url, ticket.duel_id)
+            await services.admission.close(ticket.duel_id, ticket.watch)
+            await services.engine.leave(ticket.llm_url, ticket.duel_id)
             await refuse(websocket, f"flow '{request.flow}' is gone or broken: {e}")
             return
-        limit, full = await stage_size(state.settings, state.pace, state.engine)
-        llm_url = await state.engine.seat(ticket.duel_id, LEASE_SECONDS, prefer=ticket.llm_url)  # the seat it held
-        if not (llm_url and await state.stage.open(ticket.duel_id, ticket.watch, limit)):  # its hold lapsed, and others came
-            await state.stage.close(ticket.duel_id, ticket.watch)
-            await state.engine.leave(llm_url or ticket.llm_url, ticket.duel_id)
+        limit, full = await stage_size(services.settings, services.pace, services.engine)
+        llm_url = await services.engine.seat(ticket.duel_id, LEASE_SECONDS, prefer=ticket.llm_url)  # the seat it held
+        if not (llm_url and await services.admission.open(ticket.duel_id, ticket.watch, limit)):  # its hold lapsed, and others came
+            await services.admission.close(ticket.duel_id, ticket.watch)
+            await services.engine.leave(llm_url or ticket.llm_url, ticket.duel_id)
             await refuse(websocket, f"the stage filled up while this ticket waited ({full}); POST /api/start again")
             return
         ticket.llm_url = llm_url
-        live, host = LiveDuel(ticket, flow, state), True
+        live, host = LiveDuel(ticket, flow, services), True
         logger.info(f"duel {live.id} starts: {request.flow}, {request.cast.names}, {request.topic!r}")
-        task = asyncio.get_running_loop().create_task(_stage(live, state))
-        state.stages.add(task)
-        task.add_done_callback(state.stages.discard)
-    elif isinstance(live, LiveDuel) and len(live.audience.viewers) >= state.settings.max_viewers:
-        await refuse(websocket, f"this duel has {state.settings.max_viewers} viewers, as many as it takes (LOCAL_DUEL_MAX_VIEWERS)")
+        task = asyncio.get_running_loop().create_task(_run(live, services))
+        services.running.add(task)
+        task.add_done_callback(services.running.discard)
+    elif isinstance(live, LiveDuel) and len(live.audience.viewers) >= services.settings.max_viewers:
+        await refuse(websocket, f"this duel has {services.settings.max_viewers} viewers, as many as it takes (LOCAL_DUEL_MAX_VIEWERS)")
         return
     await websocket.accept()
     viewer = live.viewer(websocket, host)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from local_duel.bench.stats import p95
 from local_duel.core.settings import Settings
 from local_duel.core.weights import voices_dir
 from local_duel.history import audio
@@ -42,8 +43,7 @@ LINES = [
 
 
 def _ms(seconds: list[float]) -> dict:
-    ordered = sorted(seconds)
-    return {"median_ms": round(statistics.median(ordered) * 1000, 2), "p95_ms": round(ordered[max(0, round(0.95 * len(ordered)) - 1)] * 1000, 2)}
+    return {"median_ms": round(statistics.median(seconds) * 1000, 2), "p95_ms": round(p95(seconds) * 1000, 2)}
 
 
 async def _timed(work, times: int = 20) -> list[float]:
