@@ -5,11 +5,11 @@ embedded llama.cpp engine) with one change: for each context it writes `drafts`
 completions of the same prompt and hands them on as `DraftFrame`s, in choice order,
 for the `LineEditor` to rank. It asks for all of them in one request (llama-server's
 `n_cmpl`): the engine evaluates the prompt once and copies it to the slots that write
-the other choices, where separate requests evaluated it once per slot, three times
-slower on a new prompt. A server that writes one choice per request (Ollama) gets the
+the other drafts, where separate requests evaluated it once per slot, three times
+slower on a new prompt. A server that writes one draft per request (Ollama) gets the
 rest asked for one by one, seeds `seed + 1`, `seed + 2`, …, `at_once` at a time.
 
-A request ends as soon as each choice holds all the line editor can keep of it (two
+A request ends as soon as each draft holds all the line editor can keep of it (two
 whole sentences; one for the opening line, which nothing playing can hide), not at
 `max_tokens`: the listener waits less for the first line, and the slots are sooner free
 for the other duels.
@@ -102,11 +102,11 @@ class Writer(ContextWriter):
         for draft in written:  # in choice order, whichever finished first: ties rank the same every run
             await self.push_frame(draft)
 
-    async def _write(self, params: dict, choices: int, sentences: int) -> list[DraftFrame]:
-        """`choices` completions of one request, streamed side by side, until each has
+    async def _write(self, params: dict, drafts: int, sentences: int) -> list[DraftFrame]:
+        """`drafts` completions (the API's choices) of one request, streamed side by side, until each has
         ended or holds `sentences` whole sentences."""
-        if choices > 1:
-            params = {**params, "extra_body": {**params.get("extra_body", {}), "n_cmpl": choices}}
+        if drafts > 1:
+            params = {**params, "extra_body": {**params.get("extra_body", {}), "n_cmpl": drafts}}
         texts: dict[int, list[str]] = {}  # choice index → its streamed tokens
         first_token_at: dict[int, float] = {}
         done: set[int] = set()
@@ -123,7 +123,7 @@ class Writer(ContextWriter):
                             tokens.append(choice.delta.content)
                         if choice.finish_reason or settled_sentences("".join(tokens)) >= sentences:
                             done.add(choice.index)
-                    if len(done) >= choices:
+                    if len(done) >= drafts:
                         break  # closing the stream ends the request on the server
             finally:
                 await stream.close()
