@@ -1,13 +1,16 @@
 // The live audience on the page. The host sees the watch link and its QR code, the room's
 // size, the votes and the heckles as they come, and the controls (skip, pause, end); a
 // viewer (a watch link, `/?watch=…`, with a viewer's rights only, even on a LAN server) gets the same stage
-// with a heckle box and a vote button per agent instead of the controls.
+// with a heckle box and a vote button per agent instead of the controls. The server
+// checks each heckle (local_duel/pipeline/heckle.py) and counts the votes
+// (local_duel/server/votes.py); the page only shows what it is told.
 
 import QRCode from "qrcode";
 
+import { ACTION, EVENT } from "./events.js";
 import { $, SIDES, setStatus } from "./stage.js";
 
-const MAX_HECKLE = 140; // the server's limit (local_duel/heckle.py)
+const MAX_HECKLE = 140; // the server's limit (MAX_CHARS in local_duel/pipeline/heckle.py)
 
 const params = new URLSearchParams(location.search);
 const watchToken = params.get("watch");
@@ -31,7 +34,7 @@ export function watchSocketUrl() {
 
 export function onEvent(data) {
   switch (data?.event) {
-    case "duel-state":
+    case EVENT.DUEL_STATE:
       showViewers(data.viewers);
       showVotes(data.votes);
       $("heckles").replaceChildren();
@@ -39,29 +42,29 @@ export function onEvent(data) {
       if (data.cast) showNames(data.cast);
       if (data.paused) showPaused(true);
       break;
-    case "duel-started":
+    case EVENT.DUEL_STARTED:
       showNames(data.cast);
       break;
-    case "audience":
+    case EVENT.AUDIENCE:
       showViewers(data.viewers);
       break;
-    case "votes":
+    case EVENT.VOTES:
       showVotes(data.votes);
       break;
-    case "heckle":
+    case EVENT.HECKLE:
       showHeckle(data.text);
       break;
-    case "refused":
+    case EVENT.REFUSED:
       showRefusal(data);
       break;
-    case "control":
-      if (data.action === "pause" || data.action === "resume") {
-        showPaused(data.action === "pause");
-        if (data.action === "resume") setStatus("running", "Resumed by the host.");
+    case EVENT.CONTROL:
+      if (data.action === ACTION.PAUSE || data.action === ACTION.RESUME) {
+        showPaused(data.action === ACTION.PAUSE);
+        if (data.action === ACTION.RESUME) setStatus("running", "Resumed by the host.");
       }
-      if (data.action === "skip") note("The host skipped to the next phase.");
+      if (data.action === ACTION.SKIP) note("The host skipped to the next phase.");
       break;
-    case "duel-ended":
+    case EVENT.DUEL_ENDED:
       showPaused(false);
       if (data.votes) showVotes(data.votes);
       showWinner(data);
@@ -104,7 +107,7 @@ function showHeckle(text) {
 function showRefusal({ action, code, message }) {
   const el = $("refusal");
   el.dataset.code = code ?? "";
-  el.textContent = `${action === "vote" ? "Vote" : action === "heckle" ? "Heckle" : "Not done"}: ${message}`;
+  el.textContent = `${action === ACTION.VOTE ? "Vote" : action === ACTION.HECKLE ? "Heckle" : "Not done"}: ${message}`;
   el.hidden = false;
 }
 
@@ -183,14 +186,14 @@ function sendHeckle(event) {
   const text = input.value.trim();
   if (!text) return;
   $("refusal").hidden = true;
-  send("heckle", { text });
+  send(ACTION.HECKLE, { text });
   input.value = "";
   updateCount();
 }
 
 function vote(side) {
   $("refusal").hidden = true;
-  send("vote", { side });
+  send(ACTION.VOTE, { side });
   for (const s of SIDES) $(`vote-${s}`).setAttribute("aria-pressed", String(s === side));
 }
 
@@ -208,9 +211,9 @@ export function initAudience({ send: sender, join }) {
   $("heckle-text").addEventListener("input", updateCount);
   $("heckle-form").addEventListener("submit", sendHeckle);
   for (const side of SIDES) $(`vote-${side}`).addEventListener("click", () => vote(side));
-  $("control-skip").addEventListener("click", () => send("skip"));
-  $("control-pause").addEventListener("click", () => send(paused ? "resume" : "pause"));
-  $("control-end").addEventListener("click", () => send("end"));
+  $("control-skip").addEventListener("click", () => send(ACTION.SKIP));
+  $("control-pause").addEventListener("click", () => send(paused ? ACTION.RESUME : ACTION.PAUSE));
+  $("control-end").addEventListener("click", () => send(ACTION.END));
   updateCount();
   if (!watching) return;
   document.body.classList.add("watching");

@@ -11,6 +11,7 @@ import { ProtobufFrameSerializer, WebSocketTransport } from "@pipecat-ai/websock
 
 import { api, health } from "./api.js";
 import * as audience from "./audience.js";
+import { EVENT } from "./events.js";
 import { PlaybackMediaManager } from "./player.js";
 import { loadSettings, markInvalid, readSettings, showSettings } from "./settings.js";
 import {
@@ -23,36 +24,42 @@ const REJOIN_TRIES = 30;
 
 export const player = new PlaybackMediaManager(SAMPLE_RATE);
 
-let healthy = false;
-let settingsLoaded = false;
-let settingsReady = false; // the form holds the server's flows, casts and models: Start may send it
-let client = null;
-// One duel's life: running from Start (or joining) until it ends, is stopped or fails.
-let duel = { running: false, over: false, phases: [] };
-let history = { stop() {}, refresh() {} };
+// What this module keeps between calls, in one place.
+const page = {
+  healthy: false, // the server said its engine and voices are ready
+  settingsLoaded: false, // loading the settings has begun (it is done once)
+  settingsReady: false, // the form holds the server's flows, casts and models: Start may send it
+  client: null, // the Pipecat client of the duel this page is in, if any
+  // One duel's life: running from Start (or joining) until it ends, is stopped or fails.
+  // Each Start or join puts a new one here, so a callback holding an older one can tell
+  // it is stale (`run === page.run`).
+  run: { running: false, over: false, phases: [] },
+  history: { stop() {}, refresh() {} }, // the history panel (the host's page)
+};
 
 /** A live duel is on. */
-export const busy = () => duel.running;
+export const busy = () => page.run.running;
 
 /** The chosen flow's phases, shown on the banner while no duel runs. */
 export function showFlowPhases(phases) {
-  duel.phases = phases;
-  if (!duel.running) showPhase(phases[0], phases);
+  page.run.phases = phases;
+  if (!page.run.running) showPhase(phases[0], phases);
 }
 
 export function updateButtons() {
-  $("start").disabled = duel.running || !healthy || !settingsReady;
-  $("stop").disabled = !duel.running && !document.body.classList.contains("replaying");
-  audience.updateControls(duel.running && duel.joined);
+  const { run } = page;
+  $("start").disabled = run.running || !page.healthy || !page.settingsReady;
+  $("stop").disabled = !run.running && !document.body.classList.contains("replaying");
+  audience.updateControls(run.running && run.joined);
 }
 
 function onDuelEvent(data) {
   switch (data?.event) {
-    case "duel-state": // first, for everyone: the story so far (late joiners need it)
-      duel.joined = true;
+    case EVENT.DUEL_STATE: // first, for everyone: the story so far (late joiners need it)
+      page.run.joined = true;
       if (data.cast) showCast(data.cast);
       if (data.phases) {
-        duel.phases = data.phases;
+        page.run.phases = data.phases;
         showPhase(data.phase ?? data.phases[0], data.phases);
       }
       if (!$("transcript").children.length) data.transcript?.forEach(addToTranscript);
@@ -66,29 +73,29 @@ function onDuelEvent(data) {
       else if (audience.watching) setStatus("starting", "Joined: the first line is on its way.");
       updateButtons();
       break;
-    case "duel-started":
-      duel.phases = data.phases;
+    case EVENT.DUEL_STARTED:
+      page.run.phases = data.phases;
       showCast(data.cast);
       showPhase(data.phases[0], data.phases);
       setSpeaker("first");
       setBubble("first", "…"); // the first line is being written
       setStatus("running", `Duel on: ${data.topic}`);
       break;
-    case "phase-changed":
-      showPhase(data.phase, duel.phases);
+    case EVENT.PHASE_CHANGED:
+      showPhase(data.phase, page.run.phases);
       break;
-    case "line-started":
+    case EVENT.LINE_STARTED:
       setSpeaker(data.side);
       setBubble(data.side, "…");
       break;
-    case "line-text":
+    case EVENT.LINE_TEXT:
       setBubble(data.side, data.text);
       addToTranscript(data);
       break;
-    case "duel-ended":
+    case EVENT.DUEL_ENDED:
       finish("ended", `The duel is over: ${data.lines} lines${data.by === "host" ? ", ended by the host" : ""}.`);
       break;
-    case "error":
+    case EVENT.ERROR:
       showError(data.message);
       if (data.fatal !== false) finish("failed", "The duel stopped with an error.");
       break;
@@ -99,22 +106,22 @@ function onDuelEvent(data) {
 // The duel is over (ended, stopped or failed): the audio already queued still plays
 // out unless Stop was pressed, then the socket goes.
 function finish(state, text) {
-  if (duel.over) return;
-  duel.over = true;
-  duel.running = false;
+  const { run } = page;
+  if (run.over) return;
+  run.over = true;
+  run.running = false;
   setStatus(state, text);
   updateButtons();
-  const done = client;
-  client = null;
-  const run = duel;
-  setTimeout(() => run === duel && setSpeaker(null), player.buffered() * 1000);
+  const done = page.client;
+  page.client = null;
+  setTimeout(() => run === page.run && setSpeaker(null), player.buffered() * 1000);
   done?.disconnect().catch(() => {});
-  history.refresh();
+  page.history.refresh();
 }
 
 // Callbacks of an earlier duel's client (Stop, then Start at once) must not touch this one.
 function makeClient(run, { onClosed }) {
-  const mine = (callback) => (...args) => run === duel && callback(...args);
+  const mine = (callback) => (...args) => run === page.run && callback(...args);
   return new PipecatClient({
     transport: new WebSocketTransport({
       mediaManager: player, // never Daily (CDN) nor WavMediaManager (microphone)
@@ -127,13 +134,13 @@ function makeClient(run, { onClosed }) {
       onServerMessage: mine(onDuelEvent),
       onError: mine((message) => {
         const data = message?.data ?? {};
-        if (duel.over) return; // the server closes the socket after the last line
+        if (run.over) return; // the server closes the socket after the last line
         const text = data.message ?? data.error ?? "unknown error";
         showError(/closed/i.test(text) ? "The connection to the server closed before the duel ended." : `Connection problem: ${text}`);
         if (data.fatal) finish("failed", "The duel was cut off.");
       }),
       onDisconnected: mine(() => {
-        if (!duel.over) onClosed();
+        if (!run.over) onClosed();
       }),
     },
   });
@@ -146,18 +153,18 @@ function cutOff() {
 
 /** What the audience panel's buttons send: RTVI client messages `{t, d}`. */
 export function send(action, data) {
-  client?.sendClientMessage(action, data);
+  page.client?.sendClientMessage(action, data);
 }
 
 /** Start: the settings to POST /api/start, then the duel's socket. */
 export async function start(event) {
   event.preventDefault();
-  if (duel.running || !healthy || !settingsReady) return;
+  if (page.run.running || !page.healthy || !page.settingsReady) return;
   player.unlock(); // inside the click: browsers start audio only on a user gesture
-  history.stop();
+  page.history.stop();
   clearError();
   const settings = readSettings();
-  duel = { running: true, over: false, phases: duel.phases };
+  page.run = { running: true, over: false, phases: page.run.phases };
   updateButtons();
   setStatus("starting", "Starting the duel…");
   let session;
@@ -168,7 +175,7 @@ export async function start(event) {
       body: JSON.stringify(settings),
     });
   } catch (err) {
-    duel = { running: false, over: true, phases: duel.phases };
+    page.run = { running: false, over: true, phases: page.run.phases };
     showError(`Can't start the duel:\n${err.message}`);
     if (err.status === 422) markInvalid(err.detail);
     if (err.status === 429) setStatus("full", "The stage is full: every duel this server can play at once is on. Try again in a moment.");
@@ -182,10 +189,10 @@ export async function start(event) {
   audience.hosting(session.watchUrl);
   showSettings(false);
   setStatus("starting", "Connecting… the first line is on its way.");
-  const run = duel;
-  client = makeClient(run, { onClosed: cutOff });
-  client.connect({ wsUrl: session.wsUrl }).catch((err) => {
-    if (run === duel && !duel.over) {
+  const run = page.run;
+  page.client = makeClient(run, { onClosed: cutOff });
+  page.client.connect({ wsUrl: session.wsUrl }).catch((err) => {
+    if (run === page.run && !run.over) {
       showError(`Can't connect to the duel: ${err?.message ?? err}`);
       finish("failed", "The duel could not start.");
     }
@@ -200,14 +207,14 @@ export async function start(event) {
 export function watch(wsUrl, tries = REJOIN_TRIES) {
   player.unlock();
   clearError();
-  duel = { running: true, over: false, phases: duel.phases, joined: false };
-  const run = duel;
+  page.run = { running: true, over: false, phases: page.run.phases, joined: false };
+  const run = page.run;
   updateButtons();
   setStatus("starting", "Joining the duel…");
   const retry = () => {
-    if (run !== duel) return;
-    client = null;
-    duel = { running: false, over: true, phases: duel.phases };
+    if (run !== page.run) return;
+    page.client = null;
+    page.run = { running: false, over: true, phases: run.phases };
     if (tries > 1) {
       setStatus("starting", "Waiting for the duel to start…");
       setTimeout(() => watch(wsUrl, tries - 1), REJOIN_SECONDS * 1000);
@@ -217,19 +224,19 @@ export function watch(wsUrl, tries = REJOIN_TRIES) {
       audience.offerJoin("Try again");
     }
   };
-  client = makeClient(run, {
+  page.client = makeClient(run, {
     onClosed: () => {
       if (!run.joined) return retry();
       cutOff();
       audience.offerJoin("Rejoin");
     },
   });
-  client.connect({ wsUrl }).catch(() => run === duel && !run.joined && retry());
+  page.client.connect({ wsUrl }).catch(() => run === page.run && !run.joined && retry());
 }
 
 function stop() {
-  if (!duel.running) { // Stop during a replay ends the replay
-    history.stop();
+  if (!page.run.running) { // Stop during a replay ends the replay
+    page.history.stop();
     setStatus("stopped", "Replay stopped.");
     return;
   }
@@ -241,13 +248,13 @@ function stop() {
 // `state` says whether it is still warming up or could not start.
 async function pollHealth() {
   const said = await health();
-  healthy = said.state === "ready";
-  if (healthy && !settingsLoaded) {
+  page.healthy = said.state === "ready";
+  if (page.healthy && !page.settingsLoaded) {
     // The models to offer are only known once the engine is up: load the settings then.
-    settingsLoaded = true;
+    page.settingsLoaded = true;
     loadSettings()
       .then(() => {
-        settingsReady = true;
+        page.settingsReady = true;
         showHealth(said);
         updateButtons();
       })
@@ -255,14 +262,14 @@ async function pollHealth() {
   }
   showHealth(said);
   updateButtons();
-  setTimeout(pollHealth, healthy ? 15000 : 2000);
+  setTimeout(pollHealth, page.healthy ? 15000 : 2000);
 }
 
 // The status while no duel runs. "Ready" only once the form holds the server's settings:
 // loading them fills the fields, and would overwrite what was typed into them before.
 function showHealth({ state, message, report }) {
-  if (duel.running) return;
-  if (state === "ready" && settingsReady) setStatus("ready", `Ready · ${report.engine} engine · ${report.voices.length} voices`);
+  if (page.run.running) return;
+  if (state === "ready" && page.settingsReady) setStatus("ready", `Ready · ${report.engine} engine · ${report.voices.length} voices`);
   else if (state === "ready") setStatus("warming", "Loading the settings…");
   else if (state === "failed") setStatus("failed", capitalised(message || "the engine could not start"));
   else if (state === "warming") setStatus("warming", "The engine is warming up…");
@@ -273,7 +280,7 @@ const capitalised = (text) => `${text[0].toUpperCase()}${text.slice(1)}`;
 
 /** The host's page: Start and Stop, and the health polled; `archive` is the history panel. */
 export function host(archive) {
-  history = archive;
+  page.history = archive;
   $("stop").addEventListener("click", stop);
   pollHealth();
 }

@@ -4,7 +4,7 @@
 
 import { api } from "./api.js";
 import * as audience from "./audience.js";
-import { initHistory } from "./history.js";
+import { initHistory } from "./history-list.js";
 import { busy, host, player, send, showFlowPhases, start, updateButtons, watch } from "./lifecycle.js";
 import { initSettings, voices } from "./settings.js";
 import { clearError, meterLoop, resetStage, setBubble, setSpeaker, setStatus, showError, showPhase } from "./stage.js";

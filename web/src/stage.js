@@ -5,6 +5,19 @@ export const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
 
 export const SIDES = ["first", "second"];
 
+/** A new element: `props` assigned to it, `children` appended. */
+export function el(tag, props = {}, ...children) {
+  const node = Object.assign(document.createElement(tag), props);
+  node.append(...children);
+  return node;
+}
+
+/** Seconds as m:ss. */
+export function minutes(seconds) {
+  const s = Math.round(seconds);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
 export function setStatus(state, text) {
   const el = $("status");
   el.dataset.state = state;
