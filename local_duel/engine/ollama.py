@@ -85,12 +85,6 @@ async def _tags(client: AsyncClient, llm_url: str) -> list:
         raise OllamaError(f"the Ollama at {api_url(llm_url)} answered {e}") from None
 
 
-async def check_server(llm_url: str) -> None:
-    """Fail fast, naming the URL, when no Ollama answers there."""
-    async with _client(llm_url) as client:
-        await _tags(client, llm_url)
-
-
 async def model_names(llm_url: str) -> list[str]:
     """The names of every model on the server, as Ollama lists them (`name:tag`)."""
     async with _client(llm_url) as client:

@@ -5,7 +5,7 @@ shares no word with "trade savage insults". A small sentence encoder can:
 all-MiniLM-L6-v2 (22M parameters, six layers), whose weights `local-duel models fetch`
 copies into `models/meaning/`. Its forward pass is a few matrix products, done here in
 NumPy with the model's own tokenizer: sentence-transformers would give the same vectors
-(tests/test_meaning.py holds them to it) but bring PyTorch, 2.6 GB installed and some
+(tests/e2e/test_meaning.py holds them to it) but bring PyTorch, 2.6 GB installed and some
 300 MB resident, into every duel. The ranker picks the draft in its phase with it
 and the quality benchmark measures phase adherence with it: the same yardstick.
 """

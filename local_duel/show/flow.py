@@ -7,7 +7,7 @@ phases that never end, or text that nests too deep or expands too far (`flow_bou
 """
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -54,11 +54,6 @@ class DuelFlow:
             texts = [m.content for m in self.config.nodes[phase.name].task_messages] + list(phase.moves)
             directions[phase.name] = " ".join(" ".join(fill(t, {}, missing="") for t in texts).split())
         return directions
-
-    def with_turns(self, turns: int | None) -> "DuelFlow":
-        if turns is None:
-            return self
-        return DuelFlow(self.name, self.config, [replace(p, turns=turns) for p in self.phases])
 
 
 def parse_flow(

@@ -1,4 +1,5 @@
-"""The history's databases for tests: a SQLite file, and a real throwaway PostgreSQL.
+"""The history's database for the end-to-end tests: a real throwaway PostgreSQL (the same
+tests on a SQLite file are in tests/unit/test_history_store.py).
 
 PostgreSQL comes from Debian's `postgresql` package (`scripts/setup --test` installs it).
 Its server refuses to run as root, and pytest-postgresql's process fixture has no way
@@ -19,8 +20,6 @@ from pathlib import Path
 import port_for
 import pytest
 from pytest_postgresql.janitor import DatabaseJanitor
-
-BACKENDS = ["sqlite", "postgresql"]
 
 
 @dataclass(frozen=True)
@@ -60,14 +59,11 @@ def postgresql_server() -> Cluster:
         shutil.rmtree(home, ignore_errors=True)
 
 
-@pytest.fixture(params=BACKENDS)
-def database_url(request, tmp_path) -> str:
-    """A fresh, empty database: a SQLite file, or a new database on the PostgreSQL cluster."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'duels.db'}"
-        return
-    cluster = request.getfixturevalue("postgresql_server")
-    host, port = cluster.host, cluster.port
+@pytest.fixture(params=["postgresql"])
+def database_url(request, postgresql_server: Cluster) -> str:
+    """A fresh, empty database on the PostgreSQL cluster (the param names it in test ids,
+    as `[sqlite]` does in the unit layer)."""
+    host, port = postgresql_server.host, postgresql_server.port
     name = f"duels_{request.node.name.encode().hex()[:40]}"
     with DatabaseJanitor(user="postgres", host=host, port=port, dbname=name, password=""):
         yield f"postgresql://postgres@{host}:{port}/{name}"

@@ -28,7 +28,7 @@ def serving(flows: Path, log, env: dict | None = None, port: int | None = None, 
     block ends, yielding its base URL; its process is appended to `started`, for tests
     that kill it. Tests start duels back to back, faster than a person would and on a
     loaded machine, so the stage does not learn from late lines unless `env` says so
-    (tests/test_engine.py checks that it does)."""
+    (tests/e2e/test_engine.py checks that it does)."""
     server = ServerProcess({"LOCAL_DUEL_FLOWS_DIR": str(flows), "LOCAL_DUEL_LEARN_STAGE": "false", **(env or {})}, port=port, log=log)
     server.start()
     if started is not None:

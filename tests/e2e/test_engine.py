@@ -244,15 +244,6 @@ async def test_a_full_stage_answers_429_with_retry_after(small_stage):
     assert f"the stage is full: {stage} duels are running or about to start" in body["detail"]
 
 
-async def test_candidates_per_line_share_the_slots_out_as_duels_join():
-    """Sample-and-rank asks for several drafts per line; with many duels at once the
-    engine's slots are shared out instead, down to one draft, so no duel queues."""
-    from local_duel.pipeline.pace import candidates_each
-
-    settings = Settings(engine_slots=8, candidates=4)
-    assert [candidates_each(settings, n) for n in (0, 1, 2, 3, 4, 6, 8, 12)] == [4, 4, 4, 2, 2, 1, 1, 1]
-
-
 async def test_a_lines_candidates_are_the_choices_of_one_request(engine):
     """The Writer asks for all of a line's candidates at once (llama-server's n_cmpl) and
     gets as many different choices, each stopped at the end of its line."""
@@ -265,7 +256,7 @@ async def test_a_lines_candidates_are_the_choices_of_one_request(engine):
 
     settings = sampling(Settings())
     settings.system_instruction = "A roast battle."
-    writer = Writer(base_url=engine.url, settings=settings, candidates=lambda: 4, at_once=1, steer={})
+    writer = Writer(base_url=engine.url, settings=settings, drafts=lambda: 4, at_once=1, steer={})
     context = LLMContext(messages=[{"role": "user", "content": "Max: Tabs are for cowards.\nAva:"}])
     down, _ = await run_test(writer, frames_to_send=[LLMContextFrame(context)], start_timeout=10)
     candidates = [frame for frame in down if isinstance(frame, DraftFrame)]
@@ -289,7 +280,7 @@ async def test_a_nudge_makes_the_real_model_name_the_cues_word(engine, models_di
 
     async def drafts(nudge: float) -> list[str]:
         settings = Settings(models_dir=models_dir, nudge=nudge)
-        writer = Writer(base_url=engine.url, settings=sampling(settings), candidates=lambda: 4, at_once=1, steer={},
+        writer = Writer(base_url=engine.url, settings=sampling(settings), drafts=lambda: 4, at_once=1, steer={},
                         lexicons=lexicons_for([settings.llm_model], settings))
         writer._settings.system_instruction = "A roast battle."
         context = LLMContext(messages=[{"role": "user", "content": "Max: Tabs are for cowards.\nAva:"}])

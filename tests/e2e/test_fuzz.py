@@ -19,7 +19,7 @@ from helpers import copy_of_flows, serving
 
 EXAMPLES = 150  # per operation: about 1,400 requests in all
 # Valid starts issue tickets nobody redeems: lift the rate and stage limits, so that the
-# fuzz keeps reaching the checks behind them (tests/test_limits.py tests the limits).
+# fuzz keeps reaching the checks behind them (tests/e2e/test_limits.py tests the limits).
 UNLIMITED = {"LOCAL_DUEL_STARTS_PER_MINUTE": "100000", "LOCAL_DUEL_MAX_DUELS": "100000"}
 
 

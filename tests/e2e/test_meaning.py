@@ -5,11 +5,9 @@ same texts, and the ranker choosing by it the candidate that is in its phase."""
 from dataclasses import replace
 
 import numpy as np
-import pytest
 
 from local_duel.core.settings import Settings
-from local_duel.core.weights import MEANING_DIR, MissingModelError
-from local_duel.pipeline.meaning import Encoder, encoder
+from local_duel.pipeline.meaning import encoder
 from local_duel.pipeline.rank import Scene, best
 
 MODELS = Settings().models_dir
@@ -61,8 +59,3 @@ def test_the_ranker_speaks_the_candidate_in_its_phase():
     assert best([compliment, insult], roast) == compliment  # without meaning: the earliest of equals
     assert best([compliment, insult], roast, encoder(MODELS)) == insult
     assert best([insult, compliment], flirt, encoder(MODELS)) == compliment
-
-
-def test_missing_weights_name_the_fetch_command(tmp_path):
-    with pytest.raises(MissingModelError, match="local-duel models fetch"):
-        Encoder(tmp_path / MEANING_DIR)

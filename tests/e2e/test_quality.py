@@ -1,4 +1,7 @@
-"""The quality benchmark's metrics on hand-made lines: each can be true and false."""
+"""The quality benchmark's metrics on hand-made lines: each can be true and false. Every
+judgement runs the bundled sentence encoder (the phase by meaning), so these are
+end-to-end; `bench quality --rejudge` runs in a child process. The benchmark's scene
+splits are in tests/unit/test_quality_splits.py."""
 
 from local_duel.bench.metrics import Yardstick, distinct_2, judge, summarise
 from local_duel.pipeline.line import Line
@@ -128,19 +131,3 @@ def test_a_word_limit_is_read_from_the_move_or_the_direction_and_counted_over_it
     assert [j["within_limit"] for j in judged] == [True, False, False]
     assert summarise([judged])["within_limit_rate"] == 0.333
     assert summarise([judge(lines("No limit here, friend."), yard)])["within_limit_rate"] is None
-
-
-def test_the_dev_split_borrows_the_default_flow_and_shares_nothing_with_the_held_out_one():
-    """Sampling and ranker choices are tried on bench/dev, so the held-out scenes stay unseen."""
-    from local_duel.bench.quality import HELD_OUT, scenes
-    from local_duel.core.paths import ROOT
-    from local_duel.pipeline.words import word_limit
-
-    dev, held_out = scenes(ROOT / "bench" / "dev"), scenes(HELD_OUT)
-    assert {s.flow.name for s in dev} >= {"flirt_roast", "bake-off"}
-    assert any(word_limit(d) for s in dev for d in s.flow.directions().values())  # a word-limited round
-
-    def seen(split):
-        return {s.topic for s in split} | {a.persona for s in split for a in s.cast.agents} | {s.flow.name for s in split}
-
-    assert not seen(dev) & seen(held_out)

@@ -153,7 +153,7 @@ def test_a_short_default_duel_names_its_topic(tmp_path):
     transcript = json.loads((tmp_path / "duel.json").read_text())
     texts = [line["text"] for line in transcript["lines"]]
     assert len(texts) == 6 and transcript["rating"] == "family"
-    assert transcript["candidates"] == Settings().candidates  # nobody listens: a render writes every draft
+    assert transcript["drafts"] == Settings().drafts  # nobody listens: a render writes every draft
     assert any(stems(text) & stems(topic) for text in texts), texts
     assert not any(profane(text) for text in texts)
     symbols = [ch for text in texts for ch in text if unicodedata.category(ch)[0] in "SC"]

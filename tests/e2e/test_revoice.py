@@ -1,6 +1,6 @@
 """Re-voicing in the background, with real Piper voices and a real SQLite history: a copy
 is running with no lines when begun, and a server that stops mid-way keeps it as stopped
-with the lines it had spoken. (tests/test_history_server.py re-voices through the API.)"""
+with the lines it had spoken. (tests/e2e/test_history_server.py re-voices through the API.)"""
 
 import asyncio
 from datetime import UTC, datetime

@@ -1,5 +1,6 @@
-"""Piper voices: the derived voice sounds different, keeps its timing, and any dropped-in
-voice is selectable by name."""
+"""Piper voices, for real: the derived voice sounds different, keeps its timing, and any
+dropped-in voice is selectable by name (a line's phrases, and voices that are missing or
+broken, are in tests/unit/test_voice_phrases.py)."""
 
 import shutil
 
@@ -10,7 +11,7 @@ import pytest
 from local_duel.core import heap
 from local_duel.core.settings import Settings
 from local_duel.core.weights import voices_dir
-from local_duel.pipeline.voice import PHRASE_WORDS, UnknownVoiceError, Voices, phrases
+from local_duel.pipeline.voice import UnknownVoiceError, Voices, phrases
 
 SENTENCE = "I think pineapple on pizza is a crime, and I will not apologise for saying so."
 RATE = 24000
@@ -67,38 +68,6 @@ def test_a_voice_dropped_into_models_becomes_selectable(tmp_path, voices):
     mine = Voices(tmp_path)
     assert "en_US-dropped-medium" in mine.ids()
     assert len(np.concatenate(list(mine.get("en_US-dropped-medium@0.9").synthesize("Hello there.", RATE)))) > RATE // 2
-
-
-def test_no_voices_says_how_to_fetch_them(tmp_path):
-    with pytest.raises(UnknownVoiceError, match="local-duel models fetch"):
-        Voices(tmp_path).check("en_US-joe-medium")
-
-
-def test_a_broken_voice_file_is_named_not_fatal(tmp_path):
-    (tmp_path / "en_US-broken.onnx").write_bytes(b"not a model")
-    (tmp_path / "en_US-broken.onnx.json").write_text("{}")
-    voices = Voices(tmp_path)
-    voices.warm()  # logs it, carries on
-    with pytest.raises(UnknownVoiceError, match="voice 'en_US-broken' in .* can't be loaded"):
-        voices.get("en_US-broken")
-
-
-def test_a_line_is_cut_where_a_speaker_would_pause():
-    assert phrases("Hi, Max.") == ["Hi, Max."]  # short: one phrase, whatever its commas
-    assert phrases("I think that comedian has to stand up, he is just plain meaner than this dude!") == [
-        "I think that comedian has to stand up,", "he is just plain meaner than this dude!",
-    ]
-    # a dash is a pause but not a word, so the clause before it is ten words, not eleven
-    assert phrases("That's what you should do when your friends come together - get rid of each other, okay?") == [
-        "That's what you should do when your friends come together -", "get rid of each other, okay?",
-    ]
-    run = " ".join(f"w{i}" for i in range(22))  # no pause at all: three even parts
-    assert [len(p.split()) for p in phrases(run)] == [8, 8, 6]
-    assert phrases("Zoë, ça va? 🍕 ピザ は 好き") == ["Zoë, ça va? 🍕 ピザ は 好き"]
-    assert phrases("...") == ["..."]
-    long = "Well, well, well, look who it is: the one person in this town who thinks pineapple belongs on a pizza."
-    assert " ".join(phrases(long)) == long  # every word kept, in order
-    assert all(len(p.split()) <= PHRASE_WORDS for p in phrases(long))
 
 
 def test_a_long_line_sounds_after_its_first_phrase_not_after_all_of_it(voices):

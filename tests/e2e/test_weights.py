@@ -1,10 +1,7 @@
-"""Materialising the bundled weights: verified, idempotent, repaired when corrupt."""
-
-import pytest
+"""Materialising the bundled weights (the real model and voices, hundreds of megabytes):
+verified, idempotent, repaired when corrupt."""
 
 from local_duel.core import weights
-from local_duel.core.settings import Settings
-from local_duel.engine import EmbeddedEngine
 
 
 def test_fetch_materialises_verifies_and_skips_what_is_already_there(tmp_path):
@@ -28,9 +25,3 @@ def test_fetch_replaces_a_corrupt_file(tmp_path):
     weights.fetch(tmp_path, say=said.append)
     assert any(line.startswith("verified voices/en_US-joe-medium.onnx.json") for line in said)
     assert weights.sha256(voice) == weights._bundle()[2].sha256
-
-
-async def test_missing_model_names_the_fetch_command(tmp_path):
-    with pytest.raises(weights.MissingModelError, match="run `local-duel models fetch`"):
-        async with EmbeddedEngine(Settings(models_dir=tmp_path)):
-            pass

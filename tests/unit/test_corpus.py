@@ -1,18 +1,10 @@
-"""The committed corpus, as `local-duel tune` reads it: every scene in form, the held-out
-split sharing nothing with training, and a wrong scene named by file, scene and entry."""
+"""A corpus file as `local-duel tune` reads it: a wrong scene is named by file, scene and
+entry (the whole committed corpus, loaded, is in tests/e2e/test_corpus_committed.py)."""
 
 import pytest
 import yaml
 
 from local_duel.tune import corpus
-
-
-def test_the_committed_corpus_loads_and_its_held_out_split_is_unseen():
-    train, held_out = corpus.load("train"), corpus.load("held_out")
-    assert len(train) >= 370 and sum(len(s.lines) for s in train) >= 4000 and len(held_out) >= 60
-    assert corpus.overlap(train, held_out) == {"flows": set(), "personas": set(), "topics": set()}
-    assert {s.rating for s in train} == {"family", "adult"}
-
 
 SCENE = {
     "flow": "quiz-night", "topic": "owls", "cast": [{"name": "Ana", "persona": "a quizmaster"}, {"name": "Bo", "persona": "a contestant"}],

@@ -1,8 +1,9 @@
-"""Flow files: the bundled one loads, and each kind of broken file is named and refused."""
+"""Flow files: the bundled one loads, and each kind of broken file is named and refused
+(and by `local-duel render` itself, in tests/e2e/test_flow_render.py)."""
 
 import pytest
 
-from helpers import ROOT, local_duel
+from local_duel.core.paths import ROOT
 from local_duel.show.flow import FlowFileError, load_flow
 
 GOOD = """\
@@ -71,32 +72,6 @@ def test_include_is_refused_without_a_base_dir():
 
     with pytest.raises(FlowFileError, match="upload.yaml"):
         parse_flow("initial_node: a\nnodes: !include /etc/passwd\n", "upload.yaml")
-
-def test_render_exits_2_naming_the_broken_file(tmp_path):
-    path = tmp_path / "broken.yaml"
-    path.write_text(BROKEN["unknown next"][0])
-    result = local_duel("render", "--flow", str(path), timeout=60)
-    assert result.returncode == 2
-    assert str(path) in result.stderr and "names no node" in result.stderr
-
-def test_render_exits_2_on_an_unknown_voice(tmp_path):
-    cast = tmp_path / "cast.yaml"
-    cast.write_text(
-        (ROOT / "flows" / "casts" / "default.yaml").read_text().replace("voice: en_US-joe-medium@1.35", "voice: en_GB-nobody")
-    )
-    result = local_duel("render", "--cast", str(cast), timeout=60)
-    assert result.returncode == 2 and "unknown voice 'en_GB-nobody'" in result.stderr
-
-
-def test_render_exits_2_on_a_model_the_embedded_engine_does_not_serve(tmp_path):
-    cast = tmp_path / "cast.yaml"
-    cast.write_text(
-        (ROOT / "flows" / "casts" / "default.yaml").read_text().replace("voice: en_US-joe-medium\n", "voice: en_US-joe-medium\n  model: llama3.2\n", 1)
-    )
-    result = local_duel("render", "--cast", str(cast), "--wav", str(tmp_path / "d.wav"), "--transcript", str(tmp_path / "d.json"), timeout=120)
-    assert result.returncode == 2
-    assert "cast.first.model" in result.stderr and "no model 'llama3.2' for the embedded engine" in result.stderr
-
 
 def test_the_readme_example_duel_loads(tmp_path):
     """The three-phase duel the README teaches with is a working flow file."""

@@ -22,5 +22,5 @@ def test_fill_names_a_missing_placeholder_unless_told_what_to_put():
 
 def test_a_retry_is_hotter_and_its_seeds_never_meet_the_attempt_before():
     first, retry = generation.seed(7, 2, 1), generation.seed(7, 2, 2)
-    assert retry - first == generation.MAX_CANDIDATES and generation.seed(7, 3, 1) > generation.seed(7, 2, 4)
+    assert retry - first == generation.MAX_DRAFTS and generation.seed(7, 3, 1) > generation.seed(7, 2, 4)
     assert generation.temperature(0.9, 1) == 0.9 and generation.temperature(0.9, 3) == pytest.approx(1.3)

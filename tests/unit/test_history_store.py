@@ -1,4 +1,5 @@
-"""The duel store on real databases: every test runs on SQLite and on a real PostgreSQL."""
+"""The duel store on a SQLite file, in process: tests/e2e/test_history_store_on_postgresql.py
+runs the same tests (every one that asks for `database_url`) on a real PostgreSQL."""
 
 import io
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,12 @@ def spoken(number: int, text: str = "Hello there.", start: float = 0.0, seconds:
         number=number, speaker="Max" if number % 2 else "Ava", side="first" if number % 2 else "second", phase="flirt",
         turn=number, text=text, voice="v1", start_seconds=start, audio_seconds=seconds, spoken_at=NOW,
     )
+
+
+@pytest.fixture(params=["sqlite"])
+def database_url(tmp_path) -> str:
+    """A fresh, empty SQLite file (the param names it in test ids, as `[postgresql]` does in e2e)."""
+    return f"sqlite:///{tmp_path / 'duels.db'}"
 
 
 @pytest.fixture

@@ -1,5 +1,7 @@
 """The move picker: each turn's cue gets a concrete micro-direction from its phase."""
 
+from dataclasses import replace
+
 import pytest
 
 from local_duel.show.flow import FlowFileError, parse_flow
@@ -90,7 +92,7 @@ nodes:
 """
     flow = parse_flow(text, "x.yaml")
     assert [p.moves for p in flow.phases] == [("about {{ topic }}",), ()]
-    assert flow.rating == "adult" and flow.with_turns(3).phases[0].moves == ("about {{ topic }}",)
+    assert flow.rating == "adult" and replace(flow.phases[0], turns=3).moves == ("about {{ topic }}",)
     with pytest.raises(FlowFileError, match="x.yaml: node 'b'.*first node"):
         parse_flow(text.replace("turns: 1}]", "turns: 1, rating: family}]"), "x.yaml")
     with pytest.raises(FlowFileError, match="`rating` must be one of family, adult"):

@@ -1,8 +1,8 @@
-"""The nudge toward a cue's words: which words, which tokens, and how much.
-
-The lexicon is read from the bundled GGUF (half a second, no engine); the Prompter is
-driven with Pipecat's `run_test`. The Writer's request carrying the nudge is in
-fast/test_writer.py, and the real engine writing a nudged word in test_engine.py.
+"""The nudge toward a cue's words: which words, which tokens, and how much, on a
+hand-made lexicon; the Prompter is driven with Pipecat's `run_test`. The lexicon read
+from the bundled GGUF is in tests/e2e/test_nudge_vocabulary.py, the Writer's request
+carrying the nudge in tests/unit/test_writer.py, and the real engine writing a nudged
+word in tests/e2e/test_engine.py.
 """
 
 from pipecat.frames.frames import LLMContextFrame
@@ -10,18 +10,14 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.tests.utils import run_test
 
 from local_duel.core.settings import Settings
-from local_duel.core.weights import llm_path
 from local_duel.pipeline.duel_state import DuelState
 from local_duel.pipeline.frames import CueFrame
-from local_duel.pipeline.nudge import cue_words, lexicon, lexicons_for, nudge
+from local_duel.pipeline.nudge import cue_words, nudge
 from local_duel.pipeline.script import Script
 from local_duel.pipeline.turn import Prompter
 from local_duel.show.cast import Cast
 from local_duel.show.move import hook, plain
 from local_duel.show.phase import Phase
-from local_duel.show.rating import vocabulary
-
-BUNDLED = llm_path(Settings().models_dir)
 
 
 def test_a_cue_names_its_content_words_once_without_names_or_stop_words():
@@ -32,27 +28,11 @@ def test_a_cue_names_its_content_words_once_without_names_or_stop_words():
     )
 
 
-def test_the_lexicon_holds_every_whole_word_token_of_the_bundled_model_in_any_case():
-    known = lexicon(BUNDLED)
-    tokens = list(vocabulary(BUNDLED))
-    assert {tokens[i] for i in known["pizza"]} == {"▁pizza", "▁Pizza"}
-    assert all(tokens[i].startswith("▁") and tokens[i][1:].lower() == "engineer" for i in known["engineer"])
-    assert "izza" not in known  # a piece inside a word is not a word
-
-
 def test_a_nudge_raises_each_words_tokens_by_its_bias_and_finds_a_missing_word_by_its_stem():
     known = {"pizza": (5, 6), "octopus": (9,), "smug": (11,)}
     cue = {"pizza": 2.5, "octopuses": 2.5, "unheardof": 2.5, "smug": 4.0}
     assert nudge(cue, known) == {"5": 2.5, "6": 2.5, "9": 2.5, "11": 4.0}
     assert nudge({"smug": 0.0}, known) == {} and nudge({}, known) == {}
-
-
-def test_only_the_embedded_engines_models_are_nudged_and_only_if_the_nudge_is_on():
-    settings = Settings(nudge=3, nudge_persona=5)
-    assert list(lexicons_for([settings.llm_model, "not-here"], settings)) == [settings.llm_model]
-    assert lexicons_for([settings.llm_model], Settings()) == {}  # off by default: the taught model needs none
-    assert list(lexicons_for([settings.llm_model], Settings(nudge=0, nudge_persona=5))) == [settings.llm_model]
-    assert lexicons_for([settings.llm_model], Settings(nudge=3, llm_url="http://127.0.0.1:9/v1")) == {}  # an Ollama's own
 
 
 async def test_each_cue_nudges_its_topic_its_speakers_persona_and_its_move_each_by_its_own_bias():

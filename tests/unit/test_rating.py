@@ -2,21 +2,20 @@
 
 The LineEditor is driven with Pipecat's own test helper, as the pipeline drives it: a
 cue, the turn's candidates between the LLM's response frames, and what comes out is
-what Voicebox would speak.
+what Voicebox would speak. The steering read from the bundled GGUF's vocabulary is in
+tests/e2e/test_rating_vocabulary.py.
 """
 
 from pipecat.frames.frames import LLMFullResponseEndFrame, LLMFullResponseStartFrame
 from pipecat.tests.utils import run_test
 
-from local_duel.core.settings import Settings
-from local_duel.core.weights import llm_path
 from local_duel.pipeline.frames import CueFrame, DraftFrame, LineFrame
 from local_duel.pipeline.line import Line
 from local_duel.pipeline.script import Script
 from local_duel.pipeline.stock import FALLBACK_LINES
 from local_duel.pipeline.turn import MAX_ATTEMPTS, LineEditor
 from local_duel.show.cast import DEFAULT_CAST, Cast
-from local_duel.show.rating import STEER, listed_words, profane, steer_for, steering, vocabulary
+from local_duel.show.rating import profane
 
 CAST = Cast.from_file(DEFAULT_CAST)
 SWEARING = "Pineapple pizza is fucking genius, you shit engineer."
@@ -56,24 +55,6 @@ async def test_lines_are_words_under_both_ratings():
 
 def test_stock_lines_are_clean():
     assert not any(profane(line) for line in FALLBACK_LINES)
-
-
-def test_steering_biases_only_whole_listed_words_in_the_bundled_vocabulary():
-    """The real GGUF's vocabulary: every biased token starts a word and is a listed word."""
-    path = llm_path(Settings().models_dir)
-    tokens = list(vocabulary(path))
-    assert len(tokens) == 262144 and tokens[:3] == ["<pad>", "<eos>", "<bos>"]
-    bias = steering(path)
-    biased = {tokens[int(i)] for i in bias}
-    assert all(t.startswith("▁") and t[1:].lower() in listed_words() for t in biased)
-    assert {"▁fuck", "▁shit", "▁Fuck"} <= biased and "▁pizza" not in biased
-    assert set(bias.values()) == {STEER} and STEER < 0
-
-
-def test_only_models_with_a_known_vocabulary_are_steered(tmp_path):
-    settings = Settings()
-    assert list(steer_for([settings.llm_model, "not-here"], settings)) == [settings.llm_model]
-    assert steer_for([settings.llm_model], Settings(llm_url="http://127.0.0.1:9/v1")) == {}  # an Ollama's own
 
 
 INNOCENT = [

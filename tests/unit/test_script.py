@@ -1,4 +1,5 @@
-"""The prompt each speaker reads, and the template that turns it into a screenplay."""
+"""The prompt each speaker reads (the template that turns it into a screenplay, rendered by
+the embedded engine, is in tests/e2e/test_script_template.py)."""
 
 from local_duel.pipeline.line import Line
 from local_duel.pipeline.script import Script
@@ -29,18 +30,6 @@ def test_chat_view_gives_the_speaker_its_own_lines_as_assistant():
         {"role": "user", "content": "(Your turn, Ava.)"},
     ]
     assert _script().chat("Max")[-1] == {"role": "user", "content": "Ava: Only when I'm lost."}
-
-
-def test_template_renders_scene_then_lines_ending_on_the_open_cue(render_template):
-    """The real template through the embedded engine's own renderer. An empty assistant
-    turn (a generation prompt) must add nothing after the cue, and both speakers'
-    prompts must agree up to it, so the engine reuses its cache between turns."""
-    messages = [{"role": "system", "content": "A first date."}, *_script().screenplay("Max")]
-    prompt = render_template(messages)
-    assert prompt == "A first date.\n\n(Max and Ava flirt.)\nMax: Come here often?\nAva: Only when I'm lost.\nMax:"
-    assert render_template([*messages, {"role": "assistant", "content": ""}]) == prompt
-    ava = render_template([messages[0], *_script().screenplay("Ava")])
-    assert ava == prompt.removesuffix("Max:") + "Ava:"
 
 
 def test_a_long_duel_keeps_the_latest_lines_dropping_old_ones_in_batches():

@@ -1,31 +1,24 @@
-"""What replicas share, on both keepers: this process, and a real Redis (two clients
-standing for two replicas). The same tests run on each, so the embedded default and the
-cluster behave alike."""
+"""What replicas share, kept in this process (`InProcess`, the embedded default): two
+replicas' views are one object. tests/e2e/test_shared_on_redis.py runs every test here
+on a real Redis too, so the embedded default and the cluster behave alike."""
 
 import asyncio
 
 import pytest
 
-from local_duel.core.shared import InProcess, InRedis
-from local_duel.server.admission import HOLD_SECONDS, LEASE_SECONDS, RUNNING_RETRY_SECONDS, Stage
+from local_duel.core.shared import InProcess
+from local_duel.server.admission import HOLD_SECONDS, LEASE_SECONDS, RUNNING_RETRY_SECONDS, Admission
 from local_duel.server.limits import RateLimited, StartRate
 from local_duel.server.schemas import DuelRequest
 from local_duel.server.tickets import Ticket, Tickets
 from local_duel.show.cast import DEFAULT_CAST, Cast
 
 
-@pytest.fixture(params=["in-process", "redis"])
-async def replicas(request):
-    """Two replicas' views of the shared state: one object in process, two Redis clients."""
-    if request.param == "in-process":
-        shared = InProcess()
-        yield shared, shared
-        return
-    url = request.getfixturevalue("redis_url")
-    a, b = InRedis(url), InRedis(url)
-    yield a, b
-    await a.close()
-    await b.close()
+@pytest.fixture(params=["in-process"])
+async def replicas():
+    """Two replicas' views of the shared state: one object in process."""
+    shared = InProcess()
+    yield shared, shared
 
 
 def a_ticket() -> Ticket:
@@ -64,7 +57,7 @@ async def test_start_rate_is_counted_across_replicas(replicas):
 
 async def test_the_stage_admits_up_to_its_limit_across_replicas_and_frees_places(replicas):
     a, b = replicas
-    stages = [Stage(a, "replica-a"), Stage(b, "replica-b")]
+    stages = [Admission(a, "replica-a"), Admission(b, "replica-b")]
     booked = [await stages[i % 2].book(f"duel-{i}", f"watch-{i}", 3, 60) for i in range(4)]
     assert booked == [True, True, True, False]
     assert await stages[1].size() == 3
@@ -74,7 +67,7 @@ async def test_the_stage_admits_up_to_its_limit_across_replicas_and_frees_places
 
 async def test_a_watch_token_names_the_duel_and_then_the_replica_running_it(replicas):
     a, b = replicas
-    stage_a, stage_b = Stage(a, "replica-a"), Stage(b, "replica-b")
+    stage_a, stage_b = Admission(a, "replica-a"), Admission(b, "replica-b")
     assert await stage_a.book("d1", "w1", 5, 60)
     assert (await stage_b.find("w1")).replica is None  # about to start
     assert await stage_b.open("d1", "w1", 1)
@@ -88,17 +81,17 @@ async def test_a_watch_token_names_the_duel_and_then_the_replica_running_it(repl
 async def test_a_place_nobody_renews_lapses(replicas):
     """A killed replica stops renewing: its duels stop counting, with nobody to tell."""
     a, b = replicas
-    stage = Stage(a, "replica-a")
+    stage = Admission(a, "replica-a")
     assert await stage.book("d1", "w1", 1, 0.2)  # an unredeemed ticket's place
-    assert not await Stage(b, "replica-b").book("d2", "w2", 1, 60)
+    assert not await Admission(b, "replica-b").book("d2", "w2", 1, 60)
     await asyncio.sleep(0.3)
-    assert await Stage(b, "replica-b").book("d2", "w2", 1, 60)
+    assert await Admission(b, "replica-b").book("d2", "w2", 1, 60)
     assert LEASE_SECONDS <= 10  # how long a killed replica's duels keep their places
 
 
 async def test_racing_bookings_never_overbook_the_stage(replicas):
     a, b = replicas
-    stages = [Stage(a, "a"), Stage(b, "b")]
+    stages = [Admission(a, "a"), Admission(b, "b")]
     booked = await asyncio.gather(*(stages[i % 2].book(f"d{i}", f"w{i}", 5, 60) for i in range(40)))
     assert 1 <= sum(booked) <= 5
     assert await stages[0].size() == sum(booked)
@@ -109,15 +102,15 @@ async def test_an_unplayed_tickets_place_lapses_and_its_late_socket_books_again_
     Retry-After says when that place frees; a socket that opens late books a place
     again, and is refused if the stage filled up meanwhile."""
     a, b = replicas
-    stage = Stage(a, "a")
+    stage = Admission(a, "a")
     assert await stage.book("d1", "w1", 1, 0.3)
     assert stage.retry_after() == 1  # 0.3 s to go, in whole seconds
-    assert not await Stage(b, "b").book("d2", "w2", 1)
+    assert not await Admission(b, "b").book("d2", "w2", 1)
     await asyncio.sleep(0.4)
     assert stage.retry_after() == RUNNING_RETRY_SECONDS  # no hold left: a running duel's estimate
     assert await stage.open("d1", "w1", 1)  # late, but the place was free
-    assert not await Stage(b, "b").book("d2", "w2", 1)
+    assert not await Admission(b, "b").book("d2", "w2", 1)
     await stage.close("d1", "w1")
-    assert await Stage(b, "b").book("d2", "w2", 1)
+    assert await Admission(b, "b").book("d2", "w2", 1)
     assert not await stage.open("d1", "w1", 1)  # late, and the stage is full now
     assert HOLD_SECONDS <= 5

@@ -9,7 +9,6 @@ The end-to-end tests run the same processors on the real model, voices and trans
 import asyncio
 from dataclasses import dataclass
 
-from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 from pipecat.flows.actions import FunctionActionFrame
 from pipecat.frames.frames import (
     BotStoppedSpeakingFrame,
@@ -28,7 +27,6 @@ from pipecat.tests.utils import SleepFrame, run_test
 
 from local_duel.core.settings import Settings
 from local_duel.pipeline.announcer import Announcer, LineEnder
-from local_duel.pipeline.duel import Duel
 from local_duel.pipeline.duel_state import DuelState
 from local_duel.pipeline.frames import CueFrame, DraftFrame, LineFrame
 from local_duel.pipeline.line import Line
@@ -38,7 +36,6 @@ from local_duel.pipeline.script import Script
 from local_duel.pipeline.stock import FALLBACK_LINES
 from local_duel.pipeline.turn import MAX_ATTEMPTS, LineEditor
 from local_duel.show.cast import DEFAULT_CAST, DEFAULT_TOPIC, Cast
-from local_duel.show.flow import DEFAULT_FLOW, load_flow
 from local_duel.show.placeholders import FLOW_PLACEHOLDERS, fill
 
 CAST = Cast.from_file(DEFAULT_CAST)
@@ -134,7 +131,7 @@ async def test_lookahead_takes_a_turn_once_voiced_but_never_more_than_one_line_a
     async def take_turn(action: dict, flow_manager) -> None:
         log.append(f"turn {action['turn']}")
 
-    lookahead = Lookahead()
+    lookahead = Lookahead(flow_manager=lambda: None)
     down, _ = await run_test(
         Pipeline([lookahead, Output(log)]),
         frames_to_send=[
@@ -239,7 +236,7 @@ async def _paced(*frames: Frame) -> Pace:
 
     pace = Pace(4)
     await run_test(
-        Pipeline([Lookahead(pace), Output([])]),
+        Pipeline([Lookahead(pace, flow_manager=lambda: None), Output([])]),
         frames_to_send=[
             TTSStoppedFrame(), FunctionActionFrame({"turn": 1}, take_turn),  # line 1 voiced: line 2 is asked for
             *frames,
@@ -257,7 +254,7 @@ async def test_a_line_that_has_not_sounded_when_the_line_ahead_ends_costs_a_draf
 
 async def test_lookahead_writes_the_next_line_behind_the_voiced_one_at_the_cost_it_saw():
     pace = Pace(6)
-    lookahead = Lookahead(pace)
+    lookahead = Lookahead(pace, flow_manager=lambda: None)
     opening = Line(MAX, "flirt", 1, "Hello there, Ava.", drafts=2, time_to_first_audio=4.0, audio_seconds=1.5)
     short = Line(AVA, "flirt", 2, "Hi, Max.", drafts=2, time_to_first_audio=1.0, audio_seconds=1.2)
     await run_test(Pipeline([lookahead, Output([])]), frames_to_send=[LineFrame(opening)])
@@ -347,19 +344,3 @@ def test_the_duel_state_hands_the_cue_over_and_fills_every_flow_placeholder():
     assert {fill("{{ " + key + " }}", values) for key in FLOW_PLACEHOLDERS} == {
         AVA, MAX, DEFAULT_TOPIC, "roast", "2", CAST.first.persona, CAST.second.persona,
     }
-
-
-def test_a_duel_loads_no_turn_model(monkeypatch):
-    """Nobody speaks into a duel, so Pipecat's default turn detector (a Smart Turn model)
-    has nothing to listen to and must not be loaded."""
-
-    def loaded(*_, **__):
-        raise AssertionError("a turn model was loaded")
-
-    monkeypatch.setattr(LocalSmartTurnAnalyzerV3, "__init__", loaded)
-    settings = Settings(meaning=False, nudge=False, nudge_persona=False)
-    duel = Duel(
-        load_flow(settings.flows_dir / f"{DEFAULT_FLOW}.yaml"), Cast.from_file(DEFAULT_CAST), DEFAULT_TOPIC,
-        llm_url="http://127.0.0.1:9/v1", voices=None, settings=settings, output=[],
-    )
-    assert duel.pipeline is not None

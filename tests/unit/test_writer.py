@@ -3,7 +3,7 @@
 Ollama can't run here, so a loopback stand-in for its OpenAI-compatible route answers
 instead: it streams one choice per request whatever `n_cmpl` says, and names the seed it
 was asked with (or, asked for a `"talk"` model, talks on and on). The real engine's many
-choices per request are tested in test_engine.
+choices per request are tested in tests/e2e/test_engine.py.
 """
 
 import asyncio
@@ -62,26 +62,26 @@ async def _candidates(url: str, contexts: int, model: str = "local-duel", **writ
     frames = [LLMContextFrame(LLMContext(messages=[{"role": "user", "content": "Max: Hi.\nAva:"}])) for _ in range(contexts)]
     down, _ = await run_test(Writer(base_url=url, settings=settings, at_once=2, steer={}, **writer), frames_to_send=frames)
     written = [f.text for f in down if isinstance(f, DraftFrame)]
-    first = writer.get("first") or writer["candidates"]()
+    first = writer.get("first") or writer["drafts"]()
     return [written[:first], written[first:]] if contexts == 2 else [written]
 
 
 async def test_a_server_that_ignores_n_cmpl_is_asked_once_per_candidate(one_choice_server):
     url, asked = one_choice_server
-    assert await _candidates(url, 1, candidates=lambda: 3) == [[" Seed 40.", " Seed 41.", " Seed 42."]]
+    assert await _candidates(url, 1, drafts=lambda: 3) == [[" Seed 40.", " Seed 41.", " Seed 42."]]
     assert sorted((body["seed"], body.get("n_cmpl")) for body in asked) == [(40, 3), (41, None), (42, None)]
 
 
 async def test_the_opening_cue_gets_first_candidates_and_the_rest_all(one_choice_server):
     url, asked = one_choice_server
-    opening, next_line = await _candidates(url, 2, candidates=lambda: 3, first=1)
+    opening, next_line = await _candidates(url, 2, drafts=lambda: 3, first=1)
     assert opening == [" Seed 40."] and next_line == [" Seed 40.", " Seed 41.", " Seed 42."]
     assert "n_cmpl" not in asked[0] and asked[1]["n_cmpl"] == 3
 
 
 async def test_a_request_ends_once_each_choice_holds_all_the_editor_can_keep(one_choice_server):
     url, asked = one_choice_server
-    opening, next_line = await _candidates(url, 2, model="talk", candidates=lambda: 1, first=1)
+    opening, next_line = await _candidates(url, 2, model="talk", drafts=lambda: 1, first=1)
     assert opening == [" Sentence 1. Sentence"]  # its first sentence, settled by the next word
     assert next_line == [" Sentence 1. Sentence 2. Sentence"]  # two for any other line
     await asyncio.sleep(0.1)
@@ -95,7 +95,7 @@ async def test_the_request_nudges_toward_the_cues_words_under_the_ratings_steeri
     settings = sampling(Settings(seed=40))
     settings.system_instruction = "A roast battle."
     writer = Writer(
-        base_url=url, settings=settings, candidates=lambda: 1, at_once=1,
+        base_url=url, settings=settings, drafts=lambda: 1, at_once=1,
         steer={"local-duel": {"7": -100.0}}, lexicons={"local-duel": {"pizza": (5, 6), "darn": (7,), "chef": (8,)}},
     )
     context = LLMContext(messages=[{"role": "user", "content": "Max: Hi.\nAva:"}])
