@@ -1,10 +1,11 @@
 """One settings object for the whole app, read from `LOCAL_DUEL_*` environment variables."""
 
 import json
+import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from local_duel.core.paths import ROOT
@@ -14,6 +15,12 @@ PromptStyle = Literal["screenplay", "chat"]
 model answers from the speaker's side (`local_duel.engine.prompt_style` tells which)."""
 
 MAX_FLOW_BYTES = 64 * 1024  # a flow file, uploaded or on disk
+# Settings renamed: the old name set is refused by name, not silently ignored.
+RENAMED = {
+    "LOCAL_DUEL_CANDIDATES": "LOCAL_DUEL_DRAFTS",
+    "LOCAL_DUEL_FIRST_CANDIDATES": "LOCAL_DUEL_FIRST_DRAFTS",
+    "LOCAL_DUEL_CANDIDATES_AT_ONCE": "LOCAL_DUEL_DRAFTS_AT_ONCE",
+}
 
 
 class Settings(BaseSettings):
@@ -128,6 +135,12 @@ class Settings(BaseSettings):
     viewer_backlog_seconds: float = Field(3.0, gt=0, description="how far a viewer may fall behind before it is cut off")
     heckle_seconds: float = Field(10.0, ge=0, description="how often one viewer may heckle")
     max_viewers: int = Field(200, ge=1, description="viewers one duel takes")
+
+    @model_validator(mode="after")
+    def _no_old_names(self) -> "Settings":
+        if old := sorted(name for name in RENAMED if name in os.environ):
+            raise ValueError("; ".join(f"{name} is now called {RENAMED[name]}" for name in old))
+        return self
 
 
 def table() -> str:

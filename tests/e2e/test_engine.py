@@ -139,7 +139,7 @@ def small_stage(tmp_path_factory):
     """A server that admits two duels, fewer while its lines come late, writes two drafts
     a line (the pace's floor from the first line) and gives each line 10 s."""
     log = (tmp_path_factory.mktemp("small") / "server.log").open("w")
-    env = {"LOCAL_DUEL_MAX_DUELS": "2", "LOCAL_DUEL_LEARN_STAGE": "true", "LOCAL_DUEL_CANDIDATES": "2", "LOCAL_DUEL_LINE_TIMEOUT": "10"}
+    env = {"LOCAL_DUEL_MAX_DUELS": "2", "LOCAL_DUEL_LEARN_STAGE": "true", "LOCAL_DUEL_DRAFTS": "2", "LOCAL_DUEL_LINE_TIMEOUT": "10"}
     with serving(ROOT / "flows", log, env) as base:
         yield base
     log.close()
@@ -245,7 +245,7 @@ async def test_a_full_stage_answers_429_with_retry_after(small_stage):
 
 
 async def test_a_lines_candidates_are_the_choices_of_one_request(engine):
-    """The Writer asks for all of a line's candidates at once (llama-server's n_cmpl) and
+    """The Writer asks for all of a line's drafts at once (llama-server's n_cmpl) and
     gets as many different choices, each stopped at the end of its line."""
     from pipecat.frames.frames import LLMContextFrame
     from pipecat.processors.aggregators.llm_context import LLMContext
@@ -259,9 +259,9 @@ async def test_a_lines_candidates_are_the_choices_of_one_request(engine):
     writer = Writer(base_url=engine.url, settings=settings, drafts=lambda: 4, at_once=1, steer={})
     context = LLMContext(messages=[{"role": "user", "content": "Max: Tabs are for cowards.\nAva:"}])
     down, _ = await run_test(writer, frames_to_send=[LLMContextFrame(context)], start_timeout=10)
-    candidates = [frame for frame in down if isinstance(frame, DraftFrame)]
-    assert len(candidates) == 4 and len({c.text for c in candidates}) >= 3, candidates
-    assert all(c.tokens >= 1 and c.first_token_at and "\n" not in c.text for c in candidates), candidates
+    drafts = [frame for frame in down if isinstance(frame, DraftFrame)]
+    assert len(drafts) == 4 and len({c.text for c in drafts}) >= 3, drafts
+    assert all(c.tokens >= 1 and c.first_token_at and "\n" not in c.text for c in drafts), drafts
 
 
 async def test_a_nudge_makes_the_real_model_name_the_cues_word(engine, models_dir):

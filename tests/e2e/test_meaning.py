@@ -1,6 +1,6 @@
 """The app's sentence encoder: the bundled all-MiniLM-L6-v2 weights run by NumPy, held to
 the vectors sentence-transformers (the reference, from the `quality` extra) gives for the
-same texts, and the ranker choosing by it the candidate that is in its phase."""
+same texts, and the ranker choosing by it the draft that is in its phase."""
 
 from dataclasses import replace
 
@@ -50,7 +50,7 @@ def test_a_line_is_nearest_the_phase_it_acts_out_without_its_words():
 
 
 def test_the_ranker_speaks_the_candidate_in_its_phase():
-    """Two candidates equal in every word-level measure; only meaning tells the roast."""
+    """Two drafts equal in every word-level measure; only meaning tells the roast."""
     roast = Scene(["Max", "Ava"], "pineapple on pizza", "a stand-up comedian", "", "", ["Max: Hello there."],
                   "family", phase="roast", directions=DIRECTIONS)
     flirt = replace(roast, phase="flirt")

@@ -37,7 +37,7 @@ def pool(offline, tmp_path):
     with (tmp_path / "llm.log").open("w") as log, llm_server(log) as one, llm_server(log) as two:
         env = {
             "LOCAL_DUEL_LLM_URLS": f'["{one[0]}/v1", "{two[0]}/v1"]',
-            "LOCAL_DUEL_CANDIDATES": "1",
+            "LOCAL_DUEL_DRAFTS": "1",
             "LOCAL_DUEL_STARTS_PER_MINUTE": "1000",
         }
         with (tmp_path / "server.log").open("w") as server_log, serving(copy_of_flows(tmp_path), server_log, env) as base:

@@ -40,7 +40,7 @@ def cluster(offline, tmp_path_factory, redis_server, postgresql_server):
             "LOCAL_DUEL_REDIS_URL": emptied(redis_server),
             "LOCAL_DUEL_DATABASE_URL": f"postgresql://postgres@{host}:{port}/replicas",
             "LOCAL_DUEL_LLM_URLS": f'["{one[0]}/v1", "{two[0]}/v1"]',
-            "LOCAL_DUEL_CANDIDATES": "1",
+            "LOCAL_DUEL_DRAFTS": "1",
             "LOCAL_DUEL_STARTS_PER_MINUTE": "1000",
         }
         with (folder / "a.log").open("w") as log_a, (folder / "b.log").open("w") as log_b, \

@@ -4,7 +4,7 @@ runs, for real, in tests/e2e/test_engine.py)."""
 from local_duel.core.settings import Settings
 
 
-async def test_candidates_per_line_share_the_slots_out_as_duels_join():
+async def test_drafts_per_line_share_the_slots_out_as_duels_join():
     """Sample-and-rank asks for several drafts per line; with many duels at once the
     engine's slots are shared out instead, down to one draft, so no duel queues."""
     from local_duel.pipeline.pace import drafts_each

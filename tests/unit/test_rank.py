@@ -1,4 +1,4 @@
-"""Sample and rank on hand-made candidates: the line worth speaking wins, unfit ones never do."""
+"""Sample and rank on hand-made drafts: the line worth speaking wins, unfit ones never do."""
 
 from local_duel.pipeline.rank import Scene, best, fit, score
 
@@ -16,8 +16,8 @@ SAID = ["Pineapple belongs on every pizza, it is sweet and brave.", "Spoken like
 
 
 def test_on_topic_in_character_beats_a_generic_retort():
-    candidates = ["I don't care.", "Yeah, it's true.", "My comedy has better timing than your pineapple pizza opinions."]
-    assert best(candidates, scene(said=SAID)) == candidates[2]
+    drafts = ["I don't care.", "Yeah, it's true.", "My comedy has better timing than your pineapple pizza opinions."]
+    assert best(drafts, scene(said=SAID)) == drafts[2]
 
 
 def test_topic_counts_more_than_length():

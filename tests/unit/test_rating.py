@@ -1,7 +1,7 @@
-"""The content rating: under `family` a profane candidate never reaches the voice.
+"""The content rating: under `family` a profane draft never reaches the voice.
 
 The LineEditor is driven with Pipecat's own test helper, as the pipeline drives it: a
-cue, the turn's candidates between the LLM's response frames, and what comes out is
+cue, the turn's drafts between the LLM's response frames, and what comes out is
 what Voicebox would speak. The steering read from the bundled GGUF's vocabulary is in
 tests/e2e/test_rating_vocabulary.py.
 """
@@ -22,13 +22,13 @@ SWEARING = "Pineapple pizza is fucking genius, you shit engineer."
 CLEAN = "Pineapple pizza is a crime, and so is your code."
 
 
-async def spoken(candidates: list[str], rating: str, attempt: int = 1) -> list[str]:
-    """What the editor lets through to the voice for one turn's candidates."""
+async def spoken(drafts: list[str], rating: str, attempt: int = 1) -> list[str]:
+    """What the editor lets through to the voice for one turn's drafts."""
     editor = LineEditor(Script(), CAST, "pineapple on pizza", rating, {})
     frames = [
         CueFrame(Line("Ava", "roast", 1, "", attempts=attempt)),
         LLMFullResponseStartFrame(),
-        *(DraftFrame(text, 12, None) for text in candidates),
+        *(DraftFrame(text, 12, None) for text in drafts),
         LLMFullResponseEndFrame(),
     ]
     down, _ = await run_test(editor, frames_to_send=frames)

@@ -14,7 +14,7 @@ def results(adapter, texts):
     duel = {"flow": "radio-call-in", "topic": "a fear of thunderstorms ⛈️", "seed": 11, "cast": ["Søren", "Noor"],
             "personas": {"Søren": "a baritone host", "Noor": "a lighthouse keeper"},
             "directions": {"rapid": "Rapid-fire round: five words or fewer."}, "lines": lines}
-    return {"settings": {"llm_model": "local-duel", "adapter": adapter, "candidates": 2}, "duels": [duel]}
+    return {"settings": {"llm_model": "local-duel", "adapter": adapter, "drafts": 2}, "duels": [duel]}
 
 
 TUNED = results(True, ["Did the storm stop?", "No, but the seagull left.", "Progress! Thunder's next."])

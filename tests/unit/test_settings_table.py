@@ -2,6 +2,9 @@
 
 import re
 
+import pytest
+from pydantic import ValidationError
+
 from local_duel.core.paths import ROOT
 from local_duel.core.settings import Settings, table
 
@@ -20,3 +23,9 @@ def test_every_setting_is_described_with_its_variable_and_default():
         assert field.description and field.description.strip(), f"{name} has no description"
     assert "| `LOCAL_DUEL_DRAFTS` | `2` |" in table()
     assert "| `LOCAL_DUEL_MODELS_DIR` | `models/` |" in table()  # a path under the repository, not this machine's
+
+
+def test_a_renamed_setting_is_refused_by_its_new_name(monkeypatch):
+    monkeypatch.setenv("LOCAL_DUEL_CANDIDATES", "4")
+    with pytest.raises(ValidationError, match="LOCAL_DUEL_CANDIDATES is now called LOCAL_DUEL_DRAFTS"):
+        Settings()

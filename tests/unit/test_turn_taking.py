@@ -45,12 +45,12 @@ FIT = "Pineapple belongs on pizza, and your smug code reviews prove you know not
 RATE = Settings().sample_rate
 
 
-def _editor_frames(attempt: int, candidates: list[str]) -> list[Frame]:
+def _editor_frames(attempt: int, drafts: list[str]) -> list[Frame]:
     """One attempt at Ava's second line, as the Prompter and the Writer send it."""
     return [
         CueFrame(Line(AVA, "flirt", 2, "", attempts=attempt)),
         LLMFullResponseStartFrame(),
-        *(DraftFrame(text, 3, None) for text in candidates),
+        *(DraftFrame(text, 3, None) for text in drafts),
         LLMFullResponseEndFrame(),
     ]
 

@@ -55,8 +55,8 @@ async def one_choice_server():
     await runner.cleanup()
 
 
-async def _candidates(url: str, contexts: int, model: str = "local-duel", **writer) -> list[list[str]]:
-    """The candidates written for each of `contexts` cues, in turn."""
+async def _drafts(url: str, contexts: int, model: str = "local-duel", **writer) -> list[list[str]]:
+    """The drafts written for each of `contexts` cues, in turn."""
     settings = sampling(Settings(seed=40, llm_model=model))
     settings.system_instruction = "A roast battle."
     frames = [LLMContextFrame(LLMContext(messages=[{"role": "user", "content": "Max: Hi.\nAva:"}])) for _ in range(contexts)]
@@ -68,20 +68,20 @@ async def _candidates(url: str, contexts: int, model: str = "local-duel", **writ
 
 async def test_a_server_that_ignores_n_cmpl_is_asked_once_per_candidate(one_choice_server):
     url, asked = one_choice_server
-    assert await _candidates(url, 1, drafts=lambda: 3) == [[" Seed 40.", " Seed 41.", " Seed 42."]]
+    assert await _drafts(url, 1, drafts=lambda: 3) == [[" Seed 40.", " Seed 41.", " Seed 42."]]
     assert sorted((body["seed"], body.get("n_cmpl")) for body in asked) == [(40, 3), (41, None), (42, None)]
 
 
 async def test_the_opening_cue_gets_first_candidates_and_the_rest_all(one_choice_server):
     url, asked = one_choice_server
-    opening, next_line = await _candidates(url, 2, drafts=lambda: 3, first=1)
+    opening, next_line = await _drafts(url, 2, drafts=lambda: 3, first=1)
     assert opening == [" Seed 40."] and next_line == [" Seed 40.", " Seed 41.", " Seed 42."]
     assert "n_cmpl" not in asked[0] and asked[1]["n_cmpl"] == 3
 
 
 async def test_a_request_ends_once_each_choice_holds_all_the_editor_can_keep(one_choice_server):
     url, asked = one_choice_server
-    opening, next_line = await _candidates(url, 2, model="talk", drafts=lambda: 1, first=1)
+    opening, next_line = await _drafts(url, 2, model="talk", drafts=lambda: 1, first=1)
     assert opening == [" Sentence 1. Sentence"]  # its first sentence, settled by the next word
     assert next_line == [" Sentence 1. Sentence 2. Sentence"]  # two for any other line
     await asyncio.sleep(0.1)
