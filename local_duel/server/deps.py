@@ -100,7 +100,7 @@ def services(connection: HTTPConnection) -> Services:
 Svc = Annotated[Services, Depends(services)]
 
 
-def warm_up(services: Services) -> tuple[HealthState, str] | None:
+def unready(services: Services) -> tuple[HealthState, str] | None:
     """Why the engine is not there for duels yet, as the warm-up left it; None once it is."""
     if services.warmup_error:
         return "failed", f"the engine could not start: {services.warmup_error}"
@@ -111,7 +111,7 @@ def warm_up(services: Services) -> tuple[HealthState, str] | None:
 
 def ready_engine(services: Svc) -> Engine:
     """The engine, once it is warm; 503 saying why not before that."""
-    if not_ready := warm_up(services):
+    if not_ready := unready(services):
         raise HTTPException(503, not_ready[1])
     return services.engine
 

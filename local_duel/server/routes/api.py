@@ -10,7 +10,7 @@ from local_duel.engine import EngineError, ModelChoiceError, ModelInfo
 from local_duel.pipeline.voice import UnknownVoiceError
 from local_duel.server.admission import HOLD_SECONDS, stage_size
 from local_duel.server.catalog import UploadsFull, mermaid
-from local_duel.server.deps import ReadyEngine, Services, Svc, warm_up
+from local_duel.server.deps import ReadyEngine, Services, Svc, unready
 from local_duel.server.errors import SafeJSONResponse
 from local_duel.server.guard import from_the_page
 from local_duel.server.limits import RateLimited
@@ -112,7 +112,7 @@ def defaults() -> Defaults:
 
 async def _readiness(services: Services) -> tuple[HealthState, str]:
     """Whether duels can start now, and why not."""
-    if not_ready := warm_up(services):
+    if not_ready := unready(services):
         return not_ready
     engine = services.engine
     if not (voices := services.voices.bases()):
