@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from local_duel.bench.metrics import Yardstick, judge, summarise
+from local_duel.core import weights
 from local_duel.core.paths import ROOT
 from local_duel.core.settings import Settings
 from local_duel.engine import Engine, engine_for
@@ -141,12 +142,19 @@ def _named(folder: Path) -> str:
     return folder.relative_to(ROOT).as_posix() if folder.is_relative_to(ROOT) else str(folder)
 
 
+def _adapter_sha(settings: Settings) -> str | None:
+    """The served adapter's SHA-256, shortened: two runs of the same settings on two
+    adapters are two systems to a reading."""
+    path = weights.adapter_path(settings.models_dir) if settings.adapter else None
+    return weights.sha256(path)[:12] if path else None
+
+
 def _results(duels: list[dict], settings: Settings, seeds: list[int], folder: Path, seconds: float) -> dict:
     total = summarise([d["lines"] for d in duels])
     return {
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
         "scenes": _named(folder),
-        "settings": {k: settings.model_dump()[k] for k in SYSTEM},
+        "settings": {**{k: settings.model_dump()[k] for k in SYSTEM}, "adapter_sha256": _adapter_sha(settings)},
         "seeds": seeds,
         "summary": total,
         "duels_stopped": sum(1 for d in duels if d["error"]),

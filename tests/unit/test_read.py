@@ -85,3 +85,24 @@ def test_systems_are_told_apart_by_whichever_setting_differs():
     newer = {**TUNED, "settings": {**TUNED["settings"], "repeat_penalty": 1.3}}  # a setting older runs didn't record
     assert read.systems_of([TUNED, BASE, newer]) == ["adapter=True repeat_penalty=None", "adapter=False repeat_penalty=None",
                                                      "adapter=True repeat_penalty=1.3"]
+
+
+def test_a_run_records_its_adapter_so_two_adapters_are_two_systems(tmp_path):
+    """Two runs alike in every setting but the adapter they served (a retrained one) are
+    told apart by the adapter's SHA-256; none is recorded where no adapter was served."""
+    from local_duel.bench.quality import _adapter_sha
+    from local_duel.core import weights
+    from local_duel.core.settings import Settings
+
+    adapter = tmp_path / weights.ADAPTER_FILE
+    adapter.parent.mkdir()
+    adapter.write_bytes(b"GGUF one")
+    first = _adapter_sha(Settings(models_dir=tmp_path))
+    adapter.write_bytes(b"GGUF two")
+    second = _adapter_sha(Settings(models_dir=tmp_path))
+    assert first != second and len(first) == 12
+    assert _adapter_sha(Settings(models_dir=tmp_path, adapter=False)) is None
+    assert _adapter_sha(Settings(models_dir=tmp_path / "none")) is None
+
+    old, new = ({**TUNED, "settings": {**TUNED["settings"], "adapter_sha256": sha}} for sha in (first, second))
+    assert read.systems_of([old, new]) == [f"adapter_sha256={first}", f"adapter_sha256={second}"]
