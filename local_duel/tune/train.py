@@ -36,7 +36,7 @@ class Hyper:
     alpha: int = 32
     dropout: float = 0.05
     lr: float = 3e-4
-    epochs: int = 1  # a second epoch over 388 scenes overfit: held-out loss 3.364 after one, 3.403 after two (bench/tune-epochs.json)
+    epochs: int = 1  # a second epoch overfit the held-out split (bench/tune-epochs.json)
     max_tokens: int = 512  # the longest training sequence; a longer scene is cut at a line
     batch_tokens: int = 1024  # a batch's padded size (sequences × longest) at most: ~100 steps an epoch on 200 scenes
     warmup: float = 0.06  # of the steps, linear from 0; then cosine to 0
