@@ -184,7 +184,7 @@ def tune(
     out: Annotated[Path | None, typer.Option(help="Where to write duel-lora.gguf and recipe.json (default: models/adapter/).")] = None,
     epochs: Annotated[int | None, typer.Option(min=1, help="Passes over the training split (default 1).")] = None,
     max_steps: Annotated[int | None, typer.Option(min=1, help="Stop after this many steps (a short run).")] = None,
-    lr: Annotated[float | None, typer.Option(help="Peak learning rate (default 3e-4).")] = None,
+    lr: Annotated[float | None, typer.Option(help="Peak learning rate (default 6e-4).")] = None,
     rank: Annotated[int | None, typer.Option(min=1, help="LoRA rank (default 16; alpha is twice it).")] = None,
     seed: Annotated[int | None, typer.Option(help="The seed of the adapter's start and of the batches' order (default 0).")] = None,
 ):
